@@ -1,0 +1,60 @@
+"""The public functions of hubfn: thin calls into the layers below.
+
+handle -> resolve (hubfn.resolve; URLs through hubfn.cache) -> read signatures (hubfn.signatures)
+-> load (hubfn.load) -> Module (hubfn.module) -> apply (hubfn.apply).
+"""
+
+
+from . import handles
+from .apply import module_apply
+from .export import export_savedmodel
+from .load import load_object
+from .module import Module
+from .resolve import hub_resolve
+from .signatures import TF1_HUB, read_saved_model
+
+
+def hub_load(handle, tags=None) -> Module:
+    """Load the module named by `handle` (a directory, file:// or http(s):// URL) for inference."""
+    return _make_module(handle, tags=tags, trainable=False)
+
+
+def hub_module(handle_or_module, trainable=False, tags=None) -> Module:
+    """A Module for `handle_or_module`, trainable or not.
+
+    With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
+    `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
+    """
+    if isinstance(handle_or_module, Module):
+        m = handle_or_module
+        if tags is None and not (trainable and m.format == TF1_HUB):
+            tags = m.tags  # keep the variant, unless fine-tuning a TF1 module picks {"train"} below
+        return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path)
+    return _make_module(handle_or_module, tags=tags, trainable=trainable)
+
+
+def module_signatures(module_or_handle) -> list:
+    """The module's signatures as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}]."""
+    m = module_or_handle if isinstance(module_or_handle, Module) else None
+    if m is not None:
+        return [s.as_dict() for s in m.signatures]
+    path = hub_resolve(module_or_handle)
+    info = read_saved_model(path)
+    return [s.as_dict() for s in info.variant(None).signatures]
+
+
+def _make_module(handle, tags, trainable, path=None) -> Module:
+    handle = handles.as_handle(handle)
+    path = path or hub_resolve(handle)
+    info = read_saved_model(path)
+    if tags is None and trainable and info.format == TF1_HUB and frozenset({"train"}) in info.tag_sets:
+        tags = {"train"}  # the variant meant for fine-tuning
+    variant = info.variant(tags)
+    load_tags = variant.tags if (tags is not None or info.format == TF1_HUB) else None
+    obj = load_object(path, load_tags, info.format, trainable=trainable)
+    return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
+                  signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj)
+
+
+__all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",
+           "export_savedmodel", "Module"]

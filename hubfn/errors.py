@@ -1,0 +1,84 @@
+"""Typed errors raised by hubfn.
+
+Every error names the handle, file or name it is about and says what to do. Catch `HubError` to handle
+any of them; the subclasses let callers (and the R bindings, which map them to R condition classes)
+tell the cases apart.
+"""
+
+
+class HubError(Exception):
+    """Base class of every error hubfn raises on purpose."""
+
+
+# --- handles and resolving -------------------------------------------------------------------------
+class HandleError(HubError, ValueError):
+    """A handle hubfn cannot interpret (wrong type, empty, unknown scheme)."""
+
+
+class UnsupportedHandleError(HandleError):
+    """A handle of a kind that no resolver handles (yet)."""
+
+
+class ModuleNotFound(HubError, FileNotFoundError):
+    """A local path that does not exist, or a URL the server says is not there."""
+
+
+class NotAModuleError(HubError, ValueError):
+    """A directory (or download) that is not a SavedModel: no saved_model.pb, or an HTML page."""
+
+
+class CorruptModuleError(HubError, ValueError):
+    """A module whose files exist but cannot be parsed (a damaged saved_model.pb, say)."""
+
+
+# --- loading and applying --------------------------------------------------------------------------
+class TagsError(HubError, ValueError):
+    """A tag set (graph variant) the module does not have."""
+
+
+class SignatureError(HubError, KeyError):
+    """A signature the module does not have, or no way to choose one."""
+
+    def __str__(self):  # KeyError would print the message with quotes around it
+        return str(self.args[0]) if self.args else ""
+
+
+class InputError(HubError, ValueError):
+    """Inputs that do not fit the signature: missing or extra names, wrong dtype or shape."""
+
+
+class OutputError(HubError, ValueError):
+    """An output request that cannot be met, e.g. several outputs and as_dict=False."""
+
+
+# --- creating modules ------------------------------------------------------------------------------
+class ExportError(HubError, ValueError):
+    """A module that cannot be written: a non-empty target, an object hubfn cannot export."""
+
+
+# --- fetching and caching --------------------------------------------------------------------------
+class FetchError(HubError, IOError):
+    """A download that failed: network errors, timeouts, bad status codes."""
+
+
+class AccessError(FetchError):
+    """The server refused access (HTTP 401 or 403)."""
+
+
+class RemoteNotFoundError(FetchError, ModuleNotFound):
+    """The server answered 404 for a module URL."""
+
+
+class ArchiveError(FetchError):
+    """A download that is not a whole, safe module archive (truncated, not tar, unsafe members)."""
+
+
+class CacheError(HubError, IOError):
+    """A cache entry that cannot be used or written, or an offline miss."""
+
+
+class OfflineError(CacheError):
+    """HUBFN_OFFLINE is set and the module is not in the cache."""
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]

@@ -1,0 +1,90 @@
+"""Module: the immutable handle users hold, and the one `hub_load`/`hub_module` return.
+
+A Module is a value: the handle as given, where it was resolved to, which graph variant (tags), its
+format, whether it is trainable, and its signatures. The loaded TensorFlow object rides along (it takes
+no part in equality or repr); it is shared by every Module of the same (path, tags, trainable).
+"""
+
+import attrs
+
+from . import errors
+from .signatures import TF1_HUB, format_tags
+
+
+def _tags(value):
+    return None if value is None else frozenset(value)
+
+
+@attrs.frozen(repr=False)
+class Module:
+    handle: str
+    path: str
+    format: str
+    tags: frozenset | None = attrs.field(converter=_tags)
+    trainable: bool
+    signatures: tuple = attrs.field(converter=tuple)
+    tag_sets: tuple = attrs.field(converter=tuple)  # every graph variant the module has
+    obj: object = attrs.field(eq=False, hash=False)  # the loaded SavedModel object
+
+    def __call__(self, inputs, signature=None, as_dict=False, training=False):
+        """Apply the module: the same as `module_apply(self, inputs, ...)`."""
+        from .apply import module_apply
+
+        return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training)
+
+    # --- signatures ------------------------------------------------------------------------------
+    @property
+    def signature_names(self):
+        return tuple(s.name for s in self.signatures)
+
+    def signature(self, name):
+        """The Signature called `name`; SignatureError lists the names there are."""
+        for s in self.signatures:
+            if s.name == name:
+                return s
+        raise errors.SignatureError(
+            f"Module {self.handle!r} has no signature {name!r}; "
+            f"its signatures are: {', '.join(self.signature_names) or '(none)'}."
+        )
+
+    @property
+    def has_call(self) -> bool:
+        """Whether the module is a TF2 reusable SavedModel with a callable `__call__`."""
+        return self.format != TF1_HUB and _has_restored_call(self.obj)
+
+    # --- variables (fine-tuning builds on these) --------------------------------------------------
+    @property
+    def variables(self):
+        from . import finetune
+
+        return finetune.all_variables(self)
+
+    @property
+    def trainable_variables(self):
+        from . import finetune
+
+        return finetune.trainable_variables(self) if self.trainable else []
+
+    @property
+    def regularization_losses(self):
+        from . import finetune
+
+        return finetune.regularization_losses(self) if self.trainable else []
+
+    def __repr__(self):
+        variant = "default" if self.tags is None else format_tags(self.tags)
+        lines = [f"<hubfn.Module {self.handle!r}",
+                 f"  format: {self.format}, tags: {variant}, trainable: {self.trainable}"]
+        if self.format == TF1_HUB and self.trainable and self.tags == frozenset({"train"}):
+            lines[-1] += ' (the {"train"} variant, chosen for fine-tuning)'
+        if self.has_call and "default" not in self.signature_names:
+            lines.append("  __call__: callable")
+        for s in self.signatures:
+            lines.append("  " + s.describe())
+        return "\n".join(lines) + ">"
+
+
+def _has_restored_call(obj) -> bool:
+    # Every Python object has a __call__ slot only if its class defines one; restored SavedModels
+    # get a class with __call__ only when the saved object had a tf.function there.
+    return "__call__" in type(obj).__dict__ or "__call__" in getattr(obj, "__dict__", {})

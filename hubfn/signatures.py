@@ -1,0 +1,155 @@
+"""Signatures as plain values: what a module's functions take and give, read without loading it.
+
+Everything here comes from `saved_model.pb` (the MetaGraphDefs and their SignatureDefs), so listing a
+module's signatures costs a file read, not a TensorFlow load.
+"""
+
+import os
+
+import attrs
+
+from . import errors
+
+TF2 = "tf2"
+TF1_HUB = "tf1_hub"
+
+# Signature keys TensorFlow writes for its own bookkeeping, never meant to be called.
+_INTERNAL_SIGNATURES = {"__saved_model_init_op", "__saved_model_train_op"}
+
+
+def _shape_tuple(shape):
+    return None if shape is None else tuple(None if d is None else int(d) for d in shape)
+
+
+@attrs.frozen
+class TensorInfo:
+    """One input or output: its name, dtype name ("float32") and shape (None for unknown dims)."""
+
+    name: str
+    dtype: str
+    shape: tuple | None = attrs.field(converter=_shape_tuple)  # None: unknown rank
+
+    def describe(self) -> str:
+        if self.shape is None:
+            dims = "<unknown rank>"
+        else:
+            dims = "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+        return f"{self.name}: {self.dtype}{dims}"
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype,
+                "shape": None if self.shape is None else list(self.shape)}
+
+
+@attrs.frozen
+class Signature:
+    """A named function of a module with its inputs and outputs, in name order."""
+
+    name: str
+    inputs: tuple = attrs.field(converter=tuple)
+    outputs: tuple = attrs.field(converter=tuple)
+
+    @property
+    def input_names(self):
+        return tuple(t.name for t in self.inputs)
+
+    @property
+    def output_names(self):
+        return tuple(t.name for t in self.outputs)
+
+    def describe(self) -> str:
+        ins = ", ".join(t.describe() for t in self.inputs)
+        outs = ", ".join(t.describe() for t in self.outputs)
+        return f"{self.name}({ins}) -> {{{outs}}}"
+
+    def as_dict(self) -> dict:
+        return {"name": self.name,
+                "inputs": [t.as_dict() for t in self.inputs],
+                "outputs": [t.as_dict() for t in self.outputs]}
+
+
+@attrs.frozen
+class Variant:
+    """One graph variant (MetaGraph): its tag set and signatures."""
+
+    tags: frozenset = attrs.field(converter=frozenset)
+    signatures: tuple = attrs.field(converter=tuple)
+
+
+@attrs.frozen
+class SavedModelInfo:
+    """What a module directory holds: its format and its graph variants."""
+
+    path: str
+    format: str = attrs.field(validator=attrs.validators.in_([TF2, TF1_HUB]))
+    variants: tuple = attrs.field(converter=tuple)
+
+    @property
+    def tag_sets(self):
+        return tuple(v.tags for v in self.variants)
+
+    def variant(self, tags) -> Variant:
+        """The variant with exactly these tags; None means the empty set (TF1) or the only/serve one (TF2)."""
+        if tags is None:
+            if self.format == TF1_HUB or len(self.variants) == 1:
+                wanted = frozenset() if self.format == TF1_HUB else self.variants[0].tags
+            else:
+                wanted = frozenset({"serve"})
+        else:
+            wanted = frozenset(tags)
+        for v in self.variants:
+            if v.tags == wanted:
+                return v
+        raise errors.TagsError(
+            f"Module {self.path!r} has no graph variant with tags {format_tags(wanted)}; "
+            f"its tag sets are: {', '.join(format_tags(t) for t in self.tag_sets)}."
+        )
+
+
+def format_tags(tags) -> str:
+    return "{" + ", ".join(f'"{t}"' for t in sorted(tags)) + "}"
+
+
+def _tensor_info(name, proto) -> TensorInfo:
+    from tensorflow.python.framework import dtypes  # light: no full TensorFlow graph needed
+
+    shape = None if proto.tensor_shape.unknown_rank else [
+        None if d.size < 0 else d.size for d in proto.tensor_shape.dim]
+    return TensorInfo(name=name, dtype=dtypes.as_dtype(proto.dtype).name, shape=shape)
+
+
+def read_saved_model(path: str) -> SavedModelInfo:
+    """Parse `path/saved_model.pb` into a SavedModelInfo; a damaged file gives CorruptModuleError."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb_path = os.path.join(path, "saved_model.pb")
+    try:
+        with open(pb_path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise errors.NotAModuleError(f"{path!r} has no saved_model.pb, so it is not a SavedModel.") from None
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as e:
+        raise errors.CorruptModuleError(
+            f"{pb_path!r} is damaged and cannot be parsed ({e}); fetch or export the module again."
+        ) from None
+    if not proto.meta_graphs:
+        raise errors.CorruptModuleError(f"{pb_path!r} holds no graph; fetch or export the module again.")
+    variants = []
+    for mg in proto.meta_graphs:
+        sigs = []
+        for key in sorted(mg.signature_def):
+            if key in _INTERNAL_SIGNATURES:
+                continue
+            sd = mg.signature_def[key]
+            sigs.append(Signature(
+                name=key,
+                inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
+                outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
+            ))
+        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs))
+    fmt = TF1_HUB if os.path.isfile(os.path.join(path, "tfhub_module.pb")) else TF2
+    return SavedModelInfo(path=path, format=fmt, variants=variants)

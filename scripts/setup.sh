@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: a virtualenv in .venv with hubfn and its test tools,
+# and, when asked for (--r), Debian's R with the packages the R bindings and vignettes use.
+# Safe to run again: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+want_r=0
+for arg in "$@"; do [ "$arg" = "--r" ] && want_r=1; done
+
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$py" -m venv .venv
+fi
+stamp=.venv/.hubfn-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e ".[test]"
+    touch "$stamp"
+fi
+
+if [ "$want_r" = 1 ]; then
+    need=()
+    for pkg in r-base-core r-cran-reticulate r-cran-testthat r-cran-knitr r-cran-rmarkdown pandoc \
+               r-cran-roxygen2 r-cran-callr r-cran-processx r-cran-jsonlite; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+fi
+echo "setup: ok ($root/.venv)"

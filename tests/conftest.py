@@ -1,0 +1,38 @@
+"""Shared fixtures: example modules are built once per test session (TensorFlow work is slow)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def modules_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("modules")
+
+
+@pytest.fixture(scope="session")
+def fruit_dir(modules_dir):
+    """The TF2 fruit module: "default" (x) and "fruit_to_pet" (apples, oranges -> cats, dogs)."""
+    from hubfn import examples
+
+    return examples.fruit_module(modules_dir / "fruit")
+
+
+@pytest.fixture(scope="session")
+def tf1_dir(modules_dir):
+    """The TF1 hub-format module with graph variants {} and {"train"}."""
+    from hubfn import examples
+
+    return examples.tf1_hub_module(modules_dir / "tf1")
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh, empty TFHUB_CACHE_DIR for one test."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(path))
+    monkeypatch.delenv("HUBFN_OFFLINE", raising=False)
+    return path
