@@ -1,0 +1,122 @@
+"""export_savedmodel: tf.Module, Keras 3 model and plain function round trips, assets, safety."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import hubfn
+from hubfn import errors
+
+
+class Scale(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable([[2.0], [-1.0]], name="w")
+        self.frozen = tf.Variable(3.0, trainable=False, name="frozen")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def __call__(self, x):
+        return tf.matmul(x, self.w) * self.frozen
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+    def both(self, x):
+        return {"sum": tf.reduce_sum(x, 1), "max": tf.reduce_max(x, 1)}
+
+
+X = np.array([[1.0, 2.0], [3.0, -4.0]], np.float32)
+
+
+def _roundtrip_equal(obj, path, x, expected):
+    m = hubfn.hub_load(path)
+    np.testing.assert_allclose(m(x).numpy(), expected, rtol=1e-5)
+    plain = tf.saved_model.load(str(path))  # a plain SavedModel for TensorFlow itself
+    np.testing.assert_allclose(plain.signatures["default"](tf.constant(x))["default"].numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(plain(tf.constant(x)).numpy(), expected, rtol=1e-5)
+    return m, plain
+
+
+def test_tf_module_roundtrip(tmp_path):
+    obj = Scale()
+    path = hubfn.export_savedmodel(obj, tmp_path / "scale", signatures={"both": obj.both})
+    m, plain = _roundtrip_equal(obj, path, X, obj(X).numpy())
+    assert m.signature("default").output_names == ("default",)
+    out = m(X, signature="both", as_dict=True)
+    np.testing.assert_allclose(out["sum"].numpy(), [3.0, -1.0])
+    assert len(plain.variables) == 2 and len(plain.trainable_variables) == 1
+    assert list(plain.regularization_losses) == []
+
+
+def test_keras_model_roundtrip(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="relu"),
+                              keras.layers.Dense(1, kernel_regularizer=keras.regularizers.L2(0.5))])
+    path = hubfn.export_savedmodel(model, tmp_path / "keras")
+    m, plain = _roundtrip_equal(model, path, X, model(X).numpy())
+    assert len(plain.trainable_variables) == 4
+    reg = [float(fn()) for fn in plain.regularization_losses]
+    w = model.layers[1].kernel.numpy()
+    np.testing.assert_allclose(reg, [0.5 * np.sum(w ** 2)], rtol=1e-5)
+
+
+def test_plain_function_roundtrip(tmp_path):
+    def double_plus_one(x):
+        return 2.0 * x + 1.0
+
+    path = hubfn.export_savedmodel(double_plus_one, tmp_path / "fn",
+                                   input_signature=[tf.TensorSpec([None], tf.float32)])
+    _roundtrip_equal(double_plus_one, path, np.array([1.0, 2.5], np.float32), [3.0, 6.0])
+
+
+def test_assets_are_kept(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("apple\nbanana\ncherry\n")
+
+    class Lookup(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab = tf.saved_model.Asset(str(vocab))
+            init = tf.lookup.TextFileInitializer(self.vocab, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                                 tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
+            self.table = tf.lookup.StaticHashTable(init, -1)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, words):
+            return self.table.lookup(words)
+
+    path = hubfn.export_savedmodel(Lookup(), tmp_path / "lookup")
+    assert (tmp_path / "lookup" / "assets" / "vocab.txt").read_text().startswith("apple")
+    vocab.unlink()  # the module must use its own copy
+    m = hubfn.hub_load(path)
+    np.testing.assert_array_equal(m(["cherry", "apple", "kiwi"]).numpy(), [2, 0, -1])
+
+
+def test_non_empty_dir_is_refused_unless_overwrite(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("precious")
+    with pytest.raises(errors.ExportError) as e:
+        hubfn.export_savedmodel(Scale(), target)
+    assert "not empty" in str(e.value) and "overwrite=True" in str(e.value)
+    assert (target / "keep.txt").read_text() == "precious"
+    hubfn.export_savedmodel(Scale(), target, overwrite=True)
+    assert (target / "saved_model.pb").exists() and not (target / "keep.txt").exists()
+
+
+def test_failed_export_leaves_nothing(tmp_path):
+    class Exploding(Scale):
+        def _serialize_to_tensors(self):  # called while the checkpoint is being written
+            raise RuntimeError("disk full (simulated)")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        hubfn.export_savedmodel(Exploding(), tmp_path / "broken")
+    assert os.listdir(tmp_path) == []
+
+
+def test_object_without_input_specs_is_refused(tmp_path):
+    with pytest.raises(errors.ExportError) as e:
+        hubfn.export_savedmodel(lambda x: x, tmp_path / "nope")
+    assert "input_signature" in str(e.value)
+    assert not (tmp_path / "nope").exists()
