@@ -15,8 +15,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.hubfn-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e ".[test]"
+    # pip's chatter goes to a log, shown only when the install fails.
+    log=.venv/pip-install.log
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[test]"; } \
+            >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        echo "setup: pip install failed; full log in $log" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
 
