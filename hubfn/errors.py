@@ -73,6 +73,10 @@ class ArchiveError(FetchError):
     """A download that is not a whole, safe module archive (truncated, not tar, unsafe members)."""
 
 
+class NotAnArchiveError(ArchiveError, NotAModuleError):
+    """A download that is an HTML page, JSON, text or other non-archive body instead of a tar(.gz)."""
+
+
 class CacheError(HubError, IOError):
     """A cache entry that cannot be used or written, or an offline miss."""
 

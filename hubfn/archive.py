@@ -1,0 +1,270 @@
+"""Streaming, safe extraction of a module archive (tar or tar.gz) into a directory.
+
+One pass: raw chunks from the network -> isal gzip decoder -> tar headers parsed here -> member bytes
+written file by file. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
+because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
+touch the disk, and want to copy member data in large pieces.
+
+An archive is accepted only if it is whole: the gzip stream ends properly (trailer and CRC checked by
+the decoder) and the tar end marker is present. The caller checks the byte count against
+Content-Length. Limits (environment, generous defaults):
+  HUBFN_MAX_MODULE_BYTES  total bytes of all members (default 64 GiB)
+  HUBFN_MAX_MODULE_FILES  number of members (default 200000)
+"""
+
+import os
+import stat
+
+import attrs
+from isal import isal_zlib
+
+from . import errors
+
+BLOCK = 512
+OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory
+MAX_META = 1 << 20  # pax / GNU long-name headers larger than this are not real module archives
+MAX_TRAILER = 16 << 20  # bytes tolerated after the tar end marker (padding)
+ZERO_BLOCK = bytes(BLOCK)
+REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
+
+
+DEFAULT_MAX_BYTES = 64 << 30
+DEFAULT_MAX_FILES = 200_000
+
+
+@attrs.frozen
+class Limits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_files: int = DEFAULT_MAX_FILES
+
+    @classmethod
+    def from_env(cls):
+        def get(name, default):
+            value = os.environ.get(name, "").strip()
+            try:
+                return int(float(value)) if value else default
+            except ValueError:
+                raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
+        return cls(get("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES), get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES))
+
+
+@attrs.frozen
+class Extracted:
+    """What was written: regular files with sizes (the entry's manifest) and symlinks with targets."""
+
+    files: dict
+    links: dict
+    total_bytes: int
+
+
+def looks_like(data: bytes):
+    """'gzip', 'tar', or a description of what the bytes are instead ('an HTML page', ...)."""
+    if data[:2] == b"\x1f\x8b":
+        return "gzip"
+    if len(data) >= BLOCK and (data[257:262] == b"ustar" or _checksum_ok(data[:BLOCK])):
+        return "tar"
+    head = data[:1024].lstrip()
+    low = head[:256].lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in low:
+        return "an HTML page"
+    if head[:1] in (b"{", b"["):
+        return "JSON"
+    if head[:1] == b"<":
+        return "XML"
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:512])
+    if head and printable >= 0.95 * len(head[:512]):
+        return "text"
+    return "not a gzip or tar archive"
+
+
+def inflate(chunks, name):
+    """Decompressed bytes of a gzip stream (several members allowed), or a plain tar passed through."""
+    chunks = iter(chunks)
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= BLOCK:
+            break
+    kind = looks_like(head)
+    if kind not in ("gzip", "tar"):
+        raise errors.NotAnArchiveError(
+            f"Module URL {name}: the server sent {kind} instead of a module archive (tar.gz). "
+            f"It starts with: {_quote(head)}. Check the URL; a module URL must serve a .tar.gz.")
+    if kind == "tar":
+        yield head
+        yield from chunks
+        return
+    d = isal_zlib.decompressobj(wbits=31)
+    pending = head
+    while True:
+        while pending:
+            try:
+                out = d.decompress(pending, OUT_CHUNK)
+            except isal_zlib.error as e:
+                raise errors.ArchiveError(f"Module URL {name}: the gzip data is corrupt ({e}).") from None
+            pending = d.unconsumed_tail
+            if out:
+                yield out
+            if d.eof:
+                rest = d.unused_data
+                if rest.strip(b"\0"):
+                    if rest[:2] != b"\x1f\x8b" and len(rest) >= 2:
+                        raise errors.ArchiveError(f"Module URL {name}: unexpected bytes after the gzip data.")
+                    d = isal_zlib.decompressobj(wbits=31)  # another gzip member follows
+                    pending = rest
+                else:
+                    pending = b""
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        pending = chunk
+    if not d.eof:
+        raise errors.ArchiveError(
+            f"Module URL {name}: the archive is truncated (the gzip stream stops before its end). "
+            "The download was cut short; try again.")
+
+
+class _Stream:
+    """Exact-size reads over an iterator of byte chunks, without concatenating large data."""
+
+    def __init__(self, chunks, name):
+        self.chunks = iter(chunks)
+        self.buf = memoryview(b"")
+        self.name = name
+
+    def _fill(self):
+        for chunk in self.chunks:
+            if chunk:
+                self.buf = memoryview(chunk)
+                return True
+        return False
+
+    def read(self, n, what):
+        parts, need = [], n
+        while need:
+            if not self.buf and not self._fill():
+                raise self.truncated(what)
+            take = self.buf[:need]
+            parts.append(bytes(take))
+            self.buf = self.buf[len(take):]
+            need -= len(take)
+        return b"".join(parts)
+
+    def copy(self, fd, n, what):
+        while n:
+            if not self.buf and not self._fill():
+                raise self.truncated(what)
+            take = self.buf[:n]
+            view = take
+            while view:
+                view = view[os.write(fd, view):]
+            self.buf = self.buf[len(take):]
+            n -= len(take)
+
+    def drain(self):
+        seen = len(self.buf)
+        self.buf = memoryview(b"")
+        for chunk in self.chunks:
+            seen += len(chunk)
+            if seen > MAX_TRAILER:
+                raise errors.ArchiveError(f"Module URL {self.name}: more than {MAX_TRAILER} bytes follow "
+                                          "the end of the tar archive; refusing it.")
+
+    def truncated(self, what):
+        return errors.ArchiveError(f"Module URL {self.name}: the archive is truncated (it ends inside {what}). "
+                                   "The download was cut short; try again.")
+
+
+def _quote(data):
+    text = " ".join(data[:300].decode("utf-8", "replace").split())
+    return repr(text[:160] + ("…" if len(text) > 160 else ""))
+
+
+def _checksum_ok(block):
+    try:
+        want = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    return want == unsigned
+
+
+def _number(field):
+    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes >= 8 GiB
+        value = int.from_bytes(field[1:], "big")
+        return value
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _text(field):
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax(data):
+    out, pos = {}, 0
+    while pos < len(data):
+        sp = data.index(b" ", pos)
+        length = int(data[pos:sp])
+        key, _, value = data[sp + 1:pos + length - 1].partition(b"=")
+        out[key.decode()] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+@attrs.frozen
+class Member:
+    name: str
+    type: bytes
+    size: int
+    mode: int
+    linkname: str
+
+
+def members(stream: _Stream):
+    """Tar members in order; stops after the end-of-archive marker, raising if it never comes."""
+    overrides = {}
+    while True:
+        block = stream.read(BLOCK, "a tar header")
+        if block == ZERO_BLOCK:
+            return
+        if not _checksum_ok(block):
+            raise errors.ArchiveError(f"Module URL {stream.name}: a tar header is damaged (bad checksum).")
+        type_ = block[156:157] or REGULAR
+        size = _number(block[124:136])
+        if type_ in (b"x", b"g", b"L", b"K"):
+            if size > MAX_META:
+                raise errors.ArchiveError(f"Module URL {stream.name}: a tar metadata header of {size} bytes.")
+            data = stream.read(size, "a tar header")
+            stream.read(-size % BLOCK, "a tar header")
+            if type_ == b"x":
+                try:
+                    overrides.update(_pax(data))
+                except ValueError:
+                    raise errors.ArchiveError(f"Module URL {stream.name}: a damaged pax header.") from None
+            elif type_ == b"L":
+                overrides["path"] = _text(data)
+            elif type_ == b"K":
+                overrides["linkpath"] = _text(data)
+            continue
+        name = _text(block[0:100])
+        if block[257:262] == b"ustar" and block[345:500].strip(b"\0"):
+            name = _text(block[345:500]) + "/" + name
+        if type_ == b"\0":
+            type_ = REGULAR
+        yield Member(name=overrides.get("path", name), type=type_,
+                     size=int(overrides.get("size", size)), mode=_number(block[100:108]),
+                     linkname=overrides.get("linkpath", _text(block[157:257])))
+        overrides = {}
+
+
+def safe_relpath(name, base, what):
+    """`name` as a clean relative path, or an ArchiveError for absolute paths and '..' components."""
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise errors.ArchiveError(f"Module URL {base}: the archive holds {what} with an absolute path "
+                                  f"{name!r}; refusing it (nothing outside the module may be written).")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise errors.ArchiveError(f"Module URL {base}: the archive holds {what} {name!r} with a '..' "
+                                  "component; refusing it (nothing outside the module may be written).")
+    return "/".join(parts)

@@ -1,0 +1,137 @@
+"""Write the members of a module archive into a fresh directory, refusing anything unsafe.
+
+Refused: absolute paths, '..' components, symlinks and hard links that leave the directory, device
+files, FIFOs and unknown member types, and archives over the size/file-count limits. setuid, setgid
+and sticky bits are dropped. Files are opened with O_NOFOLLOW|O_EXCL (after unlinking a duplicate) and
+every parent directory is checked with realpath, so even a chain of in-archive symlinks cannot steer a
+write outside `dest`.
+"""
+
+import os
+import stat
+
+from . import archive, errors
+
+FILE_TYPES = (archive.REGULAR, b"7")  # "7" is a contiguous file: an ordinary file for us
+
+
+def extract(chunks, dest, name, limits=None) -> archive.Extracted:
+    """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`."""
+    limits = limits or archive.Limits.from_env()
+    root = os.path.realpath(dest)
+    stream = archive._Stream(archive.inflate(chunks, name), name)
+    files, links, total, count = {}, {}, 0, 0
+    for m in archive.members(stream):
+        rel = archive.safe_relpath(m.name, name, "a member")
+        count += 1
+        if count > limits.max_files:
+            raise errors.ArchiveError(
+                f"Module URL {name}: the archive has more than {limits.max_files} members; refusing it. "
+                "Raise HUBFN_MAX_MODULE_FILES if this module is genuine.")
+        if m.type in FILE_TYPES:
+            total += m.size
+            if total > limits.max_bytes:
+                raise errors.ArchiveError(
+                    f"Module URL {name}: the archive expands to more than {limits.max_bytes} bytes "
+                    f"(member {m.name!r} alone is {m.size}); refusing it as a possible decompression bomb. "
+                    "Raise HUBFN_MAX_MODULE_BYTES if this module is genuine.")
+        if not rel:  # the archive root ("./") itself
+            if m.type != archive.DIRECTORY:
+                raise errors.ArchiveError(f"Module URL {name}: a non-directory member named {m.name!r}.")
+            continue
+        path = os.path.join(root, rel)
+        _check_parent(root, path, name, m.name)
+        if m.type in FILE_TYPES:
+            _write_file(stream, path, m, name)
+            files[rel] = m.size
+        elif m.type == archive.DIRECTORY:
+            if os.path.lexists(path) and not os.path.isdir(path):
+                os.unlink(path)
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, (m.mode & 0o777) | 0o700)
+        elif m.type == archive.SYMLINK:
+            _symlink(root, path, m, name)
+            links[rel] = m.linkname
+        elif m.type == archive.HARDLINK:
+            target_rel = archive.safe_relpath(m.linkname, name, f"a hard link {m.name!r} to")
+            target = os.path.join(root, target_rel)
+            if not target_rel or not os.path.isfile(target) or os.path.islink(target) \
+                    or not _inside(root, os.path.realpath(target)):
+                raise errors.ArchiveError(f"Module URL {name}: hard link {m.name!r} -> {m.linkname!r} does "
+                                          "not point at a file extracted earlier inside the module; refusing it.")
+            _unlink(path)
+            os.link(target, path)
+            files[rel] = files.get(target_rel, os.path.getsize(target))
+        elif m.type in (archive.CHARDEV, archive.BLOCKDEV, archive.FIFO):
+            kind = {archive.CHARDEV: "a character device", archive.BLOCKDEV: "a block device",
+                    archive.FIFO: "a FIFO"}[m.type]
+            raise errors.ArchiveError(f"Module URL {name}: member {m.name!r} is {kind}; a module holds only "
+                                      "files, directories and links. Refusing the archive.")
+        else:
+            raise errors.ArchiveError(f"Module URL {name}: member {m.name!r} has tar type {m.type!r}, which "
+                                      "hubfn does not extract. Refusing the archive.")
+        # Member data is padded to whole blocks; only files and (rarely) others carry data.
+        if m.type not in FILE_TYPES:
+            stream.read(m.size + (-m.size % archive.BLOCK), f"member {m.name!r}")
+    stream.drain()
+    _audit_links(root, name)
+    return archive.Extracted(files=files, links=links, total_bytes=total)
+
+
+def _inside(root, real):
+    return real == root or real.startswith(root + os.sep)
+
+
+def _check_parent(root, path, name, member):
+    parent = os.path.dirname(path)
+    if not _inside(root, os.path.realpath(parent)):
+        raise errors.ArchiveError(f"Module URL {name}: member {member!r} would be written through a link that "
+                                  "leaves the module; refusing the archive.")
+    os.makedirs(parent, exist_ok=True)
+
+
+def _unlink(path):
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise errors.ArchiveError(f"Archive member {path!r} replaces a directory; refusing the archive.")
+        os.unlink(path)
+
+
+def _write_file(stream, path, m, name):
+    _unlink(path)  # a later duplicate replaces the earlier one, as tar does
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        stream.copy(fd, m.size, f"member {m.name!r}")
+        # Drop setuid/setgid/sticky; keep the owner able to read and write (and so delete) the file.
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, (m.mode & 0o777) | 0o600)
+    finally:
+        os.close(fd)
+    stream.read(-m.size % archive.BLOCK, f"member {m.name!r}")
+
+
+def _symlink(root, path, m, name):
+    target = m.linkname
+    if not target or os.path.isabs(target):
+        raise errors.ArchiveError(f"Module URL {name}: symlink {m.name!r} -> {target!r} is absolute; "
+                                  "refusing it (links must stay inside the module).")
+    resolved = os.path.realpath(os.path.join(os.path.dirname(path), target))
+    if not _inside(root, resolved):
+        raise errors.ArchiveError(f"Module URL {name}: symlink {m.name!r} -> {target!r} points outside the "
+                                  "module; refusing the archive.")
+    _unlink(path)
+    os.symlink(target, path)
+
+
+def _audit_links(root, name):
+    """A last check over the finished tree: later members may have re-pointed an earlier link."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for entry in dirnames + filenames:
+            p = os.path.join(dirpath, entry)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode) and not _inside(root, os.path.realpath(p)):
+                raise errors.ArchiveError(f"Module URL {name}: link {os.path.relpath(p, root)!r} leads outside "
+                                          "the module; refusing the archive.")
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                raise errors.ArchiveError(f"Module URL {name}: {os.path.relpath(p, root)!r} is not a file.")

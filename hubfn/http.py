@@ -1,0 +1,241 @@
+"""HTTP for module downloads: one requests session, timeouts, retries, and status -> typed errors.
+
+Nothing here imports TensorFlow: fetching runs in many short-lived processes (and in the tests'
+subprocesses), where a TF import would cost seconds each.
+
+Settings come from the environment, read at call time so tests and long-lived programs can change them:
+  HUBFN_CONNECT_TIMEOUT (s, default 15)   HUBFN_READ_TIMEOUT (s, default 60: no byte for that long)
+  HUBFN_RETRIES (default 4)                HUBFN_BACKOFF (first wait in s, default 1, doubled each time)
+  HUBFN_MAX_RETRY_AFTER (s, default 120: longest Retry-After honoured)
+  TFHUB_DISABLE_CERT_VALIDATION=true       (as in tensorflow_hub; warns)
+Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
+come from the usual variables.
+"""
+
+import email.utils
+import os
+import threading
+import time
+import urllib.parse
+import warnings
+
+import attrs
+import requests
+
+from . import errors
+
+FORMAT_PARAM = "tf-hub-format"
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+CHUNK = 1 << 20
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+_local = threading.local()  # a requests.Session is not documented as thread-safe: one per thread
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return float(default)
+    try:
+        return float(value)
+    except ValueError:
+        raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
+
+
+@attrs.frozen
+class Settings:
+    connect_timeout: float
+    read_timeout: float
+    retries: int
+    backoff: float
+    max_retry_after: float
+
+    @classmethod
+    def from_env(cls):
+        return cls(connect_timeout=env_float("HUBFN_CONNECT_TIMEOUT", 15),
+                   read_timeout=env_float("HUBFN_READ_TIMEOUT", 60),
+                   retries=int(env_float("HUBFN_RETRIES", 4)),
+                   backoff=env_float("HUBFN_BACKOFF", 1.0),
+                   max_retry_after=env_float("HUBFN_MAX_RETRY_AFTER", 120))
+
+    def wait(self, attempt, retry_after=None):
+        """Seconds to sleep before retry number `attempt` (1-based); a server's Retry-After wins."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return min(self.backoff * (2 ** (attempt - 1)), 30.0)
+
+
+def download_url(handle: str) -> str:
+    """The URL to GET for `handle`: archive URLs as they are, others with ?tf-hub-format=compressed.
+
+    Other query parameters are kept, and an explicit tf-hub-format is left alone.
+    """
+    parts = urllib.parse.urlsplit(handle)
+    if parts.path.lower().endswith(ARCHIVE_SUFFIXES):
+        return handle
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    if any(k == FORMAT_PARAM for k, _ in query):
+        return handle
+    query.append((FORMAT_PARAM, "compressed"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def session() -> requests.Session:
+    s = getattr(_local, "session", None)
+    if s is None:
+        s = requests.Session()
+        s.headers["User-Agent"] = "hubfn"
+        # The archive's own bytes: no transparent decoding, so byte counts match Content-Length.
+        s.headers["Accept-Encoding"] = "identity"
+        _local.session = s
+    return s
+
+
+def verify_setting():
+    """requests' `verify`: False when TFHUB_DISABLE_CERT_VALIDATION=true, else a CA bundle or True."""
+    if os.environ.get("TFHUB_DISABLE_CERT_VALIDATION", "").strip().lower() == "true":
+        if not getattr(_local, "warned_cert", False):
+            _local.warned_cert = True
+            warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
+                          "only do this for servers you trust.", stacklevel=3)
+        return False
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return True
+
+
+@attrs.frozen
+class Response:
+    """An open, successful (200/206) streaming response and what we learned from its headers."""
+
+    raw: requests.Response
+    url: str  # the URL asked for (before redirects)
+    final_url: str
+    start: int  # offset of the first body byte in the archive (>0 only for a 206)
+    length: int | None  # body bytes promised by Content-Length (None when unknown)
+    total: int | None  # whole archive size, when known
+    validator: str | None  # ETag or Last-Modified, for If-Range on a later resume
+    accepts_ranges: bool
+
+    def chunks(self):
+        """The body as raw bytes (no content decoding), in chunks of about 1 MiB."""
+        return self.raw.raw.stream(CHUNK, decode_content=False)
+
+    def close(self):
+        self.raw.close()
+
+
+def parse_retry_after(value):
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def body_start(resp: requests.Response, limit=300) -> str:
+    try:
+        data = next(resp.raw.stream(limit, decode_content=True), b"")
+    except Exception:  # the body of an error answer is a courtesy; never fail on it
+        return ""
+    return quote(data[:limit])
+
+
+def quote(data: bytes) -> str:
+    text = data.decode("utf-8", "replace").strip()
+    text = " ".join(text.split())
+    return repr(text[:200] + ("…" if len(text) > 200 else ""))
+
+
+def status_error(resp: requests.Response, url: str) -> errors.FetchError:
+    code = resp.status_code
+    start = body_start(resp)
+    said = f" The server said: {start}" if start and start != "''" else ""
+    if code == 404 or code == 410:
+        return errors.RemoteNotFoundError(
+            f"Module URL {url} was not found (HTTP {code}). Check the handle for typos.{said}")
+    if code in (401, 403):
+        return errors.AccessError(
+            f"Module URL {url}: access refused (HTTP {code}). The server wants credentials or does not "
+            f"publish this module to you.{said}")
+    return errors.FetchError(f"Module URL {url}: the server answered HTTP {code} {resp.reason}.{said}")
+
+
+def open_archive(url: str, settings: Settings, start=0, validator=None) -> Response:
+    """GET `url` (from byte `start`, guarded by `validator`), retrying connection errors, 429 and 5xx.
+
+    A 206 only comes back when the server honoured the range; a 200 means "from the beginning".
+    """
+    headers = {}
+    if start > 0:
+        headers["Range"] = f"bytes={start}-"
+        if validator:
+            headers["If-Range"] = validator
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after = None
+        try:
+            resp = session().get(url, headers=headers, stream=True, verify=verify_setting(),
+                                 timeout=(settings.connect_timeout, settings.read_timeout))
+        except requests.exceptions.SSLError as e:
+            raise errors.FetchError(
+                f"Module URL {url}: TLS error ({e}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
+                "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            problem = f"could not connect ({type(e).__name__}: {e})"
+        except requests.exceptions.RequestException as e:
+            raise errors.FetchError(f"Module URL {url}: {e}") from None
+        else:
+            if resp.status_code in (200, 206):
+                return _accepted(resp, url, start)
+            if resp.status_code == 416 and start > 0:
+                resp.close()  # our partial file is no longer a prefix of what is served: start over
+                return open_archive(url, settings, 0, None)
+            if resp.status_code not in RETRY_STATUS:
+                err = status_error(resp, url)
+                resp.close()
+                raise err
+            problem = f"HTTP {resp.status_code} {resp.reason}"
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            resp.close()
+        if attempt > settings.retries:
+            raise errors.FetchError(
+                f"Module URL {url}: {problem}, after {attempt} attempts. Check the URL and your network "
+                "(proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
+        time.sleep(settings.wait(attempt, retry_after))
+
+
+def _accepted(resp, url, start) -> Response:
+    h = resp.headers
+    length = int(h["Content-Length"]) if h.get("Content-Length", "").isdigit() else None
+    validator = h.get("ETag") or h.get("Last-Modified")
+    if validator and validator.startswith("W/"):
+        validator = None  # weak ETags may not guard byte ranges (RFC 9110 13.1.5)
+    first = 0
+    total = length
+    if resp.status_code == 206:
+        first, total = _content_range(h.get("Content-Range", ""), url)
+        if first != start:
+            resp.close()
+            raise errors.FetchError(f"Module URL {url}: asked for bytes from {start}, got a range from "
+                                    f"{first}. The server's range support looks broken.")
+    return Response(raw=resp, url=url, final_url=resp.url, start=first, length=length, total=total,
+                    validator=validator, accepts_ranges="bytes" in h.get("Accept-Ranges", "").lower()
+                    or resp.status_code == 206)
+
+
+def _content_range(value, url):
+    try:
+        unit, rest = value.split(" ", 1)
+        span, total = rest.split("/", 1)
+        first = int(span.split("-", 1)[0])
+        return first, (int(total) if total.strip().isdigit() else None)
+    except ValueError:
+        raise errors.FetchError(f"Module URL {url}: bad Content-Range header {value!r}.") from None
