@@ -10,6 +10,7 @@ _PUBLIC = {
     "hub_load": "api", "hub_module": "api", "module_apply": "api", "module_signatures": "api",
     "export_savedmodel": "api", "hub_resolve": "resolve", "Module": "module",
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
+    "pack_module": "pack", "serve_modules": "serve", "make_app": "serve",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,6 +1,8 @@
 """The `hubfn` command: one subcommand per job, each a short function over the public API.
 
     hubfn info HANDLE        format, tags and signatures of a module
+    hubfn pack DIR -o F      pack a module into a deterministic .tar.gz
+    hubfn serve ROOT         serve a directory of modules over HTTP (TF Hub protocol)
 """
 
 import argparse
@@ -27,6 +29,22 @@ def cmd_info(args):
     return 0
 
 
+def cmd_pack(args):
+    import os
+
+    from .pack import pack_module
+
+    path = pack_module(args.module_dir, args.output)
+    print(f"{path} ({os.path.getsize(path)} bytes)")
+    return 0
+
+
+def cmd_serve(args):
+    from .serve import run_forever
+
+    return run_forever(args.root, host=args.host, port=args.port)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="hubfn", description="Publish, fetch, cache and apply TF Hub modules.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +55,17 @@ def build_parser():
     p.set_defaults(func=cmd_info)
 
     # Further subcommands (pack, serve, cache) register themselves here, one add_parser block each.
+    p = sub.add_parser("pack", help="pack a module directory into a deterministic .tar.gz")
+    p.add_argument("module_dir", help="the module directory (holding saved_model.pb)")
+    p.add_argument("-o", "--output", required=True, help="the archive to write, e.g. module.tar.gz")
+    p.set_defaults(func=cmd_pack)
+
+    p = sub.add_parser("serve", help="serve a directory of modules over HTTP (TF Hub protocol)")
+    p.add_argument("root", help="directory whose module dirs and .tar.gz files are served at their paths")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.set_defaults(func=cmd_serve)
+
     return parser
 
 

@@ -1,0 +1,234 @@
+"""Serve: a directory of modules over HTTP, speaking TensorFlow Hub's hosting protocol.
+
+    ROOT/acme/fruit/1/saved_model.pb   ->  http://HOST/acme/fruit/1
+    ROOT/acme/fruit/2.tar.gz           ->  http://HOST/acme/fruit/2  (and /acme/fruit/2.tar.gz)
+
+One URL is both the module's documentation and its download:
+- no query: an HTML page (signatures, variants, size, README, load lines); JSON with Accept: application/json;
+- `?tf-hub-format=a,b,...`: the first format this server supports ("compressed": the packed .tar.gz);
+  none supported -> 400 naming the supported ones;
+- a path ending in .tar.gz is always the archive, whatever the query says (tensorflow_hub appends
+  tf-hub-format=compressed to such URLs too).
+
+`make_app(root)` is a plain WSGI app for any WSGI server; `serve_modules(root)` runs it on waitress in a
+background thread; `hubfn serve ROOT` runs it in the foreground.
+"""
+
+import os
+import threading
+import urllib.parse
+
+import attrs
+
+from . import errors, serve_http, serve_page
+from .serve_store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
+
+# A path whose last segment is a version number names one immutable release by convention (as on
+# tfhub.dev), so clients may keep it a day; anything else must be revalidated with its ETag.
+VERSIONED_CACHE = "public, max-age=86400"
+_FACTS_CACHE_SIZE = 256
+
+
+class ModuleApp:
+    """The WSGI application. Thread-safe: per-request state stays in locals."""
+
+    def __init__(self, root, pack_dir=None):
+        self.store = ModuleStore(root, pack_dir=pack_dir)
+        self._facts = {}  # (path, fingerprint) -> facts dict; small, evicted oldest first
+        self._facts_lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        try:
+            response = self._handle(environ)
+        except errors.NotAModuleError as e:
+            response = serve_http.text(404, str(e))
+        except errors.ExportError as e:  # e.g. a symlink out of the module: refuse to pack it
+            response = serve_http.text(404, f"This module cannot be served: {e}")
+        except errors.HubError as e:
+            response = serve_http.text(500, str(e))
+        return response.send(environ, start_response)
+
+    # --- routing ----------------------------------------------------------------------------------
+    def _handle(self, environ):
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return serve_http.text(405, f"{method} is not supported; modules are read with GET or HEAD.",
+                                   [("Allow", "GET, HEAD")])
+        target = self.store.locate(environ.get("PATH_INFO", "") or "/")
+        if target is None:
+            return serve_http.text(404, "No module at this path. The list of modules is at /.")
+        if target.kind == "listing":
+            return self._listing(environ, target)
+        if target.kind == "archive_file":
+            return self._archive(environ, target)
+        formats = _requested_formats(environ)
+        if formats is None:
+            return self._page(environ, target)
+        for fmt in formats:
+            if fmt in SUPPORTED_FORMATS:
+                return self._archive(environ, target)
+        return serve_http.text(
+            400, f"Unsupported tf-hub-format {','.join(formats)!r}. This server supports: "
+                 f"{', '.join(SUPPORTED_FORMATS)}.")
+
+    def _archive(self, environ, target):
+        versioned = target.rel.rsplit("/", 1)[-1].isdigit()
+        cache = VERSIONED_CACHE if versioned else "no-cache"
+        filename = target.rel.replace("/", "_") + ARCHIVE_SUFFIX
+        if os.path.isdir(target.path):
+            archive, fp, mtime = self.store.archive_of(target.path)
+            facts = serve_http.file_facts(archive, f'"{fp[:24]}"', cache, filename)
+            facts = attrs.evolve(facts, mtime=mtime)  # the module's time, not the pack's
+        else:
+            st = os.stat(target.path)
+            etag = f'"{st.st_size:x}-{st.st_mtime_ns:x}"'
+            facts = serve_http.file_facts(target.path, etag, cache, filename)
+        return serve_http.send_file(environ, facts)
+
+    # --- documentation ----------------------------------------------------------------------------
+    def _module_facts(self, target):
+        if target.kind == "module_dir":
+            fp, total, _ = self.store.fingerprint(target.path)
+            key = (target.path, fp)
+        else:
+            st = os.stat(target.path)
+            key = (target.path, st.st_size, st.st_mtime_ns)
+        with self._facts_lock:
+            facts = self._facts.get(key)
+        if facts is None:
+            if target.kind == "module_dir":
+                facts = serve_page.module_facts(target.path, total)
+            else:
+                facts = serve_page.archive_facts(target.path)
+            with self._facts_lock:
+                while len(self._facts) >= _FACTS_CACHE_SIZE:
+                    self._facts.pop(next(iter(self._facts)))
+                self._facts[key] = facts
+        if target.kind == "module_dir":
+            facts = {**facts, "archive_bytes": self._packed_size(target.path, key[1])}
+        return facts
+
+    def _packed_size(self, module_dir, fp):
+        try:
+            return os.path.getsize(self.store.archive_path(module_dir, fp))
+        except FileNotFoundError:
+            return None  # not packed until someone downloads it
+
+    def _page(self, environ, target):
+        url = _base_url(environ) + urllib.parse.quote(target.rel)
+        facts = serve_page.with_urls(self._module_facts(target), target.rel, url)
+        if serve_http.wants_json(environ):
+            return serve_http.document("application/json", serve_page.to_json(facts), [("Vary", "Accept")])
+        return serve_http.document("text/html; charset=utf-8", serve_page.module_html(facts), [("Vary", "Accept")])
+
+    def _listing(self, environ, target):
+        base = _base_url(environ)
+        names = self.store.list_modules(target.rel)
+        modules = [(n, base + urllib.parse.quote(n)) for n in names]
+        if serve_http.wants_json(environ):
+            body = serve_page.to_json({"modules": [{"name": n, "url": u} for n, u in modules]})
+            return serve_http.document("application/json", body, [("Vary", "Accept")])
+        title = "Modules" + (f" under /{target.rel}" if target.rel else "")
+        return serve_http.document("text/html; charset=utf-8", serve_page.listing_html(title, modules),
+                                   [("Vary", "Accept")])
+
+
+def _requested_formats(environ):
+    """The tf-hub-format list of the query (several parameters are joined), or None if absent."""
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if "tf-hub-format" not in query:
+        return None
+    return [f.strip() for value in query["tf-hub-format"] for f in value.split(",") if f.strip()] or [""]
+
+
+def _base_url(environ) -> str:
+    """scheme://host[:port]/script-name/ of this request, for the absolute URLs on the pages."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = environ.get("SERVER_NAME", "localhost")
+        port = environ.get("SERVER_PORT", "")
+        if port and port != {"http": "80", "https": "443"}.get(scheme):
+            host += ":" + port
+    script = urllib.parse.quote(environ.get("SCRIPT_NAME", "").rstrip("/"))
+    return f"{scheme}://{host}{script}/"
+
+
+def make_app(root, pack_dir=None) -> ModuleApp:
+    """A WSGI app serving the modules under `root`; archives are packed into `pack_dir` (default: under
+    the system temp dir, outside root)."""
+    return ModuleApp(root, pack_dir=pack_dir)
+
+
+class ModuleServer:
+    """A running server: `.url`, `.host`, `.port`, `.stop()`; also a context manager that stops it."""
+
+    def __init__(self, app, host, port, threads):
+        import waitress
+
+        # File bodies are sent by waitress's I/O loop (wsgi.file_wrapper), so a few worker threads
+        # serve many downloads; poll() lifts select()'s 1024-descriptor limit.
+        self._server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                              asyncore_use_poll=True, ident="hubfn", clear_untrusted_proxy_headers=True)
+        self.app = app
+        self.host = self._server.effective_host
+        self.port = int(self._server.effective_port)
+        shown = f"[{self.host}]" if ":" in str(self.host) else self.host
+        self.url = f"http://{shown}:{self.port}/"
+        self._thread = threading.Thread(target=self._server.run, name=f"hubfn-serve-{self.port}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout=5.0):
+        """Close the listening socket and every connection, and wait for the server thread."""
+        from waitress import wasyncore
+
+        server = self._server
+        if self._thread.is_alive():
+            # Closing sockets from this thread would race the I/O loop; hand the closing to the loop.
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            wasyncore.close_all(server._map, ignore_all=True)
+            self._thread.join(timeout)
+        server.task_dispatcher.shutdown()
+
+    def wait(self):
+        """Block until the server stops (the CLI waits here until Ctrl-C)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def serve_modules(root, host="127.0.0.1", port=0, threads=8, pack_dir=None) -> ModuleServer:
+    """Serve the modules under `root` on waitress in a background thread; port 0 picks a free port."""
+    return ModuleServer(make_app(root, pack_dir=pack_dir), host, port, threads)
+
+
+def run_forever(root, host="127.0.0.1", port=0, out=None) -> int:
+    """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening."""
+    import signal
+    import sys
+
+    out = out or sys.stdout
+    server = serve_modules(root, host=host, port=port)
+    stop = threading.Event()
+
+    def on_term(signum, frame):
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)  # a service manager's stop is a clean stop
+    print(f"hubfn: serving {server.app.store.root} at {server.url}", file=out, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
