@@ -1,0 +1,207 @@
+"""The bytes of a module archive, from a partial file on disk and then the network, resuming on drops.
+
+`Source.chunks()` yields the archive from byte 0 to the end exactly once, whatever happens underneath:
+  - bytes of an earlier, interrupted download (`<hash>.hubfn-partial`) are replayed from disk when the
+    server confirms with a 206 to `Range` + `If-Range: <validator>` that they are still a valid prefix;
+  - every byte from the network is appended to the partial file before it is passed on, so a killed
+    process leaves a prefix the next one can continue from;
+  - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
+    from the current offset. If the server cannot resume (no validator, no range support) the consumer
+    has already seen bytes, so `Restart` is raised: the caller starts over from an empty directory.
+  - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end.
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+
+import attrs
+import requests
+import urllib3
+
+from . import errors, http
+
+log = logging.getLogger("hubfn")
+NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+class Restart(Exception):
+    """The download must begin again at byte 0 (the server cannot continue where it stopped)."""
+
+
+@attrs.frozen
+class PartialInfo:
+    """Beside the partial bytes: what they are a prefix of (`<hash>.hubfn-partial.json`)."""
+
+    url: str
+    validator: str
+    total: int | None
+
+
+def read_partial_info(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        return PartialInfo(url=d["url"], validator=d["validator"], total=d.get("total"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_json(path, data):
+    """Write JSON through a temp file and a rename, so readers never see half a file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def progress_wanted():
+    if os.environ.get("TFHUB_DOWNLOAD_PROGRESS", "").strip() not in ("", "0", "false"):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@attrs.define
+class Source:
+    url: str
+    partial: str  # path of the partial bytes
+    settings: http.Settings = attrs.field(factory=http.Settings.from_env)
+    resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
+    received: int = 0  # bytes taken from the network
+    pos: int = 0  # archive offset of the next byte
+
+    @property
+    def info_path(self):
+        return self.partial + ".json"
+
+    def discard_partial(self):
+        for p in (self.partial, self.info_path):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+    def _prefix(self):
+        """(bytes on disk, validator) usable for a resume, or (0, None)."""
+        info = read_partial_info(self.info_path)
+        try:
+            have = os.path.getsize(self.partial)
+        except OSError:
+            have = 0
+        if info is None or info.url != self.url or not info.validator or have == 0:
+            return 0, None
+        if info.total is not None and have > info.total:
+            return 0, None
+        return have, info.validator
+
+    def chunks(self):
+        have, validator = self._prefix()
+        resp = http.open_archive(self.url, self.settings, start=have, validator=validator)
+        if resp.start == 0:
+            have = 0  # a 200: the server ignored the range or the archive changed; start over
+        total = resp.total
+        mode = "r+b" if have else "wb"
+        with open(self.partial, mode) as f:
+            if have:
+                log.info("Resuming %s at byte %d of %s.", self.url, have, total)
+                self.resumed_from = have
+                yield from _replay(f, have)
+                f.seek(have)
+                f.truncate()
+            else:
+                f.truncate()
+                if resp.validator:
+                    write_json(self.info_path, {"url": self.url, "validator": resp.validator, "total": total})
+                else:  # without a validator a later resume could splice two different archives
+                    _unlink(self.info_path)
+            self.pos = have
+            bar = _progress(self.url, total, have)
+            started = time.monotonic()
+            try:
+                drops = 0
+                while True:
+                    try:
+                        yield from self._body(resp, f, bar)
+                        if total is not None and self.pos < total:
+                            raise EOFError(f"the body ended at byte {self.pos} of {total}")
+                        break
+                    except (*NETWORK_ERRORS, EOFError) as e:
+                        resp.close()
+                        pos = self.pos
+                        drops += 1
+                        if drops > self.settings.retries:
+                            raise errors.FetchError(
+                                f"Module URL {self.url}: the download stopped at byte {pos} of "
+                                f"{total if total is not None else 'unknown'} ({_why(e)}), after {drops} "
+                                "attempts. Check your network and try again; the bytes so far are kept "
+                                "and the next attempt continues from them.") from None
+                        log.warning("Download of %s interrupted at byte %d (%s); continuing.", self.url, pos,
+                                    _why(e))
+                        time.sleep(self.settings.wait(drops))
+                        if not (resp.validator and resp.accepts_ranges):
+                            raise Restart() from None
+                        resp = http.open_archive(self.url, self.settings, start=pos, validator=resp.validator)
+                        if resp.start != pos:
+                            resp.close()
+                            raise Restart() from None
+                pos = self.pos
+                if total is not None and pos > total:
+                    raise errors.FetchError(f"Module URL {self.url}: received {pos} bytes, more than the "
+                                            f"{total} the server announced.")
+            finally:
+                resp.close()
+                if bar is not None:
+                    bar.close()
+        secs = time.monotonic() - started
+        log.info("Downloaded %s: %d bytes in %.1f s%s.", self.url, pos, secs,
+                 f" (resumed at byte {have})" if have else "")
+
+    def _body(self, resp, f, bar):
+        it = resp.chunks()
+        while True:
+            chunk = next(it, None)  # network errors surface here and are handled by the caller
+            if chunk is None:
+                return
+            f.write(chunk)
+            self.pos += len(chunk)
+            self.received += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+            yield chunk
+
+
+def _replay(f, n):
+    f.seek(0)
+    while n:
+        data = f.read(min(n, http.CHUNK))
+        if not data:
+            raise Restart()  # the partial file shrank under us
+        n -= len(data)
+        yield data
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _why(e):
+    text = str(e) or type(e).__name__
+    return text if len(text) < 200 else text[:200] + "…"
+
+
+def _progress(url, total, initial):
+    if not progress_wanted():
+        return None
+    from tqdm import tqdm
+
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or url
+    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=f"Downloading {name}", file=sys.stderr, leave=False, dynamic_ncols=True)
