@@ -1,0 +1,74 @@
+# The download cache of http(s) modules (shared with the tensorflow_hub Python package).
+
+#' The module cache
+#'
+#' Modules loaded by URL are downloaded once into the cache directory (`TFHUB_CACHE_DIR`, else
+#' `<temp>/tfhub_modules`), shared with the `tensorflow_hub` Python package.
+#' `cache_dir()` gives the directory; `cache_list()` its entries (handle, size, date, whether
+#' verified); `cache_verify()` checks entries (all, or the one of `handle`); `cache_remove()`
+#' removes the entry of `handle`, or every entry with `all = TRUE`.
+#'
+#' @param handle A module URL; `NULL` for every entry.
+#' @param all Remove every entry.
+#' @return `cache_dir()`: a path. `cache_list()`, `cache_verify()`, `cache_remove()`: what hubfn
+#'   returns, as R values (a data frame when the entries are records with the same fields).
+#' @examples
+#' \dontrun{
+#' cache_dir()
+#' cache_list()
+#' cache_verify()
+#' cache_remove("https://example.com/acme/fruit/1")
+#' }
+#' @name cache
+NULL
+
+#' @rdname cache
+#' @export
+cache_dir <- function() {
+  .plain(.py_call(.hubfn_fn("cache_dir")()))
+}
+
+#' @rdname cache
+#' @export
+cache_list <- function() {
+  .records(.plain(.py_call(.hubfn_fn("cache_list")())))
+}
+
+#' @rdname cache
+#' @export
+cache_verify <- function(handle = NULL) {
+  .records(.plain(.py_call(.hubfn_fn("cache_verify")(handle = handle))))
+}
+
+#' @rdname cache
+#' @export
+cache_remove <- function(handle = NULL, all = FALSE) {
+  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove")(handle = handle, all = isTRUE(all))))))
+}
+
+# Python values -> plain R values: attrs classes and dataclasses become named lists, paths strings.
+.plain <- function(x) {
+  if (!inherits(x, "python.builtin.object")) {
+    return(x)
+  }
+  h <- .py_helpers()
+  reticulate::py_to_r(h$plain(x))
+}
+
+# A list of records with the same scalar fields -> a data frame.
+.records <- function(x) {
+  if (is.list(x) && length(x) && all(vapply(x, is.list, TRUE))) {
+    fields <- names(x[[1]])
+    same <- !is.null(fields) && all(vapply(x, function(r) identical(names(r), fields), TRUE))
+    scalar <- all(vapply(x, function(r) all(vapply(r, function(v) is.atomic(v) && length(v) == 1L, TRUE)), TRUE))
+    if (same && scalar) {
+      cols <- lapply(fields, function(f) unlist(lapply(x, `[[`, f)))
+      names(cols) <- fields
+      return(as.data.frame(cols, stringsAsFactors = FALSE))
+    }
+  }
+  if (is.list(x) && length(x) == 0L) {
+    return(data.frame())
+  }
+  x
+}

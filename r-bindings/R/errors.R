@@ -1,0 +1,52 @@
+# Python exceptions -> R conditions.
+#
+# hubfn's errors (hubfn.errors) become R errors with hubfn's message only (no traceback) and a
+# class vector built from the Python class and its hubfn bases, e.g. InputError ->
+# c("hubfn_input_error", "hubfn_error", "error", "condition"), RemoteNotFoundError ->
+# c("hubfn_remote_not_found_error", "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error", ...).
+# Any other Python exception becomes c("hubfn_python_error", "error", "condition") with
+# message "<Type>: <message>".
+
+# Evaluate `expr` (which calls Python); turn a Python exception into an R condition.
+.py_call <- function(expr, call = sys.call(-1L)) {
+  tryCatch(expr, error = function(e) stop(.as_hubfn_condition(e, call)))
+}
+
+# "InputError" -> "hubfn_input_error"; "ModuleNotFound" -> "hubfn_module_not_found".
+.error_class <- function(name) {
+  if (name == "HubError") {
+    return("hubfn_error")
+  }
+  snake <- tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", name))
+  paste0("hubfn_", snake)
+}
+
+.as_hubfn_condition <- function(e, call = NULL) {
+  if (inherits(e, "hubfn_error") || inherits(e, "hubfn_python_error")) {
+    return(e)
+  }
+  pe <- tryCatch(reticulate::py_last_error(), error = function(err) NULL)
+  msg <- conditionMessage(e)
+  if (is.null(pe) || is.null(pe$type) || !grepl(pe$type, msg, fixed = TRUE)) {
+    return(e)  # an R error, not one from Python
+  }
+  value <- pe$value
+  exc <- attr(pe, "exception")
+  classes <- tryCatch(reticulate::py_to_r(.py_helpers()$error_classes(exc)), error = function(err) NULL)
+  hub <- character()
+  for (cl in classes) {
+    if (identical(cl[[1]], "hubfn.errors")) hub <- c(hub, .error_class(cl[[2]]))
+  }
+  reticulate::py_clear_last_error()
+  if (length(hub)) {
+    hub <- unique(c(setdiff(hub, "hubfn_error"), "hubfn_error"))
+    cond <- structure(class = c(hub, "error", "condition"),
+                      list(message = value, call = call, python_type = pe$type, python_exception = exc))
+  } else {
+    first <- sub("\n+$", "", value)
+    cond <- structure(class = c("hubfn_python_error", "error", "condition"),
+                      list(message = paste0(pe$type, ": ", first), call = call,
+                           python_type = pe$type, python_exception = exc))
+  }
+  cond
+}

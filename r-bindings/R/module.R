@@ -1,0 +1,272 @@
+# Loading and applying modules; a module is an R function of class "hubfn_module".
+
+.as_tags <- function(tags) {
+  if (is.null(tags)) NULL else as.list(as.character(tags))  # character(0) is the empty tag set
+}
+
+.py_module_of <- function(x, call = NULL) {
+  if (inherits(x, "hubfn_module")) {
+    return(attr(x, "py_module"))
+  }
+  if (inherits(x, "hubfn.module.Module")) {
+    return(x)
+  }
+  stop(structure(class = c("hubfn_type_error", "hubfn_error", "error", "condition"),
+                 list(message = "Expected a hubfn module, as returned by hub_load() or hub_module().",
+                      call = call)))
+}
+
+# Input specs of every signature, as R lists, computed once per module.
+.module_info <- function(py) {
+  sigs <- reticulate::py_to_r(.hubfn()$module_signatures(py))
+  specs <- lapply(sigs, function(s) {
+    ins <- lapply(s$inputs, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
+    names(ins) <- vapply(ins, `[[`, "", "name")
+    ins
+  })
+  names(specs) <- vapply(sigs, `[[`, "", "name")
+  list(specs = specs, has_call = reticulate::py_to_r(py$has_call))
+}
+
+.r_shape <- function(shape) {
+  if (is.null(shape)) NULL else vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
+}
+
+# The input specs of the function module_apply() will run (mirrors hubfn's choice), or NULL.
+.pick_specs <- function(info, signature, training) {
+  specs <- info$specs
+  if (!is.null(signature)) {
+    return(specs[[signature]])  # NULL for "__call__" or an unknown name (hubfn then says so)
+  }
+  if (training && info$has_call) {
+    return(specs[["default"]])
+  }
+  if (!is.null(specs[["default"]])) {
+    return(specs[["default"]])
+  }
+  if (!info$has_call && length(specs) == 1L) {
+    return(specs[[1]])
+  }
+  NULL
+}
+
+.apply <- function(py, info, inputs, signature, as_dict, training, convert, call) {
+  if (!is.null(signature)) signature <- as.character(signature)
+  specs <- .pick_specs(info, signature, isTRUE(training))
+  x <- .to_py_inputs(inputs, specs, call)
+  out <- .py_call(.hubfn()$module_apply(py, x, signature = signature, as_dict = isTRUE(as_dict),
+                                        training = isTRUE(training)), call)
+  if (!convert) {
+    return(if (isTRUE(as_dict)) .to_r_dict(out, convert = FALSE) else out)
+  }
+  if (isTRUE(as_dict)) .to_r_dict(out) else .to_r_value(out)
+}
+
+.new_module <- function(py) {
+  info <- .module_info(py)
+  f <- function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE) {
+    .apply(py, info, inputs, signature, as_dict, training, convert, sys.call())
+  }
+  attr(f, "py_module") <- py
+  attr(f, "hubfn_info") <- info
+  class(f) <- c("hubfn_module", "function")
+  f
+}
+
+#' Load a TensorFlow Hub module
+#'
+#' Loads the module named by `handle` for inference and returns it as an R function: call it on
+#' R values (`m(x)`, or `m(list(a = ..., b = ...), signature = "name", as_dict = TRUE)`); see
+#' [module_apply()] for the arguments. `print(m)` shows its handle, format, tags and signatures;
+#' `m$name` reads an attribute of the Python `hubfn.Module` (e.g. `m$path`, `m$variables`).
+#'
+#' @param handle A module directory, a `file://` URL, or an `http(s)://` URL (downloaded once into
+#'   the cache; see [cache_dir()]).
+#' @param tags The graph variant (tag set) to load, as a character vector; `NULL` for the default,
+#'   `character(0)` for the empty tag set of a TF1 hub module.
+#' @return A `hubfn_module`: a function of `(inputs, signature = NULL, as_dict = FALSE,
+#'   training = FALSE, convert = TRUE)`.
+#' @seealso [hub_module()], [module_apply()], [module_signatures()]
+#' @examples
+#' \dontrun{
+#' m <- hub_load("https://example.com/acme/fruit/1")
+#' m(matrix(c(1, 2, 3, 4), 2, byrow = TRUE))
+#' out <- m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)
+#' out$cats
+#' }
+#' @export
+hub_load <- function(handle, tags = NULL) {
+  py <- .py_call(.hubfn()$hub_load(as.character(handle), tags = .as_tags(tags)))
+  .new_module(py)
+}
+
+#' A module, trainable or not
+#'
+#' Like [hub_load()], and also for fine-tuning: with `trainable = TRUE` the module's variables can
+#' be trained (`m$trainable_variables`, `m$regularization_losses`) and `m(x, training = TRUE)`
+#' runs its `__call__` in training mode. A TF1 hub module with a `"train"` graph variant gets that
+#' variant unless `tags` names another.
+#'
+#' @param handle_or_module A handle (see [hub_load()]) or a module already loaded.
+#' @param trainable Whether the module's variables are to be trained.
+#' @inheritParams hub_load
+#' @return A `hubfn_module`.
+#' @examples
+#' \dontrun{
+#' m <- hub_module("/path/to/module", trainable = TRUE)
+#' length(m$trainable_variables)
+#' }
+#' @export
+hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
+  h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) {
+    .py_module_of(handle_or_module)
+  } else {
+    as.character(handle_or_module)
+  }
+  py <- .py_call(.hubfn()$hub_module(h, trainable = isTRUE(trainable), tags = .as_tags(tags)))
+  .new_module(py)
+}
+
+#' Apply a module to R values
+#'
+#' Converts the inputs to the signature's dtypes and shapes, runs the module and converts the
+#' outputs back to R.
+#'
+#' Inputs: numeric, integer, logical and character vectors, matrices and arrays; a named list (or
+#' data frame) for a signature with several inputs, keyed by input name. R doubles become the
+#' signature's float type (e.g. float32), and whole-valued doubles its integer type; a plain
+#' vector given to a `[?, k]` input of length `k` is one example (a 1 x k matrix). R matrices
+#' arrive with the same rows and columns. Tensors (Python objects) are passed as they are.
+#'
+#' Outputs: an R array (a plain vector for rank 1, a number for rank 0; strings as character), or
+#' with `as_dict = TRUE` a named list of them; `convert = FALSE` keeps TensorFlow tensors (e.g. to
+#' compute gradients).
+#'
+#' @param module A module from [hub_load()] or [hub_module()].
+#' @param inputs One value, or a named list of values.
+#' @param signature The signature to run: `NULL` picks `"default"`, else the module's `__call__`,
+#'   else its only signature.
+#' @param as_dict `TRUE` returns every output in a named list; `FALSE` the default (or only) one.
+#' @param training Run the module's `__call__` in training mode (fine-tuning).
+#' @param convert `FALSE` returns TensorFlow tensors instead of R values.
+#' @return An R array, a named list of them, or tensors (see `convert`).
+#' @section Errors: hubfn's errors arrive as R errors with hubfn's message and classes such as
+#'   `hubfn_input_error`, `hubfn_signature_error`, `hubfn_output_error`, all with `hubfn_error`.
+#' @examples
+#' \dontrun{
+#' m <- hub_load("/path/to/fruit")
+#' module_apply(m, matrix(1:4, 2))
+#' module_apply(m, list(apples = 1:3, oranges = c(0.5, 1, 2)), signature = "fruit_to_pet",
+#'              as_dict = TRUE)
+#' tryCatch(m(list(apples = 1), signature = "fruit_to_pet"),
+#'          hubfn_input_error = function(e) conditionMessage(e))
+#' }
+#' @export
+module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, training = FALSE,
+                         convert = TRUE) {
+  call <- sys.call()
+  py <- .py_module_of(module, call)
+  info <- attr(module, "hubfn_info")
+  if (is.null(info)) info <- .module_info(py)
+  .apply(py, info, inputs, signature, as_dict, training, convert, call)
+}
+
+#' The signatures of a module
+#'
+#' Lists what each of a module's functions takes and gives, without loading it when given a
+#' handle. `hub_signatures()` is another name for `module_signatures()`.
+#'
+#' @param module_or_handle A module, or a handle (see [hub_load()]).
+#' @return A list named by signature, each a list of `name`, `inputs` and `outputs`; each input or
+#'   output is a list of `name`, `dtype` and `shape` (an integer vector, `NA` for unknown
+#'   dimensions, `NULL` for unknown rank).
+#' @examples
+#' \dontrun{
+#' sigs <- module_signatures("/path/to/fruit")
+#' names(sigs)
+#' sigs$fruit_to_pet$inputs[[1]]$dtype
+#' }
+#' @export
+module_signatures <- function(module_or_handle) {
+  h <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
+    .py_module_of(module_or_handle)
+  } else {
+    as.character(module_or_handle)
+  }
+  sigs <- reticulate::py_to_r(.py_call(.hubfn()$module_signatures(h)))
+  tidy <- function(ts) lapply(ts, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
+  out <- lapply(sigs, function(s) list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs)))
+  names(out) <- vapply(sigs, `[[`, "", "name")
+  out
+}
+
+#' @rdname module_signatures
+#' @export
+hub_signatures <- module_signatures
+
+#' Resolve a handle to a local directory
+#'
+#' Local directories and `file://` URLs are checked; `http(s)://` URLs are downloaded once into the
+#' cache (see [cache_dir()]).
+#'
+#' @inheritParams hub_load
+#' @return The module's local directory.
+#' @examples
+#' \dontrun{
+#' hub_resolve("https://example.com/acme/fruit/1")
+#' }
+#' @export
+hub_resolve <- function(handle) {
+  reticulate::py_to_r(.py_call(.hubfn()$hub_resolve(as.character(handle))))
+}
+
+.format_tags <- function(tags) {
+  if (is.null(tags)) {
+    return("default")
+  }
+  t <- sort(unlist(tags))
+  if (!length(t)) {
+    return("{}")
+  }
+  paste0("{", paste0("\"", t, "\"", collapse = ", "), "}")
+}
+
+#' @export
+print.hubfn_module <- function(x, ...) {
+  py <- attr(x, "py_module")
+  tags <- py$tags
+  tags <- if (inherits(tags, "python.builtin.NoneType")) NULL
+          else reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(tags))
+  cat("<hubfn module>\n")
+  cat("  handle:     ", reticulate::py_to_r(py$handle), "\n", sep = "")
+  cat("  path:       ", reticulate::py_to_r(py$path), "\n", sep = "")
+  cat("  format:     ", reticulate::py_to_r(py$format), "\n", sep = "")
+  cat("  tags:       ", .format_tags(tags), "\n", sep = "")
+  cat("  trainable:  ", reticulate::py_to_r(py$trainable), "\n", sep = "")
+  cat("  signatures:\n")
+  for (d in reticulate::py_to_r(.py_helpers()$describe_signatures(py))) cat("    ", d, "\n", sep = "")
+  info <- attr(x, "hubfn_info")
+  if (isTRUE(info$has_call) && is.null(info$specs[["default"]])) cat("    __call__ (callable)\n")
+  invisible(x)
+}
+
+#' @export
+`$.hubfn_module` <- function(x, name) {
+  py <- attr(x, "py_module")
+  .to_r_attr(.py_call(reticulate::py_get_attr(py, name)))
+}
+
+.to_r_attr <- function(v) {
+  if (inherits(v, c("python.builtin.str", "python.builtin.bool", "python.builtin.int",
+                    "python.builtin.float", "python.builtin.NoneType", "python.builtin.list",
+                    "python.builtin.tuple"))) {
+    return(reticulate::py_to_r(v))
+  }
+  v
+}
+
+#' @importFrom reticulate r_to_py
+#' @exportS3Method reticulate::r_to_py
+r_to_py.hubfn_module <- function(x, convert = FALSE) {
+  attr(x, "py_module")
+}
