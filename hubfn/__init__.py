@@ -11,6 +11,7 @@ _PUBLIC = {
     "export_savedmodel": "api", "hub_resolve": "resolve", "Module": "module",
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
     "pack_module": "pack", "serve_modules": "serve", "make_app": "serve",
+    "hub_layer": "keras_layer", "HubLayer": "keras_layer",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -7,6 +7,7 @@ signature (`_convert_inputs`), call it, and shape the result (`_pick_outputs`).
 import numpy as np
 
 from . import errors
+from .signatures import TF1_HUB
 
 CALL = "__call__"
 
@@ -24,7 +25,13 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False):
         outputs = _call_method(module, inputs, sig, training)
     else:
         kwargs = _convert_inputs(module, sig, inputs)
-        outputs = _signature_fn(module, name)(**kwargs)
+        outputs = None
+        if training and module.trainable and module.format == TF1_HUB:
+            from .finetune import tf1_training_call
+
+            outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
+        if outputs is None:
+            outputs = _signature_fn(module, name)(**kwargs)
     return _pick_outputs(module, name, outputs, as_dict)
 
 

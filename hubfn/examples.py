@@ -58,8 +58,12 @@ def tf1_forward(x, w1=TF1_W1, w2=TF1_W2, b2=TF1_B2):
     return np.maximum(np.asarray(x, np.float32) @ w1, 0.0) @ w2 + b2
 
 
-def tf1_hub_module(export_dir, w1=TF1_W1, w2=TF1_W2, b2=TF1_B2):
-    """Build the TF1 hub-format example with tf.compat.v1; returns the directory."""
+def tf1_hub_module(export_dir, w1=TF1_W1, w2=TF1_W2, b2=TF1_B2, batch_norm=False):
+    """Build the TF1 hub-format example with tf.compat.v1; returns the directory.
+
+    batch_norm=True adds a moving mean of the hidden layer (a non-trainable variable, "moving_mean")
+    that the {"train"} variant updates through the UPDATE_OPS collection, as batch normalization does.
+    """
     import tensorflow as tf
 
     v1 = tf.compat.v1
@@ -73,6 +77,11 @@ def tf1_hub_module(export_dir, w1=TF1_W1, w2=TF1_W2, b2=TF1_B2):
             var_w2 = v1.get_variable("w2", initializer=w2)
             var_b2 = v1.get_variable("b2", initializer=b2)
             hidden = tf.nn.relu(tf.matmul(x, var_w1))
+            if batch_norm:
+                moving = v1.get_variable("moving_mean", initializer=np.zeros(4, np.float32), trainable=False)
+                if train:
+                    update = v1.assign(moving, 0.9 * moving + 0.1 * tf.reduce_mean(hidden, axis=0))
+                    v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
             y = tf.matmul(hidden, var_w2) + var_b2
             sigs = {"default": v1.saved_model.signature_def_utils.build_signature_def(
                 inputs={"default": info(x)}, outputs={"default": info(y)},

@@ -1,8 +1,9 @@
 """Load: a resolved module directory -> the TensorFlow object behind a Module.
 
-Each (path, tags, trainable) is loaded once per process and reused, so holding several Module values for
-one module never duplicates its weights. Trainable and frozen handles get separate objects: fine-tuning
-one must not move the weights of the other.
+Each (path, tags) is loaded once per process for inference and reused, so holding several Module values
+for one module never duplicates its weights. A trainable module gets a fresh object of its own every
+time: two fine-tunings of one module, or a fine-tuning and an inference user, must not move each
+other's weights.
 """
 
 import os
@@ -15,13 +16,15 @@ _loaded = {}
 _lock = threading.Lock()
 
 
-def _key(path, tags, trainable):
-    return (os.path.realpath(path), None if tags is None else frozenset(tags), bool(trainable))
+def _key(path, tags):
+    return (os.path.realpath(path), None if tags is None else frozenset(tags))
 
 
 def load_object(path: str, tags, fmt: str, trainable: bool = False):
-    """The loaded SavedModel object for `path` with the given tag set (loaded at most once)."""
-    key = _key(path, tags, trainable)
+    """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable)."""
+    if trainable:
+        return _load(path, tags, fmt)
+    key = _key(path, tags)
     with _lock:
         obj = _loaded.get(key)
         if obj is None:

@@ -28,6 +28,8 @@ class TensorInfo:
     name: str
     dtype: str
     shape: tuple | None = attrs.field(converter=_shape_tuple)  # None: unknown rank
+    # The graph tensor behind it ("x:0"), used to run TF1 graphs; not part of the value.
+    tensor_name: str | None = attrs.field(default=None, eq=False, repr=False)
 
     def describe(self) -> str:
         if self.shape is None:
@@ -115,7 +117,8 @@ def _tensor_info(name, proto) -> TensorInfo:
 
     shape = None if proto.tensor_shape.unknown_rank else [
         None if d.size < 0 else d.size for d in proto.tensor_shape.dim]
-    return TensorInfo(name=name, dtype=dtypes.as_dtype(proto.dtype).name, shape=shape)
+    return TensorInfo(name=name, dtype=dtypes.as_dtype(proto.dtype).name, shape=shape,
+                      tensor_name=proto.name or None)
 
 
 def read_saved_model(path: str) -> SavedModelInfo:
