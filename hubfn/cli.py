@@ -42,7 +42,7 @@ def cmd_pack(args):
 def cmd_serve(args):
     from .serve import run_forever
 
-    return run_forever(args.root, host=args.host, port=args.port)
+    return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir)
 
 
 def build_parser():
@@ -64,6 +64,7 @@ def build_parser():
     p.add_argument("root", help="directory whose module dirs and .tar.gz files are served at their paths")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--pack-dir", help="where packed archives are kept (default: under the system temp dir)")
     p.set_defaults(func=cmd_serve)
 
     return parser

@@ -209,13 +209,13 @@ def serve_modules(root, host="127.0.0.1", port=0, threads=8, pack_dir=None) -> M
     return ModuleServer(make_app(root, pack_dir=pack_dir), host, port, threads)
 
 
-def run_forever(root, host="127.0.0.1", port=0, out=None) -> int:
+def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None) -> int:
     """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening."""
     import signal
     import sys
 
     out = out or sys.stdout
-    server = serve_modules(root, host=host, port=port)
+    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir)
     stop = threading.Event()
 
     def on_term(signum, frame):
