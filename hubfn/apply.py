@@ -80,12 +80,16 @@ def _call_method(module, inputs, sig, training):
         inputs = _convert_value(module, sig.inputs[0], inputs)
     else:
         inputs = _to_tensor_default(inputs)
-    if training:
-        try:
-            return module.obj(inputs, training=True)
-        except (TypeError, ValueError):
-            pass  # this module's __call__ was saved without a training argument
+    if training and _call_takes_training(module.obj.__call__):
+        return module.obj(inputs, training=True)
     return module.obj(inputs)
+
+
+def _call_takes_training(fn) -> bool:
+    """Whether a restored __call__ was saved with a `training` argument (reusable SavedModel style)."""
+    spec = getattr(fn, "function_spec", None)
+    argspec = getattr(spec, "fullargspec", None)
+    return argspec is not None and ("training" in argspec.args or "training" in argspec.kwonlyargs)
 
 
 def _to_tensor_default(value):

@@ -160,3 +160,14 @@ def test_digits_transfer_learning_reaches_90_percent(tmp_path):
     print(f"digits test accuracy: {accuracy:.4f}")
     assert accuracy >= 0.90
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_training_flag_reaches_a_reusable_call(tmp_path):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8), keras.layers.Dropout(0.5)])
+    m = hubfn.hub_module(hubfn.export_savedmodel(model, tmp_path / "dropout"), trainable=True)
+    inference = m(X).numpy()
+    np.testing.assert_allclose(inference, model(X, training=False).numpy(), rtol=1e-5)
+    trained = m(X, training=True).numpy()
+    assert np.mean(trained == 0.0) > 0.3  # dropout zeroes about half the units only in training
+    assert np.mean(inference == 0.0) < 0.05
