@@ -25,25 +25,25 @@ NULL
 #' @rdname cache
 #' @export
 cache_dir <- function() {
-  .plain(.py_call(.hubfn_fn("cache_dir")()))
+  .plain(.py_call(.hubfn_fn("cache_dir", "cache")()))
 }
 
 #' @rdname cache
 #' @export
 cache_list <- function() {
-  .records(.plain(.py_call(.hubfn_fn("cache_list")())))
+  .records(.plain(.py_call(.hubfn_fn("cache_list", "cache")())))
 }
 
 #' @rdname cache
 #' @export
 cache_verify <- function(handle = NULL) {
-  .records(.plain(.py_call(.hubfn_fn("cache_verify")(handle = handle))))
+  .records(.plain(.py_call(.hubfn_fn("cache_verify", "cache")(handle = handle))))
 }
 
 #' @rdname cache
 #' @export
 cache_remove <- function(handle = NULL, all = FALSE) {
-  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove")(handle = handle, all = isTRUE(all))))))
+  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove", "cache")(handle = handle, all = isTRUE(all))))))
 }
 
 # Python values -> plain R values: attrs classes and dataclasses become named lists, paths strings.
@@ -60,9 +60,9 @@ cache_remove <- function(handle = NULL, all = FALSE) {
   if (is.list(x) && length(x) && all(vapply(x, is.list, TRUE))) {
     fields <- names(x[[1]])
     same <- !is.null(fields) && all(vapply(x, function(r) identical(names(r), fields), TRUE))
-    scalar <- all(vapply(x, function(r) all(vapply(r, function(v) is.atomic(v) && length(v) == 1L, TRUE)), TRUE))
+    scalar <- all(vapply(x, function(r) all(vapply(r, function(v) is.null(v) || (is.atomic(v) && length(v) == 1L), TRUE)), TRUE))
     if (same && scalar) {
-      cols <- lapply(fields, function(f) unlist(lapply(x, `[[`, f)))
+      cols <- lapply(fields, function(f) unlist(lapply(x, function(r) if (is.null(r[[f]])) NA else r[[f]])))
       names(cols) <- fields
       return(as.data.frame(cols, stringsAsFactors = FALSE))
     }

@@ -17,7 +17,8 @@
   if (name == "HubError") {
     return("hubfn_error")
   }
-  snake <- tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", name))
+  snake <- gsub("([A-Z]+)([A-Z][a-z])", "\\1_\\2", name)
+  snake <- tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", snake))
   paste0("hubfn_", snake)
 }
 

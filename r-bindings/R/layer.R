@@ -24,7 +24,7 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
                       arguments = NULL, tags = NULL) {
   h <- if (inherits(handle, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle)
        else as.character(handle)
-  fn <- .hubfn_fn("hub_layer")
+  fn <- .hubfn_fn("hub_layer", "keras_layer")
   args <- if (is.null(arguments)) NULL else reticulate::dict(arguments, convert = FALSE)
   .py_call(fn(h, trainable = isTRUE(trainable), signature = signature, output_key = output_key,
               arguments = args, tags = .as_tags(tags)))

@@ -36,14 +36,37 @@
   .hubfn_env$py
 }
 
-# A Python function or attribute of hubfn; NULL if this hubfn does not have it (yet).
-.hubfn_fn <- function(name) {
-  if (!.py_has(.hubfn(), name)) {
-    stop(structure(class = c("hubfn_unavailable_error", "hubfn_error", "error", "condition"),
-                   list(message = paste0("This version of the hubfn Python package has no `", name,
-                                         "`; upgrade it (see install_hubfn())."), call = NULL)))
+# A Python function of hubfn: from the package, else from its submodule `from` (for names not
+# exported at the top level); an R error of class hubfn_unavailable_error if this hubfn lacks it.
+.hubfn_fn <- function(name, from = NULL) {
+  as_fn <- function(obj) function(...) reticulate::py_call(obj, ...)
+  if (.py_has(.hubfn(), name)) {
+    return(as_fn(reticulate::py_get_attr(.hubfn(), name)))
   }
-  reticulate::py_get_attr(.hubfn(), name)
+  if (!is.null(from)) {
+    sub <- tryCatch(reticulate::import(paste0("hubfn.", from), convert = FALSE), error = function(e) NULL)
+    if (!is.null(sub) && .py_has(sub, name)) {
+      return(as_fn(reticulate::py_get_attr(sub, name)))
+    }
+  }
+  stop(structure(class = c("hubfn_unavailable_error", "hubfn_error", "error", "condition"),
+                 list(message = paste0("This version of the hubfn Python package has no `", name,
+                                       "`; upgrade it (see install_hubfn())."), call = NULL)))
+}
+
+#' Does the hubfn Python package have this function?
+#'
+#' @param name A function name, e.g. `"hub_layer"`, `"pack_module"`, `"cache_list"`.
+#' @return `TRUE` or `FALSE`.
+#' @examples
+#' \dontrun{
+#' hubfn_has("hub_layer")
+#' }
+#' @export
+hubfn_has <- function(name) {
+  from <- c(pack_module = "pack", hub_layer = "keras_layer", cache_dir = "cache", cache_list = "cache",
+            cache_verify = "cache", cache_remove = "cache")[name]
+  !inherits(tryCatch(.hubfn_fn(name, if (is.na(from)) NULL else unname(from)), error = function(e) e), "error")
 }
 
 .py_has <- function(obj, name) {

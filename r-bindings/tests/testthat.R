@@ -1,0 +1,4 @@
+library(testthat)
+library(hubfn)
+
+test_check("hubfn")

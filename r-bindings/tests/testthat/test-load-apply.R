@@ -1,0 +1,91 @@
+test_that("a module loads from a path, prints, and is callable like the seed", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  expect_s3_class(m, "hubfn_module")
+  expect_true(is.function(m))
+  printed <- capture.output(print(m))
+  expect_true(any(grepl(fruit_dir(), printed, fixed = TRUE)))
+  expect_true(any(grepl("format: +tf2", printed)))
+  expect_true(any(grepl("tags: +default", printed)))
+  expect_true(any(grepl("trainable: +FALSE", printed)))
+  expect_true(any(grepl("default(x: float32[?, 2]) -> {default: float32[?, 2]}", printed, fixed = TRUE)))
+  expect_true(any(grepl("fruit_to_pet(apples: float32[?], oranges: float32[?]) -> {cats: float32[?], dogs: float32[?]}",
+                        printed, fixed = TRUE)))
+
+  # the seed: m(list(apples = x1, oranges = x2), signature = "fruit_to_pet", as_dict = TRUE)$cats
+  out <- m(list(apples = c(1, 2, 3), oranges = c(4, 5, 6)), signature = "fruit_to_pet", as_dict = TRUE)
+  expect_type(out, "list")
+  expect_setequal(names(out), c("cats", "dogs"))
+  expect_equal(out$cats, 2 * c(1, 2, 3) + c(4, 5, 6))
+  expect_equal(out$dogs, c(1, 2, 3) - 3 * c(4, 5, 6))
+  # the same through module_apply(), and integers for a float signature
+  out2 <- module_apply(m, list(apples = 1:3, oranges = 4:6), signature = "fruit_to_pet", as_dict = TRUE)
+  expect_equal(out2$cats, out$cats)
+})
+
+test_that("R matrices keep their rows and columns on the way in and out", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  x <- matrix(c(1, 2,
+                3, 4,
+                5, 6), nrow = 3, byrow = TRUE)
+  w <- matrix(c(1, 2, 3, 4), 2, byrow = TRUE)
+  y <- m(x)
+  expect_true(is.matrix(y))
+  expect_type(y, "double")
+  expect_equal(dim(y), c(3L, 2L))
+  expect_equal(y, x %*% w + matrix(c(0.5, -0.5), 3, 2, byrow = TRUE))
+  # a plain vector is one example of a [?, 2] input
+  expect_equal(m(c(1, 0)), matrix(c(1.5, 1.5), 1))
+  # the same values reach Python with the same layout
+  arr <- reticulate::r_to_py(x)
+  expect_equal(reticulate::py_to_r(arr$shape), list(3L, 2L))
+  expect_equal(unlist(reticulate::py_to_r(arr$tolist())[[1]]), c(1, 2))
+})
+
+test_that("R arrays in and out keep their dtypes", {
+  skip_if_no_hubfn()
+  m <- hub_load(types_dir())
+  out <- m(list(ints = c(1, 2, 3), flags = c(TRUE, FALSE, TRUE), words = c("a", "bc", "")), as_dict = TRUE)
+  expect_identical(out$twice, c(2L, 4L, 6L))     # int32 -> R integer (whole doubles went in as int32)
+  expect_equal(out$wide, c(3, 6, 9))             # int64 -> R double
+  expect_identical(out$negated, c(FALSE, TRUE, FALSE))
+  expect_identical(out$upper, c("A", "BC", ""))
+  expect_identical(out$total, 6)                 # a rank-0 output is an R number
+  out <- m(list(ints = 5L, flags = NA_integer_ == 1L | TRUE, words = "x"), as_dict = TRUE)
+  expect_identical(out$twice, 10L)
+  # keep tensors with convert = FALSE
+  t <- m(list(ints = 1:2, flags = c(TRUE, TRUE), words = c("p", "q")), as_dict = TRUE, convert = FALSE)
+  expect_s3_class(t$twice, "tensorflow.python.framework.ops.EagerTensor")
+  expect_equal(reticulate::py_to_r(t$twice$dtype$name), "int32")
+  # doubles with fractions are refused for an int32 input, with hubfn's message
+  expect_error(m(list(ints = c(1.5, 2), flags = c(TRUE, TRUE), words = c("a", "b"))),
+               class = "hubfn_input_error", regexp = "expects int32, got float64")
+  expect_error(m(list(ints = c(1L, NA), flags = c(TRUE, TRUE), words = c("a", "b"))),
+               class = "hubfn_input_error", regexp = "NA")
+})
+
+test_that("signatures are listed as R data", {
+  skip_if_no_hubfn()
+  sigs <- module_signatures(fruit_dir())
+  expect_equal(names(sigs), c("default", "fruit_to_pet"))
+  expect_equal(vapply(sigs$fruit_to_pet$inputs, `[[`, "", "name"), c("apples", "oranges"))
+  expect_equal(sigs$default$inputs[[1]]$dtype, "float32")
+  expect_identical(sigs$default$inputs[[1]]$shape, c(NA, 2L))
+  expect_identical(hub_signatures(hub_load(fruit_dir())), sigs)
+  expect_equal(hub_resolve(fruit_dir()), fruit_dir())
+})
+
+test_that("a TF1 hub module loads with its graph variants", {
+  skip_if_no_hubfn()
+  m <- hub_load(tf1_dir())
+  x <- matrix(c(1, 2, 3,
+                -1, 0, 2), 2, byrow = TRUE)
+  expected <- examples()$tf1_forward(x)
+  expect_equal(m(x), expected, tolerance = 1e-6)
+  expect_true(any(grepl("tags: +\\{\\}", capture.output(print(m)))))
+  mt <- hub_load(tf1_dir(), tags = "train")
+  expect_true(any(grepl("tags: +\\{\"train\"\\}", capture.output(print(mt)))))
+  expect_equal(dim(mt(x, signature = "hidden")), c(2L, 4L))
+  expect_error(hub_load(tf1_dir(), tags = "serve"), class = "hubfn_tags_error")
+})
