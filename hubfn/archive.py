@@ -59,8 +59,10 @@ class Extracted:
 
 def looks_like(data: bytes):
     """'gzip', 'tar', or a description of what the bytes are instead ('an HTML page', ...)."""
-    if data[:2] == b"\x1f\x8b":
-        return "gzip"
+    if data[:2] == b"\x1f\x8b" or data == b"\x1f":
+        return "gzip"  # (a lone first byte: a truncated gzip, reported as such by the decoder)
+    if not data:
+        return "an empty body"
     if len(data) >= BLOCK and (data[257:262] == b"ustar" or _checksum_ok(data[:BLOCK])):
         return "tar"
     head = data[:1024].lstrip()
@@ -86,6 +88,9 @@ def inflate(chunks, name):
         if len(head) >= BLOCK:
             break
     kind = looks_like(head)
+    if kind == "not a gzip or tar archive" and 0 < len(head) < BLOCK:
+        raise errors.ArchiveError(f"Module URL {name}: the archive is truncated (only {len(head)} bytes, "
+                                  "less than one tar header). The download was cut short; try again.")
     if kind not in ("gzip", "tar"):
         raise errors.NotAnArchiveError(
             f"Module URL {name}: the server sent {kind} instead of a module archive (tar.gz). "

@@ -132,6 +132,7 @@ def _fetch_locked(handle, paths):
             break
         except download.Restart:
             shutil.rmtree(tmp, ignore_errors=True)
+            source.discard_partial()  # the server cannot continue it: begin again at byte 0
             continue
         except (errors.ArchiveError, errors.NotAModuleError):
             shutil.rmtree(tmp, ignore_errors=True)

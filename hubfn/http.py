@@ -119,8 +119,17 @@ class Response:
     accepts_ranges: bool
 
     def chunks(self):
-        """The body as raw bytes (no content decoding), in chunks of about 1 MiB."""
-        return self.raw.raw.stream(CHUNK, decode_content=False)
+        """The body as raw bytes (no content decoding), as soon as they arrive (at most 1 MiB each).
+
+        read1, not read: read(n) waits to fill n bytes, and a connection that breaks meanwhile takes
+        everything received since the last chunk with it, which a resume would then fetch again.
+        """
+        raw = self.raw.raw
+        while True:
+            data = raw.read1(CHUNK, decode_content=False)
+            if not data:
+                return
+            yield data
 
     def close(self):
         self.raw.close()

@@ -1,0 +1,214 @@
+"""Fetching modules over HTTP from real servers on 127.0.0.1: URLs, errors, retries, resume, truncation."""
+
+import os
+
+import numpy as np
+import pytest
+
+import hubfn
+from hubfn import errors, examples, http
+from tests import servers
+
+
+@pytest.fixture(scope="module")
+def server():
+    with servers.ModuleServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def fruit_tgz(fruit_dir):
+    return servers.targz(fruit_dir)
+
+
+@pytest.fixture(scope="module")
+def big_tgz(fruit_dir):
+    """The fruit module with 2 MiB of random bytes beside it: big enough to cut mid-body."""
+    return servers.targz(fruit_dir, extra={"assets/noise.bin": os.urandom(2 << 20)})
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch, cache_dir):
+    monkeypatch.setenv("HUBFN_BACKOFF", "0.01")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def entries(cache_dir):
+    return [n for n in os.listdir(cache_dir) if len(n) == 40] if cache_dir.exists() else []
+
+
+def test_download_url_adds_the_format_parameter():
+    assert http.download_url("https://h.org/m/1") == "https://h.org/m/1?tf-hub-format=compressed"
+    assert http.download_url("https://h.org/m/1?a=b") == "https://h.org/m/1?a=b&tf-hub-format=compressed"
+    assert http.download_url("https://h.org/m/1?tf-hub-format=uncompressed") == \
+        "https://h.org/m/1?tf-hub-format=uncompressed"
+    for url in ("https://h.org/m.tar.gz", "https://h.org/m.tgz?x=1", "http://h.org/m.tar"):
+        assert http.download_url(url) == url
+
+
+def check_fruit(module):
+    x = np.array([[1.0, 2.0], [-1.0, 0.5]], np.float32)
+    out = hubfn.module_apply(module, x)
+    np.testing.assert_allclose(np.asarray(out), x @ examples.FRUIT_W + examples.FRUIT_B, rtol=1e-6)
+
+
+def test_cold_load_smart_static_and_redirect(server, fruit_tgz, cache_dir):
+    smart = server.add("/models/fruit/1", body=fruit_tgz, smart=True)
+    static = server.add("/static/fruit.tar.gz", body=fruit_tgz)
+    server.add("/go/fruit", redirect="/models/fruit/1")
+    for url in (smart, static, server.url("/go/fruit")):
+        path = hubfn.hub_resolve(url)
+        assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+        check_fruit(hubfn.hub_load(url))
+    assert server.gets("/models/fruit/1")[0].query == {"tf-hub-format": "compressed"}
+    assert len(entries(cache_dir)) == 3
+    server.clear()
+    assert hubfn.hub_resolve(smart) and server.log == []  # cached: no request at all
+
+
+def test_plain_tar_and_chunked_body(server, fruit_dir, cache_dir):
+    url = server.add("/plain/fruit.tar", body=servers.targz(fruit_dir, compress=False),
+                     content_type="application/x-tar", length=False)
+    assert os.path.isfile(os.path.join(hubfn.hub_resolve(url), "variables", "variables.index"))
+
+
+@pytest.mark.parametrize("status,cls", [(404, errors.RemoteNotFoundError), (403, errors.AccessError),
+                                        (401, errors.AccessError), (400, errors.FetchError)])
+def test_status_errors_name_the_url(server, cache_dir, status, cls):
+    url = server.add(f"/status/{status}", status=status, body=b"<html>nope, sorry</html>",
+                     content_type="text/html")
+    with pytest.raises(cls) as e:
+        hubfn.hub_resolve(url)
+    assert url in str(e.value) and str(status) in str(e.value) and "nope, sorry" in str(e.value)
+    assert entries(cache_dir) == []
+
+
+@pytest.mark.parametrize("body,what", [
+    (b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>", "an HTML page"),
+    (b'{"error": "model gone"}', "JSON"),
+    (b"Service moved to another host.\n", "text"),
+])
+def test_html_json_text_bodies_are_refused_and_quoted(server, cache_dir, body, what):
+    url = server.add(f"/page/{what.split()[-1]}.tar.gz", body=body, content_type="text/html")
+    with pytest.raises(errors.NotAnArchiveError) as e:
+        hubfn.hub_resolve(url)
+    assert what in str(e.value) and body.decode().split()[0][:8] in str(e.value) and url in str(e.value)
+    assert isinstance(e.value, errors.NotAModuleError)
+    assert entries(cache_dir) == []
+
+
+def test_500_then_200_honours_retry_after(server, fruit_tgz, cache_dir):
+    url = server.add("/flaky.tar.gz", body=fruit_tgz, fail_first=2, retry_after="0")
+    assert hubfn.hub_resolve(url)
+    assert len(server.gets("/flaky.tar.gz")) == 3
+
+
+def test_429_gives_up_with_a_clear_error(server, cache_dir, monkeypatch):
+    monkeypatch.setenv("HUBFN_RETRIES", "2")
+    url = server.add("/busy.tar.gz", body=b"x", fail_first=99, fail_status=429, retry_after="0")
+    with pytest.raises(errors.FetchError, match="429.*after 3 attempts"):
+        hubfn.hub_resolve(url)
+
+
+def test_connection_refused_is_a_fetch_error(cache_dir, monkeypatch):
+    monkeypatch.setenv("HUBFN_RETRIES", "1")
+    with socket_closed_port() as port:
+        with pytest.raises(errors.FetchError, match="could not connect"):
+            hubfn.hub_resolve(f"http://127.0.0.1:{port}/m.tar.gz")
+
+
+def socket_closed_port():
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def port():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]  # bound, not listening: connections are refused
+        s.close()
+    return port()
+
+
+@pytest.mark.parametrize("fault", ["reset_at", "cut_at"])
+def test_drop_mid_body_resumes_with_range(server, big_tgz, cache_dir, fault):
+    path = f"/drop/{fault}.tar.gz"
+    url = server.add(path, body=big_tgz, **{fault: len(big_tgz) // 2})
+    assert os.path.getsize(os.path.join(hubfn.hub_resolve(url), "assets", "noise.bin")) == 2 << 20
+    first, second = server.gets(path)
+    assert "Range" not in first.headers
+    start = int(second.headers["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < start <= len(big_tgz) // 2  # data in flight when the connection broke may be lost
+    assert second.headers["If-Range"].startswith('"')
+    assert [n for n in os.listdir(cache_dir) if "partial" in n or "tmp" in n] == []
+
+
+def test_stall_hits_the_read_timeout_then_resumes(server, big_tgz, cache_dir, monkeypatch):
+    monkeypatch.setenv("HUBFN_READ_TIMEOUT", "0.5")
+    url = server.add("/stall.tar.gz", body=big_tgz, stall_at=100_000, stall_secs=5)
+    assert hubfn.hub_resolve(url)
+    assert server.gets("/stall.tar.gz")[1].headers["Range"] == "bytes=100000-"
+
+
+def test_stall_forever_is_a_clear_error_and_keeps_the_bytes(server, big_tgz, cache_dir, monkeypatch):
+    monkeypatch.setenv("HUBFN_READ_TIMEOUT", "0.3")
+    monkeypatch.setenv("HUBFN_RETRIES", "1")
+    url = server.add("/stuck.tar.gz", body=big_tgz, stall_at=100_000, stall_secs=3, faults=99)
+    with pytest.raises(errors.FetchError, match="stopped at byte 100000 of"):
+        hubfn.hub_resolve(url)
+    assert entries(cache_dir) == []
+    # The bytes so far are kept: the next attempt, against a healthy server, continues from them.
+    server.routes["/stuck.tar.gz"].faults = 0
+    server.clear()
+    assert hubfn.hub_resolve(url)
+    assert server.gets("/stuck.tar.gz")[0].headers["Range"] == "bytes=100000-"
+
+
+def test_server_ignoring_range_means_a_fresh_start(server, big_tgz, cache_dir):
+    url = server.add("/norange.tar.gz", body=big_tgz, ranges=False, cut_at=300_000)
+    assert hubfn.hub_resolve(url)
+    assert len(server.gets("/norange.tar.gz")) == 2
+    assert "Range" not in server.gets("/norange.tar.gz")[1].headers
+
+
+def test_last_modified_validator_is_used_without_etag(server, big_tgz, cache_dir):
+    url = server.add("/lm.tar.gz", body=big_tgz, etag=False, last_modified=True, reset_at=500_000)
+    assert hubfn.hub_resolve(url)
+    assert server.gets("/lm.tar.gz")[1].headers["If-Range"].endswith("GMT")
+
+
+def test_archive_cut_at_50_points(server, fruit_tgz, cache_dir):
+    """Acceptance 5: every cut archive is a clear error and leaves nothing; then a good server works."""
+    cuts = np.linspace(1, len(fruit_tgz) - 1, 50).astype(int)
+    assert len(set(cuts)) == 50
+    messages = []
+    for i, cut in enumerate(cuts):
+        url = server.add(f"/cut/{i}.tar.gz", body=fruit_tgz[:cut])
+        with pytest.raises(errors.ArchiveError) as e:
+            hubfn.hub_resolve(url)
+        messages.append(str(e.value))
+        assert url in messages[-1] and "truncated" in messages[-1]
+    assert len(messages) == 50
+    assert entries(cache_dir) == []
+    assert [n for n in os.listdir(cache_dir) if "hubfn-lock" not in n] == []
+    server.add("/cut/0.tar.gz", body=fruit_tgz)
+    check_fruit(hubfn.hub_load(server.url("/cut/0.tar.gz")))
+
+
+def test_body_short_of_content_length_is_never_taken_as_whole(server, fruit_tgz, cache_dir, monkeypatch):
+    monkeypatch.setenv("HUBFN_RETRIES", "0")
+    url = server.add("/short.tar.gz", body=fruit_tgz, cut_at=len(fruit_tgz) - 10, faults=99)
+    with pytest.raises(errors.FetchError, match=f"stopped at byte {len(fruit_tgz) - 10} of {len(fruit_tgz)}"):
+        hubfn.hub_resolve(url)
+    assert entries(cache_dir) == []
+
+
+def test_archive_without_saved_model_at_root(server, fruit_dir, cache_dir, tmp_path):
+    import shutil
+
+    nested = tmp_path / "nested"
+    shutil.copytree(fruit_dir, nested / "fruit")
+    url = server.add("/nested.tar.gz", body=servers.targz(nested))
+    with pytest.raises(errors.NotAModuleError, match="one directory 'fruit'"):
+        hubfn.hub_resolve(url)
+    assert entries(cache_dir) == []
