@@ -12,6 +12,7 @@ _PUBLIC = {
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
     "pack_module": "pack", "serve_modules": "serve", "make_app": "serve",
     "hub_layer": "keras_layer", "HubLayer": "keras_layer",
+    "cache_dir": "cache", "cache_list": "cache", "cache_verify": "cache", "cache_remove": "cache",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -67,6 +67,9 @@ def build_parser():
     p.add_argument("--pack-dir", help="where packed archives are kept (default: under the system temp dir)")
     p.set_defaults(func=cmd_serve)
 
+    from .cache_cli import add_parser as add_cache_parser  # list / verify / remove cached modules
+
+    add_cache_parser(sub)
     return parser
 
 

@@ -1,0 +1,58 @@
+"""`hubfn cache`: list, verify and remove cached modules (hubfn's and tensorflow_hub's).
+
+    hubfn cache list               handle, size, date and check result of every entry
+    hubfn cache verify [HANDLE]    check entries; exit status 1 if any is damaged
+    hubfn cache remove HANDLE      remove one entry (HANDLE may be the 40-hex directory name)
+    hubfn cache remove --all       empty the cache
+"""
+
+from . import cache, errors
+
+
+def _size(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def _row(e):
+    state = "ok" if e.verified else f"DAMAGED: {e.problem}"
+    return (f"{e.path.rsplit('/', 1)[-1]}  {_size(e.size):>10}  {e.date:%Y-%m-%d %H:%M}  "
+            f"{state} ({e.check})  {e.handle or '(unknown handle)'}")
+
+
+def cmd_cache(args):
+    if args.action == "list":
+        entries = cache.cache_list()
+        print(f"cache: {cache.cache_dir()}  ({len(entries)} entries)")
+        for e in entries:
+            print(_row(e))
+        return 0
+    if args.action == "verify":
+        entries = cache.cache_verify(args.handle)
+        if args.handle and not entries:
+            raise errors.CacheError(f"{args.handle!r} is not in the cache {cache.cache_dir()}.")
+        for e in entries:
+            print(_row(e))
+        bad = [e for e in entries if not e.verified]
+        print(f"{len(entries) - len(bad)} ok, {len(bad)} damaged" +
+              ("; the next load of a damaged entry downloads it again." if bad else "."))
+        return 1 if bad else 0
+    if args.all == bool(args.handle):
+        raise errors.CacheError("hubfn cache remove: give a HANDLE, or --all to empty the cache.")
+    removed = cache.cache_remove(args.handle, all=args.all)
+    if args.handle and not removed:
+        print(f"{args.handle} was not in the cache {cache.cache_dir()}.")
+    for path in removed:
+        print(f"removed {path}")
+    return 0
+
+
+def add_parser(sub):
+    p = sub.add_parser("cache", help="list, verify or remove cached modules")
+    p.add_argument("action", choices=["list", "verify", "remove"])
+    p.add_argument("handle", nargs="?", help="module URL (or its 40-hex cache directory name)")
+    p.add_argument("--all", action="store_true", help="with remove: remove every entry")
+    p.set_defaults(func=cmd_cache)
+    return p
