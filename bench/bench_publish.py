@@ -201,6 +201,7 @@ def bench_serve(root, archive, work, clients, install):
         stop(hubfn_proc)
     site = os.path.join(work, "site")
     os.makedirs(site)
+    os.chmod(work, 0o755)  # nginx workers run as an unprivileged user; mkdtemp made the dir 0700
     shutil.copy(archive, os.path.join(site, "bench.tar.gz"))
     static_proc, static_url, static_name = start_static(site, work, install)
     try:

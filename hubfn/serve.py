@@ -168,8 +168,8 @@ class ModuleServer:
 
         # File bodies are sent by waitress's I/O loop (wsgi.file_wrapper), so a few worker threads
         # serve many downloads; poll() lifts select()'s 1024-descriptor limit.
-        self._server = waitress.create_server(app, host=host, port=port, threads=threads,
-                                              asyncore_use_poll=True, ident="hubfn", clear_untrusted_proxy_headers=True)
+        self._server = waitress.create_server(app, host=host, port=port, threads=threads, ident="hubfn",
+                                              asyncore_use_poll=True, clear_untrusted_proxy_headers=True)
         self.app = app
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)

@@ -51,8 +51,8 @@ def test_tensorflow_hub_loads_from_hubfn_serve(served, fruit_dir, tf1_dir, cache
     local_default, local_pets = _hubfn_outputs(fruit_dir)
     for path in ("acme/fruit/1", "acme/fruit/2", "acme/fruit/2.tar.gz"):
         m = hub.load(served.url + path)
-        np.testing.assert_allclose(m.signatures["serving_default"](x=X)["output_0"]
-                                   if "serving_default" in m.signatures else m(X), local_default)
+        np.testing.assert_allclose(m(X).numpy(), local_default)
+        np.testing.assert_allclose(m.signatures["default"](x=X)["default"].numpy(), local_default)
         pets = m.signatures["fruit_to_pet"](apples=APPLES, oranges=ORANGES)
         for k in ("cats", "dogs"):
             np.testing.assert_allclose(pets[k].numpy(), local_pets[k])
