@@ -14,6 +14,7 @@ One URL is both the module's documentation and its download:
 background thread; `hubfn serve ROOT` runs it in the foreground.
 """
 
+import logging
 import os
 import threading
 import urllib.parse
@@ -22,6 +23,8 @@ import attrs
 
 from . import errors, serve_http, serve_page
 from .serve_store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
+
+log = logging.getLogger("hubfn")
 
 # A path whose last segment is a version number names one immutable release by convention (as on
 # tfhub.dev), so clients may keep it a day; anything else must be revalidated with its ETag.
@@ -38,14 +41,17 @@ class ModuleApp:
         self._facts_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
+        # The details (absolute paths on this machine) go to the server's log, not to the client.
+        path = environ.get("PATH_INFO", "")
         try:
             response = self._handle(environ)
-        except errors.NotAModuleError as e:
-            response = serve_http.text(404, str(e))
-        except errors.ExportError as e:  # e.g. a symlink out of the module: refuse to pack it
-            response = serve_http.text(404, f"This module cannot be served: {e}")
-        except errors.HubError as e:
-            response = serve_http.text(500, str(e))
+        except (errors.NotAModuleError, errors.ExportError, FileNotFoundError) as e:
+            # Not a module after all, a symlink out of the module, or removed while we looked at it.
+            log.warning("hubfn serve: %s: not served: %s", path, e)
+            response = serve_http.text(404, "No module at this path. The list of modules is at /.")
+        except (errors.HubError, OSError) as e:
+            log.error("hubfn serve: %s: %s", path, e)
+            response = serve_http.text(500, "This module cannot be read right now; the server's log says why.")
         return response.send(environ, start_response)
 
     # --- routing ----------------------------------------------------------------------------------
