@@ -160,7 +160,7 @@ class ModuleStore:
         from filelock import FileLock
 
         key = _dir_key(module_dir)
-        os.makedirs(self.pack_dir, exist_ok=True)
+        os.makedirs(self.pack_dir, mode=0o700, exist_ok=True)  # under a shared /tmp: ours alone
         for _ in range(3):
             fp, _total, mtime = self.fingerprint(module_dir)
             archive = self.archive_path(module_dir, fp)
