@@ -29,7 +29,7 @@ import warnings
 import attrs
 import filelock
 
-from . import download, errors, extract, http, manifest
+from . import download, errors, extract, http, manifest, prefetch
 
 log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -126,8 +126,13 @@ def _fetch_locked(handle, paths):
     for _attempt in range(3):
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
+        # Network reads and partial-file writes run in a thread, overlapping gzip decoding.
+        feed = prefetch.prefetched(source.chunks(), on_stop=source.stop)
         try:
-            result = extract.extract(source.chunks(), tmp, url)
+            try:
+                result = extract.extract(feed, tmp, url)
+            finally:
+                feed.close()  # stops the producer now, not when the traceback is collected
             _check_module(tmp, url)
             break
         except download.Restart:

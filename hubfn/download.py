@@ -31,6 +31,10 @@ class Restart(Exception):
     """The download must begin again at byte 0 (the server cannot continue where it stopped)."""
 
 
+class Stopped(Exception):
+    """The consumer gave up (an archive error, an interrupt): write nothing more."""
+
+
 @attrs.frozen
 class PartialInfo:
     """Beside the partial bytes: what they are a prefix of (`<hash>.hubfn-partial.json`)."""
@@ -74,6 +78,10 @@ class Source:
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
     pos: int = 0  # archive offset of the next byte
+    stopped: bool = False  # set from the consumer's thread (see hubfn.prefetch)
+
+    def stop(self):
+        self.stopped = True
 
     @property
     def info_path(self):
@@ -167,6 +175,8 @@ class Source:
             chunk = next(it, None)  # network errors surface here and are handled by the caller
             if chunk is None:
                 return
+            if self.stopped:
+                raise Stopped()
             f.write(chunk)
             self.pos += len(chunk)
             self.received += len(chunk)

@@ -1,0 +1,170 @@
+"""Cold download of a large module over loopback: hubfn against tensorflow_hub and `curl | tar -xz`.
+
+Run: .venv/bin/python bench/bench_fetch.py [--mb 200] [--rss-mb 500] [--repeat 3]
+
+A real SavedModel with --mb MB of random float32 weights (incompressible, like trained weights) is
+exported with TensorFlow, packed as .tar.gz (gzip level 1) and served by `python -m http.server` in
+its own process. Every measurement runs in a fresh process with an empty cache; the time is taken
+inside the process around the call only (interpreter and TensorFlow start-up excluded):
+  fetch: hubfn.hub_resolve(url)       vs tensorflow_hub.resolve(url)   vs curl -s URL | tar -xz
+  load:  hubfn.hub_load(url)          vs tensorflow_hub.load(url)      (download + TF load)
+Ratios are hubfn / other (lower is better; target <= 0.5 of tensorflow_hub). Then the peak RSS of a
+process fetching a --rss-mb MB module with hubfn.hub_resolve, above its RSS just before the call
+(target <= 150 MB).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CHILD = r"""
+import json, os, sys, time
+kind, url = sys.argv[1], sys.argv[2]
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+if kind.startswith("tfhub"):
+    import tensorflow_hub as lib
+else:
+    import hubfn as lib
+    import hubfn.cache  # the download stack, imported up front as tensorflow_hub's is on import
+    if kind.endswith("load"):
+        import tensorflow  # imported up front, as tensorflow_hub does on import
+base = rss("VmRSS:")
+t = time.perf_counter()
+if kind == "hubfn_resolve":
+    lib.hub_resolve(url)
+elif kind == "hubfn_load":
+    lib.hub_load(url)
+elif kind == "tfhub_resolve":
+    lib.resolve(url)
+elif kind == "tfhub_load":
+    lib.load(url)
+secs = time.perf_counter() - t
+print(json.dumps({"secs": secs, "base": base, "peak": rss("VmHWM:")}))
+"""
+
+
+def make_module(path, mb):
+    import numpy as np
+    import tensorflow as tf
+
+    class Big(tf.Module):
+        def __init__(self):
+            super().__init__()
+            n = mb * (1 << 20) // 4
+            self.w = tf.Variable(np.random.default_rng(0).standard_normal(n, dtype=np.float32), name="w")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+        def __call__(self, x):
+            return x * self.w[0]
+
+    big = Big()
+    tf.saved_model.save(big, path, signatures={"serving_default": big.__call__})
+    return path
+
+
+def pack(src, out):
+    from isal import igzip
+
+    with igzip.open(out, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|") as tar:
+        for name in sorted(os.listdir(src)):
+            tar.add(os.path.join(src, name), arcname=name)
+    return out
+
+
+def run_child(kind, url, cache):
+    env = dict(os.environ, TFHUB_CACHE_DIR=cache, TFHUB_MODEL_LOAD_FORMAT="COMPRESSED",
+               NO_PROXY="127.0.0.1", PYTHONPATH=ROOT)
+    env.pop("TFHUB_DOWNLOAD_PROGRESS", None)
+    out = subprocess.run([sys.executable, "-c", CHILD, kind, url], env=env, capture_output=True, text=True,
+                         check=False, timeout=900)
+    if out.returncode:
+        raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_curl(url, work):
+    dest = os.path.join(work, "curl_out")
+    os.makedirs(dest)
+    t = time.perf_counter()
+    subprocess.run(f"curl -sf '{url}' | tar -xz -C '{dest}'", shell=True, check=True)
+    secs = time.perf_counter() - t
+    shutil.rmtree(dest)
+    return {"secs": secs}
+
+
+def measure(kind, url, work, repeat):
+    times = []
+    for _ in range(repeat):
+        cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+        times.append(run_curl(url, work)["secs"] if kind == "curl" else run_child(kind, url, cache)["secs"])
+        shutil.rmtree(cache, ignore_errors=True)
+    return statistics.median(times), times
+
+
+def serve(directory):
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                             directory], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    line = proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port NNNN ..."
+    port = int(line.split(" port ")[1].split()[0])
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--rss-mb", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="bench-fetch-")
+    site = os.path.join(work, "site")
+    os.makedirs(site)
+    try:
+        for mb in sorted({args.mb, args.rss_mb}):
+            module = make_module(os.path.join(work, f"big{mb}"), mb)
+            pack(module, os.path.join(site, f"big{mb}.tar.gz"))
+            shutil.rmtree(module)
+        server, base = serve(site)
+        try:
+            url = f"{base}/big{args.mb}.tar.gz"
+            with urllib.request.urlopen(url) as r:  # warm the page cache on the server side
+                size = sum(len(b) for b in iter(lambda: r.read(1 << 20), b""))
+            print(f"module: {args.mb} MB of float32 weights, archive {size / 1e6:.1f} MB, loopback, "
+                  f"median of {args.repeat} cold runs")
+            res = {k: measure(k, url, work, args.repeat) for k in
+                   ("hubfn_resolve", "tfhub_resolve", "curl", "hubfn_load", "tfhub_load")}
+            for k, (med, all_) in res.items():
+                print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
+                      f"{size / med / 1e6:7.1f} MB/s")
+            print(f"fetch ratio hubfn/tensorflow_hub.resolve: {res['hubfn_resolve'][0] / res['tfhub_resolve'][0]:.2f}")
+            print(f"fetch ratio hubfn/curl|tar -xz:           {res['hubfn_resolve'][0] / res['curl'][0]:.2f}")
+            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load: {res['hubfn_load'][0] / res['tfhub_load'][0]:.2f}")
+            cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+            r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}.tar.gz", cache)
+            print(f"peak RSS fetching a {args.rss_mb} MB module: {(r['peak'] - r['base']) / 2**20:.1f} MiB above "
+                  f"the {r['base'] / 2**20:.1f} MiB before the call (peak {r['peak'] / 2**20:.1f} MiB), "
+                  f"{r['secs']:.2f} s")
+        finally:
+            server.terminate()
+            server.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
