@@ -16,18 +16,19 @@
   else "other"
 }
 
-# One R value -> a NumPy array (or the Python object itself), for the input `spec`
-# (list(name, dtype, shape) or NULL when the signature is not known).
-.to_py_value <- function(x, spec = NULL, call = NULL) {
+# One R value prepared for the input `spec` (list(name, dtype, shape), or NULL when the signature
+# is not known): list(value = what reticulate passes, dtype = the NumPy dtype to make (NULL: as
+# NumPy infers it; "keep": a Python object passed as it is), scalar = make a rank-0 array).
+.prep_value <- function(x, spec = NULL, call = NULL) {
   if (inherits(x, "python.builtin.object")) {
-    return(x)
+    return(list(value = x, dtype = "keep", scalar = FALSE))
   }
   if (inherits(x, "hubfn_module")) {
-    return(attr(x, "py_module"))
+    return(list(value = attr(x, "py_module"), dtype = "keep", scalar = FALSE))
   }
   what <- if (is.null(spec$name)) "the input" else paste0("input '", spec$name, "'")
   if (is.factor(x)) {
-    x <- array(as.character(x), dim = dim(x), dimnames = NULL)
+    x <- array(as.character(x), dim = dim(x))
   }
   if (is.null(x) || !is.atomic(x)) {
     stop(.input_error(paste0("Cannot convert ", what, " (an R ", class(x)[1],
@@ -52,59 +53,77 @@
     stop(.input_error(paste0("Cannot convert ", what, " of type ", typeof(x), "."), call))
   )
   shape <- spec$shape
-  rank0 <- !is.null(shape) && length(shape) == 0L
-  if (is.null(dim(x)) && !is.null(shape) && length(shape) == 2L && !is.na(shape[[2]]) &&
-      length(x) == shape[[2]] && length(x) > 1L) {
-    dim(x) <- c(1L, length(x))  # one example for a [?, k] input
+  scalar <- !is.null(shape) && length(shape) == 0L && length(x) == 1L && is.null(dim(x))
+  if (is.null(dim(x))) {
+    if (!is.null(shape) && length(shape) == 2L && !is.na(shape[[2]]) && length(x) == shape[[2]] &&
+        length(x) > 1L) {
+      dim(x) <- c(1L, length(x))  # one example for a [?, k] input
+    } else if (!scalar) {
+      dim(x) <- length(x)  # a 1-d array: reticulate passes it as one NumPy array, not a list
+    }
   }
-  arr <- reticulate::np_array(x, dtype = np_dtype, order = "C")
-  if (rank0 && length(x) == 1L) {
-    arr <- arr$reshape(reticulate::tuple())
-  }
-  arr
+  list(value = x, dtype = np_dtype, scalar = scalar)
 }
 
-# Inputs for a signature: one value, or a named list (-> dict keyed by input name).
-.to_py_inputs <- function(inputs, specs = NULL, call = NULL) {
+# One R value -> a NumPy array (or the Python object itself), for the input `spec`.
+.to_py_value <- function(x, spec = NULL, call = NULL) {
+  p <- .prep_value(x, spec, call)
+  if (identical(p$dtype, "keep")) {
+    return(p$value)
+  }
+  reticulate::py_call(.py_helper("_prep"), p$value, p$dtype, p$scalar)
+}
+
+# Inputs for a signature, prepared for apply_r(): one value, or a named list (-> dict by input name).
+.prep_inputs <- function(inputs, specs = NULL, call = NULL) {
   if (is.list(inputs) && !inherits(inputs, "python.builtin.object")) {
     nms <- names(inputs)
     if (is.null(nms) || any(!nzchar(nms))) {
       if (length(inputs) == 1L && is.null(nms)) {
-        return(.to_py_inputs(inputs[[1]], specs, call))
+        return(.prep_inputs(inputs[[1]], specs, call))
       }
       stop(.input_error(paste0("Inputs given as a list must be named, one element per input",
                                if (length(specs)) paste0(" (", paste(names(specs), collapse = ", "), ")"),
                                "."), call))
     }
-    out <- reticulate::py_dict(list(), list(), convert = FALSE)
-    for (n in nms) {
-      reticulate::py_set_item(out, n, .to_py_value(inputs[[n]], specs[[n]], call))
-    }
-    return(out)
+    prepped <- lapply(nms, function(n) .prep_value(inputs[[n]], specs[[n]], call))
+    names(prepped) <- nms
+    return(list(prepped = prepped, single = FALSE))
   }
   spec <- if (length(specs) == 1L) specs[[1]] else NULL
-  .to_py_value(inputs, spec, call)
+  list(prepped = list(.prep_value(inputs, spec, call)), single = TRUE)
+}
+
+.py_helper <- function(name) {
+  f <- .hubfn_env$helper_fns[[name]]
+  if (is.null(f)) {
+    f <- reticulate::py_get_attr(.py_helpers(), name)
+    .hubfn_env$helper_fns[[name]] <- f
+  }
+  f
 }
 
 # A tensor or array -> an R vector (rank 1), scalar (rank 0) or array; other objects via py_to_r.
 .to_r_value <- function(x) {
   if (!inherits(x, "python.builtin.object")) {
-    return(x)
-  }
-  h <- .py_helpers()
-  if (reticulate::py_to_r(h$is_tensor(x)) || inherits(x, "numpy.ndarray")) {
-    r <- reticulate::py_to_r(h$to_numpy(x))
-    if (length(dim(r)) <= 1L) dim(r) <- NULL
-    return(r)
+    return(.drop_1d(x))
   }
   if (inherits(x, "python.builtin.dict")) {
     return(.to_r_dict(x))
   }
-  reticulate::py_to_r(x)
+  .drop_1d(reticulate::py_to_r(.py_out(x)))
+}
+
+.py_out <- function(x) reticulate::py_call(.py_helper("_out"), x)
+
+# NumPy arrays of rank 0 and 1 arrive as 1-d R arrays: make them plain vectors.
+.drop_1d <- function(r) {
+  if (is.atomic(r) && length(dim(r)) == 1L) dim(r) <- NULL
+  r
 }
 
 .to_r_dict <- function(d, convert = TRUE) {
-  keys <- reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(d))
+  keys <- reticulate::py_to_r(reticulate::py_call(.py_helper("sorted_keys"), d))
   out <- lapply(keys, function(k) {
     v <- reticulate::py_get_item(d, k)
     if (convert) .to_r_value(v) else v

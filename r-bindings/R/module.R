@@ -53,13 +53,21 @@
 .apply <- function(py, info, inputs, signature, as_dict, training, convert, call) {
   if (!is.null(signature)) signature <- as.character(signature)
   specs <- .pick_specs(info, signature, isTRUE(training))
-  x <- .to_py_inputs(inputs, specs, call)
-  out <- .py_call(.hubfn()$module_apply(py, x, signature = signature, as_dict = isTRUE(as_dict),
-                                        training = isTRUE(training)), call)
-  if (!convert) {
+  p <- .prep_inputs(inputs, specs, call)
+  keys <- if (p$single) ".single" else names(p$prepped)
+  values <- lapply(p$prepped, `[[`, "value")
+  dtypes <- lapply(p$prepped, function(q) q$dtype)
+  scalars <- lapply(p$prepped, `[[`, "scalar")
+  names(values) <- names(dtypes) <- names(scalars) <- keys
+  out <- .py_call(reticulate::py_call(
+    .py_helper("apply_r"), py, reticulate::dict(values), reticulate::dict(dtypes), reticulate::dict(scalars),
+    p$single, signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
+    convert = isTRUE(convert)), call)
+  if (!isTRUE(convert)) {
     return(if (isTRUE(as_dict)) .to_r_dict(out, convert = FALSE) else out)
   }
-  if (isTRUE(as_dict)) .to_r_dict(out) else .to_r_value(out)
+  r <- reticulate::py_to_r(out)
+  if (isTRUE(as_dict)) lapply(r, .drop_1d) else .drop_1d(r[[1]])
 }
 
 .new_module <- function(py) {

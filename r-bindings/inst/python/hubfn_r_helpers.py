@@ -71,3 +71,44 @@ def plain(x):
     if isinstance(x, (list, tuple)):
         return [plain(v) for v in x]
     return str(x)
+
+
+def _prep(value, dtype, scalar):
+    """One input from R: reticulate's conversion of an R value -> an array of the chosen dtype."""
+    if dtype == "keep" or is_tensor(value):
+        return value
+    a = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    if scalar:
+        return a.reshape(())
+    a = np.atleast_1d(a)
+    return np.ascontiguousarray(a)
+
+
+def _out(value):
+    return to_numpy(value) if (is_tensor(value) or isinstance(value, np.ndarray)) else value
+
+
+def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=False, training=False,
+            convert=True):
+    """hubfn.module_apply for R: inputs prepared (one Python call per R call), outputs as NumPy.
+
+    inputs/dtypes/scalars: dicts keyed by input name; `single` means inputs holds one value (key "")
+    for a one-input signature. With convert, a single output comes back in a one-element list:
+    reticulate converts a list of arrays in one C call, a bare array through slower R code.
+    """
+    from hubfn import module_apply
+
+    prepared = {k: _prep(v, dtypes.get(k), scalars.get(k, False)) for k, v in inputs.items()}
+    x = next(iter(prepared.values())) if single else prepared
+    out = module_apply(module, x, signature=signature, as_dict=as_dict, training=training)
+    if as_dict:
+        out = {k: out[k] for k in sorted(out)}
+    if not convert:
+        return out
+    if as_dict:
+        return {k: _out(v) for k, v in out.items()}
+    return [_out(out)]
+
+
+def sorted_keys(d):
+    return sorted(d)
