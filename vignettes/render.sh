@@ -17,7 +17,7 @@ out=$(cd "$out" && pwd)
 lib=$(mktemp -d "${TMPDIR:-/tmp}/hubfn-rlib.XXXXXX")
 trap 'rm -rf "$lib"' EXIT
 
-vignettes=()
+vignettes=()  # the arguments (paths to .Rmd files), else every vignette
 if [ "$#" -gt 0 ]; then vignettes=("$@"); else vignettes=(vignettes/*.Rmd); fi
 n=${#vignettes[@]}
 
@@ -32,11 +32,12 @@ passed=0
 failed=0
 for rmd in "${vignettes[@]}"; do
     name=$(basename "$rmd" .Rmd)
+    case "$rmd" in /*) src=$rmd ;; *) src=$root/$rmd ;; esac
     log="$out/$name.log"
     work=$(mktemp -d "${TMPDIR:-/tmp}/hubfn-knit.XXXXXX")
     start=$(date +%s)
     if R_LIBS="$lib${R_LIBS:+:$R_LIBS}" Rscript -e "
-        rmarkdown::render('$root/$rmd', output_dir = '$out', intermediates_dir = '$work',
+        rmarkdown::render('$src', output_dir = '$out', intermediates_dir = '$work',
                           knit_root_dir = '$work', envir = new.env(), quiet = TRUE)" >"$log" 2>&1 \
        && [ -s "$out/$name.html" ]; then
         passed=$((passed + 1))
