@@ -16,7 +16,8 @@ def main():
     module_dir = examples.fruit_module(os.path.join(work, "modules", "acme", "fruit", "1"))
     print(f"1. exported a module to {module_dir}")
 
-    with hubfn.serve_modules(os.path.join(work, "modules"), host="127.0.0.1", port=0) as server:
+    with hubfn.serve_modules(os.path.join(work, "modules"), host="127.0.0.1", port=0,
+                             pack_dir=os.path.join(work, "packs")) as server:
         url = server.url.rstrip("/") + "/acme/fruit/1"
         print(f"2. serving it at {url}  (archive: {url}?tf-hub-format=compressed)")
 
