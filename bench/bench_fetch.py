@@ -107,13 +107,17 @@ def run_curl(url, work):
     return {"secs": secs}
 
 
-def measure(kind, url, work, repeat):
-    times = []
+def measure(kinds, url, work, repeat):
+    """Median seconds per kind; rounds interleave the kinds so a noisy moment hits all of them."""
+    times = {k: [] for k in kinds}
     for _ in range(repeat):
-        cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-        times.append(run_curl(url, work)["secs"] if kind == "curl" else run_child(kind, url, cache)["secs"])
-        shutil.rmtree(cache, ignore_errors=True)
-    return statistics.median(times), times
+        for kind in kinds:
+            cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+            os.sync()  # start each run with no dirty pages of the previous one being written back
+            times[kind].append(run_curl(url, work)["secs"] if kind == "curl"
+                               else run_child(kind, url, cache)["secs"])
+            shutil.rmtree(cache, ignore_errors=True)
+    return {k: (statistics.median(v), v) for k, v in times.items()}
 
 
 def serve(directory):
@@ -146,8 +150,8 @@ def main():
                 size = sum(len(b) for b in iter(lambda: r.read(1 << 20), b""))
             print(f"module: {args.mb} MB of float32 weights, archive {size / 1e6:.1f} MB, loopback, "
                   f"median of {args.repeat} cold runs")
-            res = {k: measure(k, url, work, args.repeat) for k in
-                   ("hubfn_resolve", "tfhub_resolve", "curl", "hubfn_load", "tfhub_load")}
+            res = measure(("hubfn_resolve", "tfhub_resolve", "curl", "hubfn_load", "tfhub_load"), url, work,
+                          args.repeat)
             for k, (med, all_) in res.items():
                 print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
                       f"{size / med / 1e6:7.1f} MB/s")
@@ -155,6 +159,7 @@ def main():
             print(f"fetch ratio hubfn/curl|tar -xz:           {res['hubfn_resolve'][0] / res['curl'][0]:.2f}")
             print(f"load ratio  hubfn.hub_load/tensorflow_hub.load: {res['hubfn_load'][0] / res['tfhub_load'][0]:.2f}")
             cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+            os.sync()
             r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}.tar.gz", cache)
             print(f"peak RSS fetching a {args.rss_mb} MB module: {(r['peak'] - r['base']) / 2**20:.1f} MiB above "
                   f"the {r['base'] / 2**20:.1f} MiB before the call (peak {r['peak'] / 2**20:.1f} MiB), "

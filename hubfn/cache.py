@@ -82,14 +82,22 @@ def fetch_to_cache(handle: str) -> str:
             "downloaded. Unset HUBFN_OFFLINE, or fetch it once while online.")
     if problem != manifest.MISSING:
         _warn_damaged(handle, paths, problem)
-    os.makedirs(paths.root, exist_ok=True)
-    with _locked(paths, handle):
-        problem = manifest.check_entry(paths, handle)  # another process may have fetched it meanwhile
-        if problem is None:
-            return paths.entry
-        if os.path.lexists(paths.entry):
-            _discard(paths.entry)
-        _fetch_locked(handle, paths)
+    try:
+        os.makedirs(paths.root, exist_ok=True)
+        with _locked(paths, handle):
+            problem = manifest.check_entry(paths, handle)  # another process may have fetched it meanwhile
+            if problem is None:
+                return paths.entry
+            if os.path.lexists(paths.entry):
+                _discard(paths.entry)
+            _fetch_locked(handle, paths)
+    except OSError as e:
+        if isinstance(e, errors.HubError):
+            raise
+        # Disk full, read-only or foreign-owned cache directory: say where, and what to do.
+        raise errors.CacheError(
+            f"Module {handle!r}: cannot write the cache directory {paths.root} ({e.strerror or e}). Free "
+            "some space or set TFHUB_CACHE_DIR to a writable directory.") from e
     return paths.entry
 
 

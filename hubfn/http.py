@@ -98,6 +98,10 @@ def verify_setting():
             _local.warned_cert = True
             warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
                           "only do this for servers you trust.", stacklevel=3)
+            # Said once above; urllib3 would repeat it on every request of every download.
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return False
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         if os.environ.get(name):
@@ -201,6 +205,9 @@ def open_archive(url: str, settings: Settings, start=0, validator=None) -> Respo
             problem = f"could not connect ({type(e).__name__}: {e})"
         except requests.exceptions.RequestException as e:
             raise errors.FetchError(f"Module URL {url}: {e}") from None
+        except OSError as e:  # requests reports a CA bundle path that does not exist this way
+            raise errors.FetchError(f"Module URL {url}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
+                                    "SSL_CERT_FILE.") from None
         else:
             if resp.status_code in (200, 206):
                 return _accepted(resp, url, start)

@@ -55,21 +55,29 @@ class Request:
 
 
 class ModuleServer:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """`tls`: (certfile, keyfile) to serve HTTPS instead of HTTP."""
         self.routes = {}
+        self.scheme = "https" if tls else "http"
         self.log = []
         self._lock = threading.Lock()
         self._served = {}
         handler = type("Handler", (_Handler,), {"app": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
+        if tls:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def add(self, path, **kw):
         self.routes[path] = Route(**kw)

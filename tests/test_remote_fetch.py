@@ -212,3 +212,67 @@ def test_archive_without_saved_model_at_root(server, fruit_dir, cache_dir, tmp_p
     with pytest.raises(errors.NotAModuleError, match="one directory 'fruit'"):
         hubfn.hub_resolve(url)
     assert entries(cache_dir) == []
+
+
+def test_threads_in_one_process_share_one_download(server, big_tgz, cache_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = server.add("/threads.tar.gz", body=big_tgz, rate=8e6)
+    with ThreadPoolExecutor(4) as pool:
+        paths = set(pool.map(hubfn.hub_resolve, [url] * 4))
+    assert len(paths) == 1 and len(server.gets("/threads.tar.gz")) == 1
+
+
+def test_proxy_from_the_environment(server, fruit_tgz, cache_dir, monkeypatch):
+    # The test server answers absolute-URI requests too, so it can play the proxy for a made-up host.
+    server.add("/via-proxy/fruit.tar.gz", body=fruit_tgz)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url(""))
+    url = "http://modules.invalid/via-proxy/fruit.tar.gz"
+    assert os.path.isfile(os.path.join(hubfn.hub_resolve(url), "saved_model.pb"))
+    assert server.gets("/via-proxy/fruit.tar.gz")[0].headers["Host"] == "modules.invalid"
+
+
+def test_unwritable_cache_is_a_cache_error(server, fruit_tgz, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(blocker / "cache"))
+    url = server.add("/unwritable.tar.gz", body=fruit_tgz)
+    with pytest.raises(errors.CacheError, match="cannot write the cache directory.*TFHUB_CACHE_DIR"):
+        hubfn.hub_resolve(url)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"),
+                    "-out", str(d / "cert.pem")], check=True, capture_output=True)
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+def test_tls_ca_bundle_and_disabled_validation(fruit_tgz, cache_dir, monkeypatch, tls_files):
+    monkeypatch.setenv("HUBFN_RETRIES", "0")
+    with servers.ModuleServer(tls=tls_files) as tls:
+        url = tls.add("/secure/fruit.tar.gz", body=fruit_tgz)
+        for name in ("CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", os.path.join(os.path.dirname(tls_files[0]), "missing.pem"))
+        with pytest.raises(errors.FetchError, match="missing.pem.*REQUESTS_CA_BUNDLE"):
+            hubfn.hub_resolve(url)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        with pytest.raises(errors.FetchError, match="TLS error.*REQUESTS_CA_BUNDLE"):
+            hubfn.hub_resolve(url)  # self-signed: refused by the default CA store
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_files[0])
+        assert hubfn.hub_resolve(url)
+        hubfn.cache_remove(all=True)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        monkeypatch.setenv("TFHUB_DISABLE_CERT_VALIDATION", "true")
+        with pytest.warns(UserWarning, match="TFHUB_DISABLE_CERT_VALIDATION"):
+            assert hubfn.hub_resolve(url)

@@ -149,3 +149,14 @@ def _downloader(procs, partial):
             except OSError:
                 pass
     raise AssertionError("no process has the partial file open")
+
+
+def test_progress_bar_only_when_asked(server, padded_tgz, env, cache_dir):
+    url = server.add("/procs/progress.tar.gz", body=padded_tgz)
+    quiet = start_loader(url, env)
+    _, err = quiet.communicate(timeout=60)
+    assert quiet.returncode == 0 and "%|" not in err and "Downloaded " in err  # one log line
+    loud = start_loader(url.replace("progress", "progress2"), dict(env, TFHUB_DOWNLOAD_PROGRESS="1"))
+    server.add("/procs/progress2.tar.gz", body=padded_tgz)
+    _, err = loud.communicate(timeout=60)
+    assert loud.returncode == 0 and "Downloading progress2.tar.gz" in err and "%|" in err
