@@ -155,9 +155,10 @@ def main():
             for k, (med, all_) in res.items():
                 print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
                       f"{size / med / 1e6:7.1f} MB/s")
-            print(f"fetch ratio hubfn/tensorflow_hub.resolve: {res['hubfn_resolve'][0] / res['tfhub_resolve'][0]:.2f}")
-            print(f"fetch ratio hubfn/curl|tar -xz:           {res['hubfn_resolve'][0] / res['curl'][0]:.2f}")
-            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load: {res['hubfn_load'][0] / res['tfhub_load'][0]:.2f}")
+            med = {k: v[0] for k, v in res.items()}
+            print(f"fetch ratio hubfn/tensorflow_hub.resolve:       {med['hubfn_resolve'] / med['tfhub_resolve']:.2f}")
+            print(f"fetch ratio hubfn/curl|tar -xz:                 {med['hubfn_resolve'] / med['curl']:.2f}")
+            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load: {med['hubfn_load'] / med['tfhub_load']:.2f}")
             cache = tempfile.mkdtemp(prefix="cache-", dir=work)
             os.sync()
             r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}.tar.gz", cache)

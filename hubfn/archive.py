@@ -13,7 +13,6 @@ Content-Length. Limits (environment, generous defaults):
 """
 
 import os
-import stat
 
 import attrs
 from isal import isal_zlib
@@ -45,7 +44,8 @@ class Limits:
                 return int(float(value)) if value else default
             except ValueError:
                 raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
-        return cls(get("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES), get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES))
+        return cls(get("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES),
+                   get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES))
 
 
 @attrs.frozen

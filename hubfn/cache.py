@@ -66,7 +66,9 @@ class Paths:
     partial = property(lambda self: self._p(".hubfn-partial"))
 
     def tmp_dirs(self):
-        return glob.glob(glob.escape(self._p("")) + ".hubfn-tmp-*")
+        """Extraction targets and set-aside entries left by killed processes."""
+        base = glob.escape(self._p(""))
+        return glob.glob(base + ".hubfn-tmp-*") + glob.glob(base + ".hubfn-trash-*")
 
 
 def fetch_to_cache(handle: str) -> str:

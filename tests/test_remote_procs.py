@@ -160,3 +160,12 @@ def test_progress_bar_only_when_asked(server, padded_tgz, env, cache_dir):
     server.add("/procs/progress2.tar.gz", body=padded_tgz)
     _, err = loud.communicate(timeout=60)
     assert loud.returncode == 0 and "Downloading progress2.tar.gz" in err and "%|" in err
+
+
+def test_the_fetch_layer_does_not_import_tensorflow(env):
+    code = ("import sys, hubfn, hubfn.resolve, hubfn.cache, hubfn.cache_cli\n"
+            "hubfn.hub_resolve; hubfn.cache_list()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
