@@ -3,11 +3,11 @@
 #   source scripts/env.sh && Rscript bench/bench_r_apply.R [N]
 #
 # Both sides apply the fruit example module (signature "default", x: float32[?, 2]) to the same
-# 8 x 2 input, N times after a warm-up. The Python loop runs inside Python (no R in the loop), so
+# 8 x 2 input, N calls in all (default 1400) after a warm-up. The Python loop runs inside Python (no R in the loop), so
 # the ratio is the cost of the R layer: converting R values in, the reticulate call, and
 # converting the tensor back to an R array.
 args <- commandArgs(trailingOnly = TRUE)
-n <- if (length(args)) as.integer(args[[1]]) else 500L
+n <- if (length(args)) as.integer(args[[1]]) else 1400L
 
 file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
 root <- normalizePath(file.path(dirname(sub("^--file=", "", file_arg[1])), ".."))
@@ -41,29 +41,44 @@ def py_apply_dict(module, a, o):
 ", local = TRUE, convert = FALSE)
 fn <- function(name) reticulate::py_get_item(bench, name)
 
-per_call_r <- function(f) {
-  f()
-  gc()
-  t <- system.time(for (i in seq_len(n)) f())[["elapsed"]]
-  t / n
+# Each variant runs in `rounds` rounds of n / rounds calls, the R and Python variants interleaved
+# round by round so both see the same machine load; the figure is the median round.
+rounds <- 7L
+per_round <- max(1L, n %/% rounds)
+r_round <- function(f) {
+  t0 <- proc.time()[["elapsed"]]
+  for (i in seq_len(per_round)) f()
+  (proc.time()[["elapsed"]] - t0) / per_round
 }
-per_call_py <- function(thunk) reticulate::py_to_r(helpers$time_calls(thunk, n))
+py_round <- function(thunk) reticulate::py_to_r(helpers$time_calls(thunk, per_round))
+measure <- function(variants) {
+  for (v in variants) v()  # warm up
+  times <- replicate(rounds, vapply(variants, function(v) v(), 0))
+  apply(times, 1, stats::median)
+}
 
 stopifnot(isTRUE(all.equal(m(x), x %*% matrix(c(1, 3, 2, 4), 2) + matrix(c(0.5, -0.5), 8, 2, byrow = TRUE))))
 a <- c(1, 2, 3); o <- c(4, 5, 6)
 
-r_call <- per_call_r(function() m(x))
-r_apply <- per_call_r(function() module_apply(m, x))
-r_tensor <- per_call_r(function() m(x, convert = FALSE))
-r_dict <- per_call_r(function() m(list(apples = a, oranges = o), signature = "fruit_to_pet", as_dict = TRUE))
-py_call <- per_call_py(reticulate::py_call(fn("py_apply"), py_m, py_x))
-py_numpy <- per_call_py(reticulate::py_call(fn("py_apply_numpy"), py_m, py_x))
-py_dict <- per_call_py(reticulate::py_call(fn("py_apply_dict"), py_m,
-                                           reticulate::np_array(a, dtype = "float32"),
-                                           reticulate::np_array(o, dtype = "float32")))
+py_x_thunk <- reticulate::py_call(fn("py_apply"), py_m, py_x)
+py_numpy_thunk <- reticulate::py_call(fn("py_apply_numpy"), py_m, py_x)
+py_dict_thunk <- reticulate::py_call(fn("py_apply_dict"), py_m, reticulate::np_array(a, dtype = "float32"),
+                                     reticulate::np_array(o, dtype = "float32"))
+t <- measure(list(
+  r_call = function() r_round(function() m(x)),
+  py_numpy = function() py_round(py_numpy_thunk),
+  r_apply = function() r_round(function() module_apply(m, x)),
+  py_call = function() py_round(py_x_thunk),
+  r_tensor = function() r_round(function() m(x, convert = FALSE)),
+  r_dict = function() r_round(function() m(list(apples = a, oranges = o), signature = "fruit_to_pet",
+                                           as_dict = TRUE)),
+  py_dict = function() py_round(py_dict_thunk)
+))
+r_call <- t[["r_call"]]; r_apply <- t[["r_apply"]]; r_tensor <- t[["r_tensor"]]; r_dict <- t[["r_dict"]]
+py_call <- t[["py_call"]]; py_numpy <- t[["py_numpy"]]; py_dict <- t[["py_dict"]]
 
 us <- function(s) sprintf("%8.1f us", s * 1e6)
-cat(sprintf("module_apply per call, N = %d, fruit module, x: 8 x 2 (reticulate %s, %s)\n", n,
+cat(sprintf("module_apply per call, median of %d rounds of %d calls, fruit module, x: 8 x 2 (reticulate %s, %s)\n", rounds, per_round,
             packageVersion("reticulate"), R.version.string))
 cat("  R      m(x) -> R matrix                     ", us(r_call), "\n")
 cat("  R      module_apply(m, x) -> R matrix       ", us(r_apply), "\n")

@@ -273,8 +273,11 @@ print.hubfn_module <- function(x, ...) {
   v
 }
 
+# Passing a module to Python (e.g. a reticulate call) passes its hubfn.Module.
 #' @importFrom reticulate r_to_py
-#' @exportS3Method reticulate::r_to_py
+#' @rawNamespace S3method(reticulate::r_to_py, hubfn_module)
+NULL
+
 r_to_py.hubfn_module <- function(x, convert = FALSE) {
   attr(x, "py_module")
 }

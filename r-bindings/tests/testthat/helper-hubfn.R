@@ -66,3 +66,9 @@ types_dir <- function() {
 py_numpy <- function() reticulate::import("numpy", convert = FALSE)
 
 `%as%` <- reticulate::`%as%`
+
+# Tests that start another R process need hubfn installed (as under R CMD check), not load_all()-ed.
+skip_if_hubfn_not_installed <- function() {
+  skip_if_not("hubfn" %in% rownames(utils::installed.packages(lib.loc = .libPaths())),
+              "hubfn is not installed (tests run from source)")
+}

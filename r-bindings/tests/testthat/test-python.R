@@ -1,0 +1,49 @@
+test_that("HUBFN_PYTHON chooses the Python when RETICULATE_PYTHON is unset", {
+  skip_if_no_hubfn()
+  skip_if_not_installed("callr")
+  skip_if_hubfn_not_installed()
+  want <- reticulate::py_config()$python
+  got <- callr::r(function() {
+    Sys.unsetenv("RETICULATE_PYTHON")
+    loadNamespace("hubfn")
+    c(hubfn:::.configure_python(), reticulate::py_config()$python, hubfn::hubfn_available())
+  }, env = c(callr::rcmd_safe_env(), HUBFN_PYTHON = want, RETICULATE_PYTHON = ""))
+  expect_equal(got[[1]], "HUBFN_PYTHON")
+  expect_equal(normalizePath(got[[2]]), normalizePath(want))
+  expect_equal(got[[3]], "TRUE")
+})
+
+test_that("export_savedmodel works with the tensorflow package's generic, in either attach order", {
+  skip_if_not_installed("callr")
+  skip_if_hubfn_not_installed()
+  # A stand-in for the R tensorflow package (not installable here): just its S3 generic and one
+  # method, the shape of tensorflow::export_savedmodel().
+  src <- file.path(tempfile("fake-tf-"), "tensorflow")
+  dir.create(file.path(src, "R"), recursive = TRUE)
+  writeLines(c("Package: tensorflow", "Version: 0.0.1", "Title: Stand-in", "Description: Stand-in.",
+               "License: MIT", "Author: x", "Maintainer: x <x@example.com>"), file.path(src, "DESCRIPTION"))
+  writeLines(c("export(export_savedmodel)", "S3method(export_savedmodel, tf_thing)"), file.path(src, "NAMESPACE"))
+  writeLines(c("export_savedmodel <- function(object, export_dir_base, ...) UseMethod('export_savedmodel')",
+               "export_savedmodel.tf_thing <- function(object, export_dir_base, ...) paste('tensorflow exported to', export_dir_base)"),
+             file.path(src, "R", "tf.R"))
+  lib <- tempfile("fake-tf-lib-")
+  dir.create(lib)
+  out <- system2(file.path(R.home("bin"), "R"), c("CMD", "INSTALL", "--no-test-load", "-l", shQuote(lib), shQuote(src)),
+                 stdout = TRUE, stderr = TRUE)
+  skip_if(!dir.exists(file.path(lib, "tensorflow")), paste(out, collapse = "\n"))
+  got <- callr::r(function(lib) {
+    .libPaths(c(lib, .libPaths()))
+    library(hubfn)
+    library(tensorflow)  # attached last: its generic masks hubfn's
+    ns <- asNamespace("tensorflow")
+    registered <- identical(utils::getS3method("export_savedmodel", "hubfn_module", envir = ns),
+                            hubfn:::.tf_export_savedmodel)
+    thing <- structure(list(), class = "tf_thing")
+    c(registered = registered,
+      tf_generic = export_savedmodel(thing, "dir1"),         # tensorflow's generic, its method
+      via_hubfn = hubfn::export_savedmodel(thing, "dir2"))   # hubfn's generic hands it to tensorflow
+  }, args = list(lib = lib))
+  expect_equal(unname(got[["registered"]]), "TRUE")
+  expect_equal(unname(got[["tf_generic"]]), "tensorflow exported to dir1")
+  expect_equal(unname(got[["via_hubfn"]]), "tensorflow exported to dir2")
+})
