@@ -19,7 +19,7 @@ import tempfile
 import attrs
 from isal import isal_zlib
 
-from . import errors
+from . import errors, resolve
 
 # 2000-01-01T00:00:00Z. Not 0: some tar versions warn about "implausibly old" 1970 timestamps.
 DEFAULT_MTIME = 946684800
@@ -41,18 +41,9 @@ class Entry:
 
 
 def check_module_dir(module_dir) -> str:
-    """The absolute path of `module_dir` if it holds saved_model.pb, else NotAModuleError."""
+    """The absolute path of `module_dir` if it holds saved_model.pb, else a typed error naming it."""
     path = os.path.abspath(os.fspath(module_dir))
-    if not os.path.isdir(path):
-        raise errors.NotAModuleError(
-            f"Cannot pack {path!r}: it is not a directory. Pass the module directory that holds saved_model.pb."
-        )
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise errors.NotAModuleError(
-            f"Cannot pack {path!r}: it has no saved_model.pb, so it is not a module. "
-            "Pass the directory that holds saved_model.pb and variables/."
-        )
-    return path
+    return resolve.check_module_dir(path, path)
 
 
 def module_entries(module_dir) -> tuple:
