@@ -54,13 +54,27 @@ types_dir <- function() {
       "        return {'twice': ints * 2, 'wide': tf.cast(ints, tf.int64) * 3, 'negated': tf.logical_not(flags),",
       "                'upper': tf.strings.upper(words), 'total': tf.reduce_sum(tf.cast(ints, tf.float64))}",
       "",
+      "class Cube(tf.Module):",
+      "    @tf.function(input_signature=[tf.TensorSpec([None, 2, 3], tf.float32, name='cube')])",
+      "    def __call__(self, cube):",
+      "        return {'corner': cube[:, 0, 2], 'row_sums': tf.reduce_sum(cube, axis=2), 'same': cube}",
+      "",
       "def write_types(path):",
-      "    return hubfn.export_savedmodel(Types(), path)"
+      "    return hubfn.export_savedmodel(Types(), path)",
+      "",
+      "def write_cube(path):",
+      "    return hubfn.export_savedmodel(Cube(), path)"
     ), file.path(src, "types_module.py"))
     mod <- reticulate::import_from_path("types_module", src, convert = FALSE)
     .fixtures$types <- reticulate::py_to_r(mod$write_types(path))
+    .fixtures$cube <- reticulate::py_to_r(mod$write_cube(file.path(fixture_root(), "modules", "cube")))
   }
   .fixtures$types
+}
+
+cube_dir <- function() {
+  types_dir()
+  .fixtures$cube
 }
 
 py_numpy <- function() reticulate::import("numpy", convert = FALSE)

@@ -65,6 +65,17 @@ test_that("R arrays in and out keep their dtypes", {
                class = "hubfn_input_error", regexp = "NA")
 })
 
+test_that("3-d R arrays reach Python index for index and come back the same", {
+  skip_if_no_hubfn()
+  m <- hub_load(cube_dir())
+  a <- array(as.double(1:24), dim = c(4, 2, 3))
+  out <- m(a, as_dict = TRUE)
+  expect_identical(out$same, a)                        # float32 round trip of small integers is exact
+  expect_equal(out$corner, a[, 1, 3])                  # Python's cube[:, 0, 2]
+  expect_equal(out$row_sums, apply(a, c(1, 2), sum))   # Python's reduce_sum(cube, axis=2)
+  expect_error(m(array(1, c(4, 3, 2))), class = "hubfn_input_error", regexp = "expects shape \\[\\?, 2, 3\\]")
+})
+
 test_that("signatures are listed as R data", {
   skip_if_no_hubfn()
   sigs <- module_signatures(fruit_dir())
