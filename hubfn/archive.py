@@ -191,7 +191,11 @@ def _checksum_ok(block):
     except ValueError:
         return False
     unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    return want == unsigned
+    if want == unsigned:
+        return True
+    # Some old tar writers summed signed chars; accept that variant too.
+    signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
+    return want == signed
 
 
 def _number(field):

@@ -113,6 +113,7 @@ class Source:
         if resp.start == 0:
             have = 0  # a 200: the server ignored the range or the archive changed; start over
         total = resp.total
+        validator = resp.validator or (validator if have else None)  # a 206 need not repeat the ETag
         mode = "r+b" if have else "wb"
         with open(self.partial, mode) as f:
             if have:
@@ -123,8 +124,8 @@ class Source:
                 f.truncate()
             else:
                 f.truncate()
-                if resp.validator:
-                    write_json(self.info_path, {"url": self.url, "validator": resp.validator, "total": total})
+                if validator:
+                    write_json(self.info_path, {"url": self.url, "validator": validator, "total": total})
                 else:  # without a validator a later resume could splice two different archives
                     _unlink(self.info_path)
             self.pos = have
@@ -143,17 +144,19 @@ class Source:
                         pos = self.pos
                         drops += 1
                         if drops > self.settings.retries:
+                            kept = ("the bytes so far are kept and the next attempt continues from them."
+                                    if validator else "the server sends no ETag or Last-Modified, so the "
+                                    "next attempt starts over.")
                             raise errors.FetchError(
                                 f"Module URL {self.url}: the download stopped at byte {pos} of "
                                 f"{total if total is not None else 'unknown'} ({_why(e)}), after {drops} "
-                                "attempts. Check your network and try again; the bytes so far are kept "
-                                "and the next attempt continues from them.") from None
+                                f"attempts. Check your network and try again; {kept}") from None
                         log.warning("Download of %s interrupted at byte %d (%s); continuing.", self.url, pos,
                                     _why(e))
                         time.sleep(self.settings.wait(drops))
-                        if not (resp.validator and resp.accepts_ranges):
+                        if not (validator and resp.accepts_ranges):
                             raise Restart() from None
-                        resp = http.open_archive(self.url, self.settings, start=pos, validator=resp.validator)
+                        resp = http.open_archive(self.url, self.settings, start=pos, validator=validator)
                         if resp.start != pos:
                             resp.close()
                             raise Restart() from None
