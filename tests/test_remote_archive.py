@@ -148,3 +148,27 @@ def test_damaged_header_and_garbage_after_gzip(server, sandbox):
     url = server.add("/evil/garbage.tar.gz", body=gzip.compress(good) + b"GARBAGE!")
     with pytest.raises(errors.ArchiveError, match="after the gzip data"):
         hubfn.hub_resolve(url)
+
+
+def test_gnu_tar_archive_with_long_names_round_trips(server, sandbox, tmp_path):
+    import filecmp
+    import shutil
+    import subprocess
+
+    if not shutil.which("tar"):
+        pytest.skip("needs the tar command")
+    src = tmp_path / "src"
+    deep = src / "assets" / ("d" * 90) / ("e" * 90)
+    deep.mkdir(parents=True)
+    (src / "saved_model.pb").write_bytes(b"pb")
+    (deep / ("f" * 120 + ".txt")).write_bytes(os.urandom(5000))
+    (src / "empty_dir").mkdir()
+    archive = tmp_path / "m.tgz"
+    subprocess.run(["tar", "--format=gnu", "-czf", str(archive), "-C", str(src), "."], check=True)
+    url = server.add("/gnu/m.tgz", body=archive.read_bytes())
+    path = hubfn.hub_resolve(url)
+    cmp = filecmp.dircmp(src, path)
+    assert not cmp.left_only and not cmp.right_only and not cmp.diff_files
+    target = os.path.join(path, os.path.relpath(deep, src), "f" * 120 + ".txt")
+    assert open(target, "rb").read() == (deep / ("f" * 120 + ".txt")).read_bytes()
+    assert os.path.isdir(os.path.join(path, "empty_dir"))

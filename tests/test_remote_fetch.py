@@ -60,6 +60,7 @@ def test_cold_load_smart_static_and_redirect(server, fruit_tgz, cache_dir):
         path = hubfn.hub_resolve(url)
         assert os.path.isfile(os.path.join(path, "saved_model.pb"))
         check_fruit(hubfn.hub_load(url))
+    assert hubfn.hub_module(static, trainable=True).trainable
     assert server.gets("/models/fruit/1")[0].query == {"tf-hub-format": "compressed"}
     assert len(entries(cache_dir)) == 3
     server.clear()
@@ -276,3 +277,15 @@ def test_tls_ca_bundle_and_disabled_validation(fruit_tgz, cache_dir, monkeypatch
         monkeypatch.setenv("TFHUB_DISABLE_CERT_VALIDATION", "true")
         with pytest.warns(UserWarning, match="TFHUB_DISABLE_CERT_VALIDATION"):
             assert hubfn.hub_resolve(url)
+
+
+def test_retry_after_forms():
+    import email.utils
+    import time
+
+    assert http.parse_retry_after("7") == 7.0
+    assert 55 < http.parse_retry_after(email.utils.formatdate(time.time() + 60, usegmt=True)) <= 60
+    assert http.parse_retry_after("soon") is None and http.parse_retry_after(None) is None
+    settings = http.Settings(connect_timeout=1, read_timeout=1, retries=3, backoff=0.5, max_retry_after=10)
+    assert [settings.wait(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert settings.wait(1, retry_after=3600) == 10
