@@ -172,3 +172,16 @@ def test_gnu_tar_archive_with_long_names_round_trips(server, sandbox, tmp_path):
     target = os.path.join(path, os.path.relpath(deep, src), "f" * 120 + ".txt")
     assert open(target, "rb").read() == (deep / ("f" * 120 + ".txt")).read_bytes()
     assert os.path.isdir(os.path.join(path, "empty_dir"))
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_tar_without_its_end_marker_is_refused(server, sandbox, compress):
+    import gzip
+
+    whole = servers.crafted([MODEL, {"name": "variables/variables.index", "data": b"i" * 600}], compress=False)
+    cut = 512 * 2  # the first member (header + one data block): every byte whole, the end marker gone
+    body = gzip.compress(whole[:cut]) if compress else whole[:cut]
+    url = server.add(f"/evil/noend{compress}.tar.gz", body=body)
+    with pytest.raises(errors.ArchiveError, match="truncated"):
+        hubfn.hub_resolve(url)
+    assert [n for n in os.listdir(sandbox / "cache") if not n.endswith(".hubfn-lock")] == []
