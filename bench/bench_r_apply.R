@@ -35,6 +35,8 @@ def py_apply(module, x):
 def py_apply_numpy(module, x):
     from hubfn import module_apply
     return lambda: module_apply(module, x).numpy()
+def py_apply_r(module, x, helpers):
+    return lambda: helpers.apply_r(module, {'.single': x}, {'.single': 'float32'}, {'.single': False}, True)
 def py_apply_dict(module, a, o):
     from hubfn import module_apply
     return lambda: module_apply(module, {'apples': a, 'oranges': o}, signature='fruit_to_pet', as_dict=True)
@@ -64,7 +66,9 @@ py_x_thunk <- reticulate::py_call(fn("py_apply"), py_m, py_x)
 py_numpy_thunk <- reticulate::py_call(fn("py_apply_numpy"), py_m, py_x)
 py_dict_thunk <- reticulate::py_call(fn("py_apply_dict"), py_m, reticulate::np_array(a, dtype = "float32"),
                                      reticulate::np_array(o, dtype = "float32"))
+py_helper_thunk <- reticulate::py_call(fn("py_apply_r"), py_m, reticulate::r_to_py(x), helpers)
 t <- measure(list(
+  py_helper = function() py_round(py_helper_thunk),
   r_call = function() r_round(function() m(x)),
   py_numpy = function() py_round(py_numpy_thunk),
   r_apply = function() r_round(function() module_apply(m, x)),
@@ -75,7 +79,7 @@ t <- measure(list(
   py_dict = function() py_round(py_dict_thunk)
 ))
 r_call <- t[["r_call"]]; r_apply <- t[["r_apply"]]; r_tensor <- t[["r_tensor"]]; r_dict <- t[["r_dict"]]
-py_call <- t[["py_call"]]; py_numpy <- t[["py_numpy"]]; py_dict <- t[["py_dict"]]
+py_helper <- t[["py_helper"]]; py_call <- t[["py_call"]]; py_numpy <- t[["py_numpy"]]; py_dict <- t[["py_dict"]]
 
 us <- function(s) sprintf("%8.1f us", s * 1e6)
 cat(sprintf("module_apply per call, median of %d rounds of %d calls, fruit module, x: 8 x 2 (reticulate %s, %s)\n", rounds, per_round,
@@ -85,6 +89,7 @@ cat("  R      module_apply(m, x) -> R matrix       ", us(r_apply), "\n")
 cat("  R      m(x, convert = FALSE) -> tensor      ", us(r_tensor), "\n")
 cat("  Python module_apply(m, x) -> tensor         ", us(py_call), "\n")
 cat("  Python module_apply(m, x).numpy()           ", us(py_numpy), "\n")
+cat("  Python apply_r(m, R matrix) (R's helper)    ", us(py_helper), "\n")
 cat("  R      fruit_to_pet, named list, as_dict    ", us(r_dict), "\n")
 cat("  Python fruit_to_pet, dict, as_dict          ", us(py_dict), "\n")
 cat(sprintf("ratio R / Python: %.2fx (m(x) vs module_apply(m, x).numpy()), %.2fx (module_apply vs module_apply), %.2fx (as_dict)\n",

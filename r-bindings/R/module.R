@@ -60,7 +60,7 @@
   scalars <- lapply(p$prepped, `[[`, "scalar")
   names(values) <- names(dtypes) <- names(scalars) <- keys
   out <- .py_call(reticulate::py_call(
-    .py_helper("apply_r"), py, reticulate::dict(values), reticulate::dict(dtypes), reticulate::dict(scalars),
+    .py_helper("apply_r"), py, values, dtypes, scalars,  # named lists arrive as dicts
     p$single, signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
     convert = isTRUE(convert)), call)
   if (!isTRUE(convert)) {
