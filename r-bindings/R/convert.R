@@ -41,6 +41,9 @@
   }
   dtype <- spec$dtype
   kind <- .dtype_kind(dtype)
+  if (identical(kind, "float") && !dtype %in% c("float16", "float32", "float64")) {
+    dtype <- "float32"  # e.g. bfloat16, which NumPy lacks: hubfn casts float32 to it
+  }
   np_dtype <- switch(typeof(x),
     double = if (identical(kind, "float")) dtype
              else if (identical(kind, "int") && all(is.finite(x)) && all(x == trunc(x))) dtype
@@ -63,15 +66,6 @@
     }
   }
   list(value = x, dtype = np_dtype, scalar = scalar)
-}
-
-# One R value -> a NumPy array (or the Python object itself), for the input `spec`.
-.to_py_value <- function(x, spec = NULL, call = NULL) {
-  p <- .prep_value(x, spec, call)
-  if (identical(p$dtype, "keep")) {
-    return(p$value)
-  }
-  reticulate::py_call(.py_helper("_prep"), p$value, p$dtype, p$scalar)
 }
 
 # Inputs for a signature, prepared for apply_r(): one value, or a named list (-> dict by input name).
@@ -103,31 +97,16 @@
   f
 }
 
-# A tensor or array -> an R vector (rank 1), scalar (rank 0) or array; other objects via py_to_r.
-.to_r_value <- function(x) {
-  if (!inherits(x, "python.builtin.object")) {
-    return(.drop_1d(x))
-  }
-  if (inherits(x, "python.builtin.dict")) {
-    return(.to_r_dict(x))
-  }
-  .drop_1d(reticulate::py_to_r(.py_out(x)))
-}
-
-.py_out <- function(x) reticulate::py_call(.py_helper("_out"), x)
-
 # NumPy arrays of rank 0 and 1 arrive as 1-d R arrays: make them plain vectors.
 .drop_1d <- function(r) {
   if (is.atomic(r) && length(dim(r)) == 1L) dim(r) <- NULL
   r
 }
 
-.to_r_dict <- function(d, convert = TRUE) {
-  keys <- reticulate::py_to_r(reticulate::py_call(.py_helper("sorted_keys"), d))
-  out <- lapply(keys, function(k) {
-    v <- reticulate::py_get_item(d, k)
-    if (convert) .to_r_value(v) else v
-  })
-  names(out) <- unlist(keys)
+# A Python dict -> a named R list of its (unconverted) values, keys sorted.
+.py_dict_to_list <- function(d) {
+  keys <- unlist(reticulate::py_to_r(reticulate::py_call(.py_helper("sorted_keys"), d)))
+  out <- lapply(keys, function(k) reticulate::py_get_item(d, k))
+  names(out) <- keys
   out
 }

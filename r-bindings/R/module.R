@@ -64,7 +64,7 @@
     p$single, signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
     convert = isTRUE(convert)), call)
   if (!isTRUE(convert)) {
-    return(if (isTRUE(as_dict)) .to_r_dict(out, convert = FALSE) else out)
+    return(if (isTRUE(as_dict)) .py_dict_to_list(out) else out)
   }
   r <- reticulate::py_to_r(out)
   if (isTRUE(as_dict)) lapply(r, .drop_1d) else .drop_1d(r[[1]])
