@@ -44,9 +44,12 @@
     cond <- structure(class = c(hub, "error", "condition"),
                       list(message = value, call = call, python_type = pe$type, python_exception = exc))
   } else {
-    first <- sub("\n+$", "", value)
+    lines <- strsplit(sub("\n+$", "", value), "\n", fixed = TRUE)[[1]]
+    if (length(lines) > 8L) {  # e.g. TensorFlow's op tracebacks; the whole text is in python_exception
+      lines <- c(lines[1:8], sprintf("[... %d more lines in the condition's python_exception]", length(lines) - 8L))
+    }
     cond <- structure(class = c("hubfn_python_error", "error", "condition"),
-                      list(message = paste0(pe$type, ": ", first), call = call,
+                      list(message = paste0(pe$type, ": ", paste(lines, collapse = "\n")), call = call,
                            python_type = pe$type, python_exception = exc))
   }
   cond

@@ -38,6 +38,8 @@ hub_pack <- pack_module
 #' @param port The port; `NULL` picks a free one.
 #' @param timeout Seconds to wait for the server to answer.
 #' @param python The Python executable (default: the one reticulate uses).
+#' @param pack_dir Where the server keeps packed archives (`NULL`: its default, under the system
+#'   temp directory).
 #' @return A `hubfn_server`: a list with `url`, `host`, `port`, `root`, `process` (a
 #'   [processx::process]) and `stop()`.
 #' @examples
@@ -47,7 +49,7 @@ hub_pack <- pack_module
 #' srv$stop()
 #' }
 #' @export
-hub_serve <- function(root, host = "127.0.0.1", port = NULL, timeout = 60, python = NULL) {
+hub_serve <- function(root, host = "127.0.0.1", port = NULL, timeout = 60, python = NULL, pack_dir = NULL) {
   root <- normalizePath(root, mustWork = TRUE)
   python <- if (is.null(python)) reticulate::py_config()$python else python
   if (is.null(port)) port <- .free_port(host)
@@ -55,7 +57,8 @@ hub_serve <- function(root, host = "127.0.0.1", port = NULL, timeout = 60, pytho
   out <- tempfile("hubfn-serve-", fileext = ".out")
   err <- tempfile("hubfn-serve-", fileext = ".err")
   p <- processx::process$new(
-    python, c("-m", "hubfn", "serve", root, "--host", host, "--port", as.character(port)),
+    python, c("-m", "hubfn", "serve", root, "--host", host, "--port", as.character(port),
+              if (!is.null(pack_dir)) c("--pack-dir", path.expand(pack_dir))),
     stdout = out, stderr = err, cleanup = TRUE,
     env = c("current", TF_CPP_MIN_LOG_LEVEL = "2", TF_ENABLE_ONEDNN_OPTS = "0", PYTHONUNBUFFERED = "1"))
   url <- paste0("http://", host, ":", port)

@@ -3,7 +3,7 @@ test_that("a module served from R loads by URL, and the cache functions see it",
   skip_if_not(hubfn_has("pack_module"), "hubfn.pack_module (issue 4) has not landed")
   skip_if_not(hubfn_has("cache_list"), "hubfn cache functions (issue 3) have not landed")
   fruit_dir()
-  srv <- hub_serve(file.path(fixture_root(), "modules"))
+  srv <- hub_serve(file.path(fixture_root(), "modules"), pack_dir = file.path(fixture_root(), "packs"))
   on.exit(hub_serve_stop(srv), add = TRUE)
   expect_s3_class(srv, "hubfn_server")
   expect_match(srv$url, "^http://127\\.0\\.0\\.1:[0-9]+$")
@@ -14,6 +14,7 @@ test_that("a module served from R loads by URL, and the cache functions see it",
   expect_true(any(grepl(url, capture.output(print(m)), fixed = TRUE)))
   out <- m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)
   expect_equal(out$cats, c(5, 8))
+  expect_true(length(list.files(file.path(fixture_root(), "packs"), recursive = TRUE)) > 0)
 
   expect_equal(normalizePath(cache_dir()), normalizePath(file.path(fixture_root(), "cache")))
   entries <- cache_list()
