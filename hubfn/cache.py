@@ -233,6 +233,12 @@ class CacheEntry:
     check: str  # "manifest" (files and sizes) or "basic" (saved_model.pb and variables index)
     problem: str | None = None
 
+    def as_dict(self):
+        """Plain data (the date as ISO text), e.g. for the R bindings or JSON."""
+        d = attrs.asdict(self)
+        d["date"] = self.date.isoformat(timespec="seconds")
+        return d
+
 
 def _entry_keys(root):
     try:

@@ -137,6 +137,7 @@ def test_list_verify_remove(server, fruit_tgz, cache_dir):
     listed = {e.handle: e for e in hubfn.cache_list()}
     assert set(listed) == {a, b}
     assert listed[a].path == pa and listed[a].size > 1000 and listed[a].verified
+    assert listed[a].as_dict()["handle"] == a and isinstance(listed[a].as_dict()["date"], str)
     os.unlink(os.path.join(pb, "saved_model.pb"))
     assert {e.handle: e.verified for e in hubfn.cache_verify()} == {a: True, b: False}
     assert hubfn.cache_remove(b) == [pb]
