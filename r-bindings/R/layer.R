@@ -5,7 +5,7 @@
 #' `layer_hub()` is the keras-style form: given a Keras model it adds the layer and returns the
 #' model; given a tensor it applies the layer; without `object` it returns the layer.
 #'
-#' @param handle A handle (see [hub_load()]) or a module.
+#' @param handle A handle (see [hub_load()]), or a module (its handle is used).
 #' @param trainable Whether fitting the model trains the module's variables.
 #' @param signature The signature to call (`NULL`: the module's default).
 #' @param output_key Which output to return when the signature has several.
@@ -22,8 +22,11 @@
 #' @export
 hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = NULL,
                       arguments = NULL, tags = NULL) {
-  h <- if (inherits(handle, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle)
-       else as.character(handle)
+  h <- if (inherits(handle, c("hubfn_module", "hubfn.module.Module"))) {
+    reticulate::py_to_r(.py_module_of(handle)$handle)  # the layer loads the module by its handle
+  } else {
+    as.character(handle)
+  }
   fn <- .hubfn_fn("hub_layer", "keras_layer")
   args <- if (is.null(arguments)) NULL else reticulate::dict(arguments, convert = FALSE)
   .py_call(fn(h, trainable = isTRUE(trainable), signature = signature, output_key = output_key,
@@ -31,8 +34,8 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
 }
 
 #' @rdname hub_layer
-#' @param object `NULL`/missing, a Keras model (the layer is added to it), or a tensor (the layer
-#'   is applied to it).
+#' @param object `NULL`/missing, a Keras model (the layer is added to it), or a tensor or R array
+#'   (the layer is applied to it; R numbers as float32).
 #' @param ... The arguments of `hub_layer()`.
 #' @export
 layer_hub <- function(object, handle, ...) {
@@ -40,7 +43,9 @@ layer_hub <- function(object, handle, ...) {
   if (missing(object) || is.null(object)) {
     return(layer)
   }
-  if (reticulate::py_has_attr(object, "add") && reticulate::py_has_attr(object, "layers")) {
+  if (!inherits(object, "python.builtin.object")) {
+    object <- reticulate::np_array(object, dtype = "float32")  # R numbers -> a float32 batch
+  } else if (reticulate::py_has_attr(object, "add") && reticulate::py_has_attr(object, "layers")) {
     .py_call(object$add(layer))
     return(invisible(object))
   }

@@ -60,7 +60,13 @@ test_that("hub_layer fine-tunes inside a Keras 3 model for a few steps", {
   after <- reticulate::py_to_r(model$evaluate(x, y, verbose = 0L))
   expect_lt(after, before)
   # the layer alone, applied to a tensor
-  layer <- hub_layer(fruit_dir())
   out <- layer_hub(reticulate::np_array(matrix(c(1, 0), 1), dtype = "float32"), fruit_dir())
   expect_equal(reticulate::py_to_r(out$numpy()), matrix(c(1.5, 1.5), 1))
+  # an R matrix in; a module (not a handle) for the layer
+  layer <- hub_layer(hub_load(fruit_dir()))
+  expect_equal(reticulate::py_to_r(layer_hub(matrix(c(0, 1), 1), hub_load(fruit_dir()))$numpy()),
+               matrix(c(3.5, 3.5), 1))
+  expect_equal(reticulate::py_to_r(reticulate::py_call(layer, reticulate::np_array(matrix(c(1, 1), 1),
+                                                                                   dtype = "float32"))$numpy()),
+               matrix(c(4.5, 5.5), 1))
 })
