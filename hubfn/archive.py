@@ -129,7 +129,7 @@ def inflate(chunks, name):
             "The download was cut short; try again.")
 
 
-class _Stream:
+class Stream:
     """Exact-size reads over an iterator of byte chunks, without concatenating large data."""
 
     def __init__(self, chunks, name):
@@ -230,7 +230,7 @@ class Member:
     linkname: str
 
 
-def members(stream: _Stream):
+def members(stream: Stream):
     """Tar members in order; stops after the end-of-archive marker, raising if it never comes."""
     overrides = {}
     while True:
