@@ -1,7 +1,7 @@
-"""Streaming, safe extraction of a module archive (tar or tar.gz) into a directory.
+"""Module archives (tar or tar.gz) as a stream: gzip decoding, tar parsing, limits and path checks.
 
 One pass: raw chunks from the network -> isal gzip decoder -> tar headers parsed here -> member bytes
-written file by file. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
+written file by file by hubfn.extract. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
 because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
 touch the disk, and want to copy member data in large pieces.
 
