@@ -8,7 +8,9 @@ land in the module, and `.keras` files save and restore it.
 
 import keras
 
-from . import api
+from . import api, handles
+from .module import Module
+from .signatures import TF1_HUB
 
 
 class _AdoptedVariable(keras.Variable):
@@ -30,7 +32,10 @@ class HubLayer(keras.layers.Layer):
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
                  **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        self.handle = str(handle)
+        if isinstance(handle, Module):  # a loaded module: keep its handle (the config must be a string)
+            tags = handle.tags if tags is None and handle.format != TF1_HUB else tags
+            handle = handle.handle
+        self.handle = handles.as_handle(handle)
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
@@ -67,7 +72,7 @@ class HubLayer(keras.layers.Layer):
 
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None, **kwargs):
-    """A Keras 3 layer applying the module at `handle`.
+    """A Keras 3 layer applying the module at `handle` (a handle, or a Module whose handle is used).
 
     trainable: fine-tune the module's weights (its regularization losses are added to the model's).
     signature / output_key: which function to run and which of its outputs to return.

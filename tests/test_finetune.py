@@ -171,3 +171,10 @@ def test_training_flag_reaches_a_reusable_call(tmp_path):
     trained = m(X, training=True).numpy()
     assert np.mean(trained == 0.0) > 0.3  # dropout zeroes about half the units only in training
     assert np.mean(inference == 0.0) < 0.05
+
+
+def test_layer_from_a_loaded_module_keeps_its_handle(fruit_dir):
+    m = hubfn.hub_load(fruit_dir)
+    layer = hubfn.hub_layer(m)
+    assert layer.get_config()["handle"] == str(fruit_dir)
+    np.testing.assert_allclose(layer(np.ones((1, 2), np.float32)).numpy(), m(np.ones((1, 2))).numpy())
