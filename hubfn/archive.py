@@ -10,6 +10,7 @@ the decoder) and the tar end marker is present. The caller checks the byte count
 Content-Length. Limits (environment, generous defaults):
   HUBFN_MAX_MODULE_BYTES  total bytes of all members (default 64 GiB)
   HUBFN_MAX_MODULE_FILES  number of members (default 200000)
+  HUBFN_MAX_RATIO         largest expansion of the gzip stream past its first 256 MiB (default 100)
 """
 
 import os
@@ -29,12 +30,17 @@ REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2
 
 DEFAULT_MAX_BYTES = 64 << 30
 DEFAULT_MAX_FILES = 200_000
+# Trained weights compress about 1.1:1 and vocabularies about 4:1; a stream expanding more than 100:1
+# past its first 256 MiB is a decompression bomb, however generous the size cap.
+DEFAULT_MAX_RATIO = 100
+RATIO_FLOOR = 256 << 20
 
 
 @attrs.frozen
 class Limits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_files: int = DEFAULT_MAX_FILES
+    max_ratio: int = DEFAULT_MAX_RATIO
 
     @classmethod
     def from_env(cls):
@@ -45,7 +51,8 @@ class Limits:
             except ValueError:
                 raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
         return cls(get("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES),
-                   get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES))
+                   get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES),
+                   get("HUBFN_MAX_RATIO", DEFAULT_MAX_RATIO))
 
 
 @attrs.frozen
@@ -79,7 +86,7 @@ def looks_like(data: bytes):
     return "not a gzip or tar archive"
 
 
-def inflate(chunks, name):
+def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
     """Decompressed bytes of a gzip stream (several members allowed), or a plain tar passed through."""
     chunks = iter(chunks)
     head = b""
@@ -101,6 +108,7 @@ def inflate(chunks, name):
         return
     d = isal_zlib.decompressobj(wbits=31)
     pending = head
+    consumed, produced = len(head), 0
     while True:
         while pending:
             try:
@@ -108,6 +116,12 @@ def inflate(chunks, name):
             except isal_zlib.error as e:
                 raise errors.ArchiveError(f"Module URL {name}: the gzip data is corrupt ({e}).") from None
             pending = d.unconsumed_tail
+            produced += len(out)
+            if produced > RATIO_FLOOR and produced > max_ratio * consumed:
+                raise errors.ArchiveError(
+                    f"Module URL {name}: {consumed} compressed bytes expanded to {produced} (more than "
+                    f"{max_ratio}:1); refusing it as a decompression bomb. Raise HUBFN_MAX_RATIO if this "
+                    "module is genuine.")
             if out:
                 yield out
             if d.eof:
@@ -122,6 +136,7 @@ def inflate(chunks, name):
         chunk = next(chunks, None)
         if chunk is None:
             break
+        consumed += len(chunk)
         pending = chunk
     if not d.eof:
         raise errors.ArchiveError(

@@ -19,7 +19,7 @@ def extract(chunks, dest, name, limits=None) -> archive.Extracted:
     """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`."""
     limits = limits or archive.Limits.from_env()
     root = os.path.realpath(dest)
-    stream = archive.Stream(archive.inflate(chunks, name), name)
+    stream = archive.Stream(archive.inflate(chunks, name, limits.max_ratio), name)
     files, links, total, count = {}, {}, 0, 0
     for m in archive.members(stream):
         rel = archive.safe_relpath(m.name, name, "a member")

@@ -120,6 +120,13 @@ def test_ten_gib_bomb_is_stopped_by_the_size_cap(server, sandbox, monkeypatch):
     assert "HUBFN_MAX_MODULE_BYTES" in msg
 
 
+def test_ten_gib_bomb_is_stopped_by_default_by_its_expansion_ratio(server, sandbox, monkeypatch):
+    for name in ("HUBFN_MAX_MODULE_BYTES", "HUBFN_MAX_RATIO"):
+        monkeypatch.delenv(name, raising=False)
+    msg = refused(server, sandbox, "bomb_default", servers.bomb(10 << 30), "more than 100:1.*bomb")
+    assert "HUBFN_MAX_RATIO" in msg
+
+
 def test_declared_huge_member_is_refused_before_writing(server, sandbox, monkeypatch):
     monkeypatch.setenv("HUBFN_MAX_MODULE_BYTES", str(1 << 30))
     header = servers._header("variables/huge", 10 << 30)
