@@ -33,13 +33,14 @@ class HubLayer(keras.layers.Layer):
                  **kwargs):
         super().__init__(trainable=trainable, **kwargs)
         if isinstance(handle, Module):  # a loaded module: keep its handle (the config must be a string)
-            tags = handle.tags if tags is None and handle.format != TF1_HUB else tags
+            if tags is None and not (trainable and handle.format == TF1_HUB):
+                tags = handle.tags  # its variant, unless fine-tuning a TF1 module picks {"train"}
             handle = handle.handle
         self.handle = handles.as_handle(handle)
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
-        self.tags = None if tags is None else sorted(tags)
+        self.tags = None if tags is None else sorted(tags)  # a list: the config must be JSON
         self._module = api.hub_module(self.handle, trainable=trainable, tags=tags)
         trainable_ids = {id(v) for v in self._module.trainable_variables}
         # Tracked by Keras as this layer's weights, in the module's own order.
