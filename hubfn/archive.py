@@ -19,6 +19,7 @@ import attrs
 from isal import isal_zlib
 
 from . import errors
+from .envvars import env_number
 
 BLOCK = 512
 OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory
@@ -44,15 +45,9 @@ class Limits:
 
     @classmethod
     def from_env(cls):
-        def get(name, default):
-            value = os.environ.get(name, "").strip()
-            try:
-                return int(float(value)) if value else default
-            except ValueError:
-                raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
-        return cls(get("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES),
-                   get("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES),
-                   get("HUBFN_MAX_RATIO", DEFAULT_MAX_RATIO))
+        return cls(env_number("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES, int),
+                   env_number("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES, int),
+                   env_number("HUBFN_MAX_RATIO", DEFAULT_MAX_RATIO, int))
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
     hubfn info HANDLE        format, tags and signatures of a module
     hubfn pack DIR -o F      pack a module into a deterministic .tar.gz
     hubfn serve ROOT         serve a directory of modules over HTTP (TF Hub protocol)
+    hubfn cache list|verify|remove   the download cache shared with tensorflow_hub
 """
 
 import argparse

@@ -23,6 +23,7 @@ import attrs
 import requests
 
 from . import errors
+from .envvars import env_number
 
 FORMAT_PARAM = "tf-hub-format"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -30,16 +31,6 @@ CHUNK = 1 << 20
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 _local = threading.local()  # a requests.Session is not documented as thread-safe: one per thread
-
-
-def env_float(name, default):
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return float(default)
-    try:
-        return float(value)
-    except ValueError:
-        raise errors.HubError(f"Environment variable {name}={value!r} is not a number.") from None
 
 
 @attrs.frozen
@@ -52,11 +43,11 @@ class Settings:
 
     @classmethod
     def from_env(cls):
-        return cls(connect_timeout=env_float("HUBFN_CONNECT_TIMEOUT", 15),
-                   read_timeout=env_float("HUBFN_READ_TIMEOUT", 60),
-                   retries=int(env_float("HUBFN_RETRIES", 4)),
-                   backoff=env_float("HUBFN_BACKOFF", 1.0),
-                   max_retry_after=env_float("HUBFN_MAX_RETRY_AFTER", 120))
+        return cls(connect_timeout=env_number("HUBFN_CONNECT_TIMEOUT", 15),
+                   read_timeout=env_number("HUBFN_READ_TIMEOUT", 60),
+                   retries=env_number("HUBFN_RETRIES", 4, int),
+                   backoff=env_number("HUBFN_BACKOFF", 1.0),
+                   max_retry_after=env_number("HUBFN_MAX_RETRY_AFTER", 120))
 
     def wait(self, attempt, retry_after=None):
         """Seconds to sleep before retry number `attempt` (1-based); a server's Retry-After wins."""
