@@ -42,7 +42,7 @@ test_that("pack_module writes an archive hub_load can read from a static server"
   listing <- utils::untar(archive, list = TRUE)
   expect_true("./saved_model.pb" %in% listing)
   # a second server serves the packed file too
-  srv <- hub_serve(static)
+  srv <- hub_serve(static, pack_dir = file.path(tempdir(), "packs"))
   on.exit(srv$stop(), add = TRUE)
   m <- hub_load(paste0(srv$url, "/fruit"))
   expect_equal(m(c(1, 0)), matrix(c(1.5, 1.5), 1))
