@@ -36,3 +36,21 @@ def cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(path))
     monkeypatch.delenv("HUBFN_OFFLINE", raising=False)
     return path
+
+
+# --- HTTP test servers (tests/servers.py), one per test module ------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    """A programmable module server on 127.0.0.1 (routes, faults, request log)."""
+    from tests import servers
+
+    with servers.ModuleServer() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def fruit_tgz(fruit_dir):
+    """The fruit module as tar.gz bytes, rooted at the module directory."""
+    from tests import servers
+
+    return servers.targz(fruit_dir)

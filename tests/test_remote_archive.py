@@ -13,12 +13,6 @@ from tests import servers
 MODEL = {"name": "saved_model.pb", "data": b"not parsed here"}
 
 
-@pytest.fixture(scope="module")
-def server():
-    with servers.ModuleServer() as s:
-        yield s
-
-
 @pytest.fixture
 def sandbox(tmp_path, cache_dir, monkeypatch):
     """The cache inside tmp_path/box; everything else under tmp_path must stay untouched."""

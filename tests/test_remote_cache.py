@@ -9,18 +9,6 @@ import pytest
 import hubfn
 from hubfn import cache, errors, examples
 from hubfn.cli import main
-from tests import servers
-
-
-@pytest.fixture(scope="module")
-def server():
-    with servers.ModuleServer() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def fruit_tgz(fruit_dir):
-    return servers.targz(fruit_dir)
 
 
 @pytest.fixture(autouse=True)

@@ -11,17 +11,6 @@ from tests import servers
 
 
 @pytest.fixture(scope="module")
-def server():
-    with servers.ModuleServer() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def fruit_tgz(fruit_dir):
-    return servers.targz(fruit_dir)
-
-
-@pytest.fixture(scope="module")
 def big_tgz(fruit_dir):
     """The fruit module with 2 MiB of random bytes beside it: big enough to cut mid-body."""
     return servers.targz(fruit_dir, extra={"assets/noise.bin": os.urandom(2 << 20)})

@@ -28,12 +28,6 @@ print(path, repr(time.time()), flush=True)
 """
 
 
-@pytest.fixture(scope="module")
-def server():
-    with servers.ModuleServer() as s:
-        yield s
-
-
 @pytest.fixture
 def env(cache_dir):
     e = dict(os.environ, TFHUB_CACHE_DIR=str(cache_dir), NO_PROXY="127.0.0.1", HUBFN_BACKOFF="0.05",
