@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 
-from . import errors
+from . import errors, load
 
 
 def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_signature=None):
@@ -54,6 +54,7 @@ def _write_atomically(export_dir, write):
         os.rename(tmp, export_dir)
         if old:
             shutil.rmtree(old, ignore_errors=True)
+            load.forget(export_dir)  # the replaced module's weights need not stay in memory
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -11,12 +11,14 @@ turns a set of fetches into a function of the current weights.
 import os
 import shutil
 import threading
+import weakref
 
 from . import errors
 from .signatures import TF1_HUB
 
 _GRAPH_KEYS = {"trainable": "trainable_variables", "losses": "regularization_losses", "updates": "update_ops"}
-_pruned = {}  # (id(obj), what) -> (obj, function); obj kept so the id cannot be reused
+# Pruned functions per loaded object, held weakly: a fine-tuned module that is dropped frees its weights.
+_pruned = weakref.WeakKeyDictionary()  # obj -> {what: function}
 _pruned_lock = threading.Lock()
 
 
@@ -69,11 +71,10 @@ def _tf1_trainable(module):
 
 def _prune(obj, key, feeds, fetches):
     with _pruned_lock:
-        hit = _pruned.get((id(obj), key))
-        if hit is None:
-            hit = (obj, obj.prune(feeds, fetches))
-            _pruned[(id(obj), key)] = hit
-        return hit[1]
+        functions = _pruned.setdefault(obj, {})
+        if key not in functions:
+            functions[key] = obj.prune(feeds, fetches)
+        return functions[key]
 
 
 def tf1_training_call(module, signature, kwargs):

@@ -1,7 +1,8 @@
 """Load: a resolved module directory -> the TensorFlow object behind a Module.
 
 Each (path, tags) is loaded once per process for inference and reused, so holding several Module values
-for one module never duplicates its weights. A trainable module gets a fresh object of its own every
+for one module never duplicates its weights. A module rewritten on disk since (re-exported, fetched
+again) is noticed by the stamp of its files and loaded afresh. A trainable module gets a fresh object of its own every
 time: two fine-tunings of one module, or a fine-tuning and an inference user, must not move each
 other's weights.
 """
@@ -20,17 +21,30 @@ def _key(path, tags):
     return (os.path.realpath(path), None if tags is None else frozenset(tags))
 
 
+def _stamp(path):
+    """What changes when the module's files are replaced: inode, size and mtime of its two key files."""
+    stamp = []
+    for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
+        try:
+            st = os.stat(os.path.join(path, name))
+        except FileNotFoundError:
+            stamp.append(None)
+        else:
+            stamp.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
 def load_object(path: str, tags, fmt: str, trainable: bool = False):
     """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable)."""
     if trainable:
         return _load(path, tags, fmt)
-    key = _key(path, tags)
+    key, stamp = _key(path, tags), _stamp(path)
     with _lock:
-        obj = _loaded.get(key)
-        if obj is None:
-            obj = _load(path, tags, fmt)
-            _loaded[key] = obj
-        return obj
+        hit = _loaded.get(key)
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, _load(path, tags, fmt))
+            _loaded[key] = hit
+        return hit[1]
 
 
 def _load(path, tags, fmt):

@@ -120,3 +120,17 @@ def test_object_without_input_specs_is_refused(tmp_path):
         hubfn.export_savedmodel(lambda x: x, tmp_path / "nope")
     assert "input_signature" in str(e.value)
     assert not (tmp_path / "nope").exists()
+
+
+def test_reexport_over_a_loaded_module_is_seen_by_the_next_load(tmp_path):
+    def fn_a(x):
+        return x * 2.0
+
+    def fn_b(x):
+        return x * 10.0
+
+    spec = [tf.TensorSpec([None], tf.float32)]
+    path = hubfn.export_savedmodel(fn_a, tmp_path / "m", input_signature=spec)
+    np.testing.assert_allclose(hubfn.hub_load(path)([1.0]).numpy(), [2.0])
+    hubfn.export_savedmodel(fn_b, path, input_signature=spec, overwrite=True)
+    np.testing.assert_allclose(hubfn.hub_load(path)([1.0]).numpy(), [10.0])

@@ -178,3 +178,17 @@ def test_layer_from_a_loaded_module_keeps_its_handle(fruit_dir):
     layer = hubfn.hub_layer(m)
     assert layer.get_config()["handle"] == str(fruit_dir)
     np.testing.assert_allclose(layer(np.ones((1, 2), np.float32)).numpy(), m(np.ones((1, 2))).numpy())
+
+
+def test_dropped_fine_tuned_tf1_modules_are_freed(tf1_dir):
+    import gc
+    import weakref
+
+    refs = []
+    for _ in range(3):
+        m = hubfn.hub_module(tf1_dir, trainable=True)
+        float(m.regularization_losses[0]())  # builds and caches a pruned function of the graph
+        refs.append(weakref.ref(m.obj))
+        del m
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
