@@ -64,11 +64,14 @@ def download_url(handle: str) -> str:
     parts = urllib.parse.urlsplit(handle)
     if parts.path.lower().endswith(ARCHIVE_SUFFIXES):
         return handle
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    if any(k == FORMAT_PARAM for k, _ in query):
+    # The query is kept byte for byte: re-encoding it would turn "?flag" into "?flag=" and "%20" into
+    # "+", which some servers (and signed URLs) do not take for the same thing.
+    names = [field.split("=", 1)[0] for field in parts.query.split("&")] if parts.query else []
+    if any(urllib.parse.unquote_plus(n) == FORMAT_PARAM for n in names):
         return handle
-    query.append((FORMAT_PARAM, "compressed"))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    base, hash_, fragment = handle.partition("#")
+    sep = "" if base.endswith(("?", "&")) else ("&" if parts.query else "?")
+    return f"{base}{sep}{FORMAT_PARAM}=compressed{hash_}{fragment}"
 
 
 def session() -> requests.Session:

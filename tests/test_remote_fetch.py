@@ -35,6 +35,17 @@ def test_download_url_adds_the_format_parameter():
         assert http.download_url(url) == url
 
 
+def test_download_url_keeps_the_query_byte_for_byte():
+    assert http.download_url("https://h.org/m/1?flag&x=a%20b") == \
+        "https://h.org/m/1?flag&x=a%20b&tf-hub-format=compressed"
+    assert http.download_url("https://h.org/m/1?x=a+b;y=%2F") == \
+        "https://h.org/m/1?x=a+b;y=%2F&tf-hub-format=compressed"
+    assert http.download_url("https://h.org/m/1?") == "https://h.org/m/1?tf-hub-format=compressed"
+    assert http.download_url("https://h.org/m/1?flag&tf-hub-format=compressed,x") == \
+        "https://h.org/m/1?flag&tf-hub-format=compressed,x"
+    assert http.download_url("https://h.org/m/1?flag&tf-hub-format") == "https://h.org/m/1?flag&tf-hub-format"
+
+
 def check_fruit(module):
     x = np.array([[1.0, 2.0], [-1.0, 0.5]], np.float32)
     out = hubfn.module_apply(module, x)
