@@ -43,14 +43,27 @@ def module_signatures(module_or_handle) -> list:
     return [s.as_dict() for s in info.variant(None).signatures]
 
 
+def _as_tags(tags):
+    """None, or a set of tag strings; a single string is one tag (not a set of letters)."""
+    if tags is None:
+        return None
+    if isinstance(tags, (str, bytes)):
+        tags = [tags]
+    return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
+
+
 def _make_module(handle, tags, trainable, path=None) -> Module:
     handle = handles.as_handle(handle)
+    tags = _as_tags(tags)
     path = path or hub_resolve(handle)
     info = read_saved_model(path)
     if tags is None and trainable and info.format == TF1_HUB and frozenset({"train"}) in info.tag_sets:
-        tags = {"train"}  # the variant meant for fine-tuning
+        tags = frozenset({"train"})  # the variant meant for fine-tuning
     variant = info.variant(tags)
-    load_tags = variant.tags if (tags is not None or info.format == TF1_HUB) else None
+    if info.format == TF1_HUB:
+        load_tags = variant.tags
+    else:  # TF2: naming the default variant's tags is the same module as naming none (one load)
+        load_tags = None if variant == info.variant(None) else variant.tags
     obj = load_object(path, load_tags, info.format, trainable=trainable)
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
                   signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj)

@@ -31,7 +31,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False):
 
             outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
         if outputs is None:
-            outputs = _signature_fn(module, name)(**kwargs)
+            outputs = _run_signature(module, name, kwargs)
     return _pick_outputs(module, name, outputs, as_dict)
 
 
@@ -66,6 +66,21 @@ def _signature_fn(module, name):
         return module.obj.signatures[name]
     except KeyError:  # the tag set's graph lacks it although saved_model.pb listed it
         raise errors.SignatureError(f"Module {module.handle!r}: signature {name!r} cannot be called.") from None
+
+
+def _run_signature(module, name, kwargs):
+    import tensorflow as tf
+
+    fn = _signature_fn(module, name)
+    try:
+        return fn(**kwargs)
+    except tf.errors.InvalidArgumentError as e:
+        # Values that fit each input's spec but not each other (e.g. lengths that differ).
+        first = (e.message or str(e)).strip().splitlines()[0]
+        raise errors.InputError(
+            f"Signature {name!r} of {module.handle!r} could not run on these inputs: {first}. "
+            f"Check that the inputs ({', '.join(module.signature(name).input_names)}) fit together."
+        ) from None
 
 
 def _call_method(module, inputs, sig, training):

@@ -51,6 +51,10 @@ class OutputError(HubError, ValueError):
     """An output request that cannot be met, e.g. several outputs and as_dict=False."""
 
 
+class TrainableError(HubError, ValueError):
+    """Training a module that was loaded frozen (e.g. unfreezing a hub_layer made with trainable=False)."""
+
+
 # --- creating modules ------------------------------------------------------------------------------
 class ExportError(HubError, ValueError):
     """A module that cannot be written: a non-empty target, an object hubfn cannot export."""

@@ -86,7 +86,13 @@ def _build_root(obj, signatures, input_signature):
         if name == "default":
             raise errors.ExportError('The "default" signature is made from the object itself; '
                                      "name your extra signatures otherwise.")
-        concrete = fn if hasattr(fn, "structured_outputs") else fn.get_concrete_function()
+        try:
+            concrete = fn if hasattr(fn, "structured_outputs") else fn.get_concrete_function()
+        except (TypeError, ValueError, AttributeError) as e:
+            raise errors.ExportError(
+                f"Cannot export signature {name!r}: its inputs are unknown ({e}). Pass a tf.function with "
+                "input_signature=[tf.TensorSpec(...)], or a concrete function."
+            ) from None
         sigs[name] = _as_signature(concrete, keyed_default=False)
         setattr(root, "signature_" + name, fn)  # keep the function (and what it captures) tracked
     return root, sigs
@@ -133,12 +139,16 @@ def _describe_keras(model, input_signature):
     import tensorflow as tf
 
     if input_signature is None:
-        if not model.inputs:
+        try:
+            model_inputs = model.inputs
+        except (AttributeError, ValueError):  # a model that was never built has no inputs at all
+            model_inputs = None
+        if not model_inputs:
             raise errors.ExportError(
                 "Cannot export this Keras model: it has not been built, so its inputs are unknown. "
                 "Build it with keras.Input, or pass input_signature=[tf.TensorSpec(...)]."
             )
-        input_signature = [tf.TensorSpec(t.shape, t.dtype, name="inputs") for t in model.inputs]
+        input_signature = [tf.TensorSpec(t.shape, t.dtype, name="inputs") for t in model_inputs]
     specs = list(input_signature)
 
     def run(inputs, training):

@@ -8,7 +8,7 @@ land in the module, and `.keras` files save and restore it.
 
 import keras
 
-from . import api, handles
+from . import api, errors, handles
 from .module import Module
 from .signatures import TF1_HUB
 
@@ -52,18 +52,46 @@ class HubLayer(keras.layers.Layer):
     def module(self):
         return self._module
 
+    @property
+    def trainable(self):
+        return keras.layers.Layer.trainable.fget(self)
+
+    @trainable.setter
+    def trainable(self, value):
+        module = getattr(self, "_module", None)  # None while Layer.__init__ runs
+        if value and module is not None and not module.trainable:
+            # Its weights are the shared inference copy; training them would change every user's module.
+            raise errors.TrainableError(
+                f"hub_layer({self.handle!r}) was made with trainable=False, so it cannot be unfrozen. "
+                "Make it with trainable=True (and freeze it with layer.trainable = False until needed)."
+            )
+        keras.layers.Layer.trainable.fset(self, value)
+
     def call(self, inputs, training=None):
         if self.arguments:
             inputs = {**(inputs if isinstance(inputs, dict) else {"default": inputs}), **self.arguments}
         train = bool(training) and self.trainable
-        outputs = api.module_apply(self._module, inputs, signature=self.signature,
-                                   as_dict=self.output_key is not None, training=train)
-        if self.output_key is not None:
-            outputs = outputs[self.output_key]
+        outputs = api.module_apply(self._module, inputs, signature=self.signature, as_dict=True, training=train)
         if self.trainable:
             for loss in self._module.regularization_losses:
                 self.add_loss(loss())
-        return outputs
+        return self._pick(outputs)
+
+    def _pick(self, outputs):
+        key = self.output_key
+        if key is None:
+            if "default" in outputs or len(outputs) == 1:
+                key = "default" if "default" in outputs else next(iter(outputs))
+            else:
+                raise errors.OutputError(
+                    f"hub_layer({self.handle!r}): the signature has several outputs and none named \"default\": "
+                    f"{', '.join(sorted(outputs))}. Pass output_key= one of them."
+                )
+        if key not in outputs:
+            raise errors.OutputError(
+                f"hub_layer({self.handle!r}) has no output {key!r}; its outputs are: {', '.join(sorted(outputs))}."
+            )
+        return outputs[key]
 
     def get_config(self):
         config = super().get_config()

@@ -198,3 +198,18 @@ def test_cli_info(fruit_dir, tf1_dir, capsys):
     assert 'tags:      {"train"}' in out and "hidden(" in out
     assert main(["info", "/no/such/module"]) == 1
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_a_single_tag_string_is_one_tag(tf1_dir):
+    assert hubfn.hub_load(tf1_dir, tags="train").tags == frozenset({"train"})
+
+
+def test_tf2_default_tags_named_or_not_share_one_load(fruit_dir):
+    assert hubfn.hub_load(fruit_dir, tags=["serve"]).obj is hubfn.hub_load(fruit_dir).obj
+
+
+def test_inputs_that_do_not_fit_together_are_an_input_error(fruit_dir):
+    m = hubfn.hub_load(fruit_dir)
+    with pytest.raises(errors.InputError) as e:
+        m({"apples": [1.0, 2.0], "oranges": [1.0]}, signature="fruit_to_pet", as_dict=True)
+    assert "fruit_to_pet" in str(e.value) and "apples, oranges" in str(e.value)

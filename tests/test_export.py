@@ -134,3 +134,16 @@ def test_reexport_over_a_loaded_module_is_seen_by_the_next_load(tmp_path):
     np.testing.assert_allclose(hubfn.hub_load(path)([1.0]).numpy(), [2.0])
     hubfn.export_savedmodel(fn_b, path, input_signature=spec, overwrite=True)
     np.testing.assert_allclose(hubfn.hub_load(path)([1.0]).numpy(), [10.0])
+
+
+def test_unbuilt_keras_model_and_unspecified_signature_are_export_errors(tmp_path):
+    with pytest.raises(errors.ExportError, match="not been built"):
+        hubfn.export_savedmodel(keras.Sequential([keras.layers.Dense(2)]), tmp_path / "unbuilt")
+
+    @tf.function
+    def no_specs(x):
+        return x
+
+    with pytest.raises(errors.ExportError, match="'extra'.*input_signature"):
+        hubfn.export_savedmodel(Scale(), tmp_path / "extra", signatures={"extra": no_specs})
+    assert os.listdir(tmp_path) == []

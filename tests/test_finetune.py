@@ -192,3 +192,27 @@ def test_dropped_fine_tuned_tf1_modules_are_freed(tf1_dir):
         del m
     gc.collect()
     assert [r() for r in refs] == [None, None, None]
+
+
+def test_layer_outputs_and_unfreezing_errors(fruit_dir):
+    pets = hubfn.hub_layer(fruit_dir, signature="fruit_to_pet", output_key="dogs")
+    np.testing.assert_allclose(pets({"apples": np.array([1.0]), "oranges": np.array([1.0])}).numpy(), [-2.0])
+    wrong = hubfn.hub_layer(fruit_dir, signature="fruit_to_pet", output_key="cows")
+    with pytest.raises(hubfn.errors.OutputError, match="'cows'.*cats, dogs"):
+        wrong({"apples": np.array([1.0]), "oranges": np.array([1.0])})
+    several = hubfn.hub_layer(fruit_dir, signature="fruit_to_pet")
+    with pytest.raises(hubfn.errors.OutputError, match="output_key"):
+        several({"apples": np.array([1.0]), "oranges": np.array([1.0])})
+    frozen = hubfn.hub_layer(fruit_dir, trainable=False)
+    with pytest.raises(hubfn.errors.TrainableError, match="trainable=True"):
+        frozen.trainable = True
+    assert frozen.trainable is False and frozen.trainable_weights == []
+
+
+def test_trainable_layer_can_be_frozen_and_unfrozen(regularized_dir):
+    model = _model(regularized_dir, trainable=True)
+    layer = model.layers[0]
+    layer.trainable = False
+    assert layer.trainable_weights == []
+    layer.trainable = True
+    assert len(layer.trainable_weights) == 4
