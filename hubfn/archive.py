@@ -101,6 +101,32 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
         yield head
         yield from chunks
         return
+    out = _gunzip(head, chunks, name, max_ratio)
+    # A whole gzip stream whose content is no tar (gzip-compressed text, say) is not "truncated":
+    # look at the first decompressed block before anything reads it as a tar header.
+    first = b""
+    for piece in out:  # a gzip stream that stops before its end raises its own "truncated" error here
+        first += piece
+        if len(first) >= BLOCK:
+            break
+    if not _starts_a_tar(first):
+        inner = looks_like(first) if first else "empty"
+        inner = "binary data" if inner in ("gzip", "not a gzip or tar archive") else inner
+        raise errors.NotAnArchiveError(
+            f"Module URL {name}: the body is a complete gzip stream, but what it holds is not a tar "
+            f"archive ({inner}). It starts with: {_quote(first)}. Check the URL; a module URL must serve a "
+            ".tar.gz of the module directory.")
+    yield first
+    yield from out
+
+
+def _starts_a_tar(data):
+    """True if `data` begins with a tar header (or the end marker of an empty tar)."""
+    block = data[:BLOCK]
+    return len(block) == BLOCK and (block == ZERO_BLOCK or block[257:262] == b"ustar" or _checksum_ok(block))
+
+
+def _gunzip(head, chunks, name, max_ratio):
     d = isal_zlib.decompressobj(wbits=31)
     pending = head
     consumed, produced = len(head), 0
@@ -246,6 +272,10 @@ def members(stream: Stream):
     while True:
         block = stream.read(BLOCK, "a tar header")
         if block == ZERO_BLOCK:
+            # The end marker is two zero blocks; one alone is what a cut archive can look like.
+            if stream.read(BLOCK, "the tar end marker (two zero blocks)") != ZERO_BLOCK:
+                raise errors.ArchiveError(f"Module URL {stream.name}: a lone zero block inside the tar "
+                                          "archive (its end marker is two); the archive is damaged.")
             return
         if not _checksum_ok(block):
             raise errors.ArchiveError(f"Module URL {stream.name}: a tar header is damaged (bad checksum).")

@@ -186,3 +186,26 @@ def test_tar_without_its_end_marker_is_refused(server, sandbox, compress):
     with pytest.raises(errors.ArchiveError, match="truncated"):
         hubfn.hub_resolve(url)
     assert [n for n in os.listdir(sandbox / "cache") if not n.endswith(".hubfn-lock")] == []
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_tar_cut_after_one_zero_block_is_refused(server, sandbox, compress):
+    """The end marker is two zero blocks: a tar cut just after the first one is not whole."""
+    import gzip
+
+    whole = servers.crafted([MODEL, {"name": "variables/variables.index", "data": b"i" * 600}], compress=False)
+    end = 512 + 512 + 512 + 1024  # MODEL header + data, index header + 2 data blocks
+    assert whole[end:end + 1024] == bytes(1024)
+    cut = whole[:end + 512]
+    body = gzip.compress(cut) if compress else cut
+    msg = refused(server, sandbox, f"onezero{compress}", body, "truncated")
+    assert "end marker" in msg
+
+
+@pytest.mark.parametrize("text", [b"Hello, this is not a tar archive.\n" * 40, b"short text\n", b""])
+def test_whole_gzip_of_non_tar_is_not_called_truncated(server, sandbox, text):
+    import gzip
+
+    msg = refused(server, sandbox, f"gztext{len(text)}", gzip.compress(text), "not a tar archive")
+    assert "truncated" not in msg and "try again" not in msg
+    assert f"It starts with: {text.decode()[:10]!r}"[:-1] in msg  # its start is quoted
