@@ -78,9 +78,10 @@ def fetch_to_cache(handle: str) -> str:
     if problem is None:
         return paths.entry
     if offline():
-        state = "is not in" if problem == manifest.MISSING else f"is damaged in ({problem})"
+        state = (f"is not in the cache {paths.root}" if problem == manifest.MISSING
+                 else f"is damaged in the cache {paths.root} ({problem})")
         raise errors.OfflineError(
-            f"Module {handle!r} {state} the cache {paths.root} and HUBFN_OFFLINE is set, so it cannot be "
+            f"Module {handle!r} {state} and HUBFN_OFFLINE is set, so it cannot be "
             "downloaded. Unset HUBFN_OFFLINE, or fetch it once while online.")
     if problem != manifest.MISSING:
         _warn_damaged(handle, paths, problem)
@@ -104,9 +105,9 @@ def fetch_to_cache(handle: str) -> str:
 
 
 def _warn_damaged(handle, paths, problem):
-    msg = f"Cache entry {paths.entry} of {handle!r} is damaged ({problem}); downloading it again."
-    log.warning(msg)
-    warnings.warn(msg, stacklevel=4)
+    # Said once, as a warning (which Python prints to stderr, and callers can filter or turn into errors).
+    warnings.warn(f"Cache entry {paths.entry} of {handle!r} is damaged ({problem}); downloading it again.",
+                  stacklevel=4)
 
 
 class _locked:

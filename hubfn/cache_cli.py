@@ -39,7 +39,10 @@ def cmd_cache(args):
         print(f"{len(entries) - len(bad)} ok, {len(bad)} damaged" +
               ("; the next load of a damaged entry downloads it again." if bad else "."))
         return 1 if bad else 0
-    if args.all == bool(args.handle):
+    if args.all and args.handle:
+        raise errors.CacheError("hubfn cache remove: HANDLE and --all are exclusive; give a HANDLE to remove "
+                                "one entry, or --all alone to empty the cache.")
+    if not args.all and not args.handle:
         raise errors.CacheError("hubfn cache remove: give a HANDLE, or --all to empty the cache.")
     removed = cache.cache_remove(args.handle, all=args.all)
     if args.handle and not removed:

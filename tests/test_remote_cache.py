@@ -112,8 +112,9 @@ def test_offline(server, fruit_tgz, cache_dir, monkeypatch):
     monkeypatch.setenv("HUBFN_OFFLINE", "1")
     assert hubfn.hub_resolve(url) == path
     os.unlink(os.path.join(path, "saved_model.pb"))
-    with pytest.raises(errors.OfflineError, match="damaged .*missing saved_model.pb"):
+    with pytest.raises(errors.OfflineError) as e:
         hubfn.hub_resolve(url)
+    assert f"is damaged in the cache {cache_dir} (missing saved_model.pb) and HUBFN_OFFLINE" in str(e.value)
     assert len(server.gets("/offline/fruit.tar.gz")) == 1
 
 
@@ -150,3 +151,27 @@ def test_cache_command(server, fruit_tgz, cache_dir, capsys):
     assert f"removed {path}" in capsys.readouterr().out
     assert main(["cache", "remove"]) == 1
     assert main(["cache", "remove", "--all"]) == 0 and hubfn.cache_list() == []
+
+
+def test_damaged_entry_is_reported_once(server, fruit_tgz, cache_dir, caplog, recwarn):
+    import logging
+
+    url = server.add("/heal/once.tar.gz", body=fruit_tgz)
+    path = hubfn.hub_resolve(url)
+    os.unlink(os.path.join(path, "saved_model.pb"))
+    recwarn.clear()
+    with caplog.at_level(logging.DEBUG, logger="hubfn"):
+        hubfn.hub_resolve(url)
+    said = [str(w.message) for w in recwarn if "damaged" in str(w.message)]
+    assert len(said) == 1 and "missing saved_model.pb" in said[0]
+    assert [r for r in caplog.records if "damaged" in r.getMessage()] == [], "said twice (log and warning)"
+
+
+def test_cache_remove_handle_and_all_are_exclusive(server, fruit_tgz, cache_dir, capsys):
+    url = server.add("/cli/excl.tar.gz", body=fruit_tgz)
+    path = hubfn.hub_resolve(url)
+    assert main(["cache", "remove", url, "--all"]) == 1
+    err = capsys.readouterr().err
+    assert "hubfn: error:" in err and "exclusive" in err
+    assert os.path.isdir(path)
+    assert main(["cache", "remove"]) == 1 and "give a HANDLE, or --all" in capsys.readouterr().err
