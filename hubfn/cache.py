@@ -6,7 +6,8 @@ Layout (identical to tensorflow_hub, so either library uses the other's download
       <sha1(handle)>.descriptor.txt        "Module: <handle>" ..., as tensorflow_hub writes it
 hubfn's own files beside it (tensorflow_hub ignores them):
       <sha1>.hubfn-manifest.json   files and sizes of the entry, checked on every cache hit
-      <sha1>.hubfn-lock            OS lock (flock) held while fetching; the OS drops it if we die
+      <sha1>.hubfn-lock            OS lock (flock) held while fetching; the OS drops it if we die;
+                                   deleted by its holder when no entry is made or it is removed
       <sha1>.hubfn-partial(.json)  bytes of an unfinished download and their ETag, for resuming
       <sha1>.hubfn-tmp-<uuid>/     extraction target, renamed to <sha1>/ when checked
 We never create tensorflow_hub's own `<sha1>.lock`: a lock file left by a crash makes it wait minutes.
@@ -27,9 +28,8 @@ import uuid
 import warnings
 
 import attrs
-import filelock
 
-from . import download, errors, extract, http, manifest, prefetch
+from . import download, errors, extract, filelock_os, http, manifest, prefetch
 
 log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -111,22 +111,26 @@ def _warn_damaged(handle, paths, problem):
 
 
 class _locked:
-    """The entry's OS lock; says once, in the log, that we wait for someone else's download."""
+    """The entry's OS lock; says once, in the log, that we wait for someone else's download.
+
+    On leaving, the lock file is deleted (by its holder, before unlocking: see hubfn.filelock_os) when
+    there is no entry beside it, so failed fetches and removals leave nothing behind.
+    """
 
     def __init__(self, paths, handle):
-        self.lock = filelock.FileLock(paths.lock, thread_local=False)
+        self.paths = paths
+        self.lock = filelock_os.FileLock(paths.lock, on_wait=self._say_waiting)
         self.handle = handle
 
+    def _say_waiting(self):
+        log.info("Waiting for another process downloading %s.", self.handle)
+
     def __enter__(self):
-        try:
-            self.lock.acquire(timeout=0.5, poll_interval=0.02)
-        except filelock.Timeout:
-            log.info("Waiting for another process downloading %s.", self.handle)
-            self.lock.acquire(poll_interval=0.02)
+        self.lock.acquire()
         return self
 
     def __exit__(self, *exc):
-        self.lock.release()
+        self.lock.release(unlink=not os.path.lexists(self.paths.entry))
 
 
 def _fetch_locked(handle, paths):

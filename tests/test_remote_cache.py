@@ -132,7 +132,7 @@ def test_list_verify_remove(server, fruit_tgz, cache_dir):
     assert hubfn.cache_remove(b) == [pb]
     assert not os.path.exists(pb) and [e.handle for e in hubfn.cache_list()] == [a]
     assert hubfn.cache_remove(all=True) == [pa]
-    assert [n for n in os.listdir(cache_dir) if not n.endswith(".hubfn-lock")] == []
+    assert os.listdir(cache_dir) == [], "remove --all leaves nothing, not even lock files"
     with pytest.raises(errors.CacheError):
         hubfn.cache_remove()
 
@@ -175,3 +175,43 @@ def test_cache_remove_handle_and_all_are_exclusive(server, fruit_tgz, cache_dir,
     assert "hubfn: error:" in err and "exclusive" in err
     assert os.path.isdir(path)
     assert main(["cache", "remove"]) == 1 and "give a HANDLE, or --all" in capsys.readouterr().err
+
+
+def test_cache_remove_leaves_no_lock_files(server, fruit_tgz, cache_dir):
+    """Removing an uncached handle, one entry, or all (with a lock left by a killed process): no lock files."""
+    url = server.add("/locks/fruit.tar.gz", body=fruit_tgz)
+    os.makedirs(cache_dir)
+    assert hubfn.cache_remove("http://127.0.0.1:1/never/fetched") == []
+    assert os.listdir(cache_dir) == []
+    path = hubfn.hub_resolve(url)
+    assert hubfn.cache_remove(url) == [path] and os.listdir(cache_dir) == []
+    hubfn.hub_resolve(url)
+    stale = cache_dir / (hashlib.sha1(b"http://gone/1").hexdigest() + ".hubfn-lock")
+    stale.write_bytes(b"")  # as kill -9 of a loader leaves it
+    assert main(["cache", "remove", "--all"]) == 0
+    assert os.listdir(cache_dir) == []
+
+
+def test_lock_acquisition_checks_the_file_is_still_the_one_at_the_path(tmp_path):
+    """A waiter on a lock file that was deleted and replaced meanwhile must lock the new file."""
+    import threading
+    import time
+
+    from hubfn.filelock_os import FileLock
+
+    path = str(tmp_path / "k.hubfn-lock")
+    first = FileLock(path).acquire()
+    waiter = FileLock(path, quiet_wait=0.05)
+    got = threading.Event()
+    t = threading.Thread(target=lambda: (waiter.acquire(), got.set()), daemon=True)
+    t.start()
+    time.sleep(0.2)  # the waiter now blocks on the first file
+    os.unlink(path)
+    third = FileLock(path).acquire()  # a newcomer creates and locks a new file at the path
+    first.release()
+    assert not got.wait(0.3), "the waiter took the lock of a deleted file while another process holds the lock"
+    third.release(unlink=True)  # the holder deletes the file when done: the waiter starts over again
+    assert got.wait(5)
+    assert os.stat(path).st_ino == os.fstat(waiter._fd).st_ino
+    waiter.release(unlink=True)
+    assert not os.path.exists(path)

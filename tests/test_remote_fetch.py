@@ -82,6 +82,7 @@ def test_status_errors_name_the_url(server, cache_dir, status, cls):
         hubfn.hub_resolve(url)
     assert url in str(e.value) and str(status) in str(e.value) and "nope, sorry" in str(e.value)
     assert entries(cache_dir) == []
+    assert os.listdir(cache_dir) == [], "a refused fetch leaves nothing, not even its lock file"
 
 
 @pytest.mark.parametrize("body,what", [
@@ -96,6 +97,7 @@ def test_html_json_text_bodies_are_refused_and_quoted(server, cache_dir, body, w
     assert what in str(e.value) and body.decode().split()[0][:8] in str(e.value) and url in str(e.value)
     assert isinstance(e.value, errors.NotAModuleError)
     assert entries(cache_dir) == []
+    assert os.listdir(cache_dir) == [], "a refused fetch leaves nothing, not even its lock file"
 
 
 def test_500_then_200_honours_retry_after(server, fruit_tgz, cache_dir):
@@ -191,7 +193,7 @@ def test_archive_cut_at_50_points(server, fruit_tgz, cache_dir):
         assert url in messages[-1] and "truncated" in messages[-1]
     assert len(messages) == 50
     assert entries(cache_dir) == []
-    assert [n for n in os.listdir(cache_dir) if "hubfn-lock" not in n] == []
+    assert os.listdir(cache_dir) == [], "failed fetches leave nothing, not even lock files"
     server.add("/cut/0.tar.gz", body=fruit_tgz)
     check_fruit(hubfn.hub_load(server.url("/cut/0.tar.gz")))
 
