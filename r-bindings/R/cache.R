@@ -8,6 +8,25 @@
 #' verified); `cache_verify()` checks entries (all, or the one of `handle`); `cache_remove()`
 #' removes the entry of `handle`, or every entry with `all = TRUE`.
 #'
+#' @section Environment variables: hubfn reads its settings from environment variables when it
+#'   uses them: `TFHUB_CACHE_DIR`, `HUBFN_OFFLINE` (`1`/`true`: use the cache only, never the
+#'   network; a module not in the cache is an error of class `hubfn_offline_error`),
+#'   `TFHUB_DOWNLOAD_PROGRESS`, `TFHUB_DISABLE_CERT_VALIDATION`, every `HUBFN_*` variable
+#'   (`HUBFN_CONNECT_TIMEOUT`, `HUBFN_READ_TIMEOUT`, `HUBFN_RETRIES`, `HUBFN_BACKOFF`,
+#'   `HUBFN_MAX_RETRY_AFTER`, `HUBFN_MAX_MODULE_BYTES`, `HUBFN_MAX_MODULE_FILES`,
+#'   `HUBFN_MAX_RATIO`), the proxy variables (`http_proxy`, `https_proxy`, `no_proxy`,
+#'   `all_proxy` and their upper-case forms) and the CA bundle variables (`REQUESTS_CA_BUNDLE`,
+#'   `CURL_CA_BUNDLE`, `SSL_CERT_FILE`).
+#'
+#'   Python copies the environment once, when it starts, so by itself it would not see a later
+#'   [Sys.setenv()] or [Sys.unsetenv()]. hubfn's R functions that may resolve or download a
+#'   module or use the cache ([hub_load()], [hub_module()], [hub_resolve()],
+#'   [module_signatures()] given a handle, [hub_layer()] and the cache functions) therefore first
+#'   copy R's current values of these variables into Python's `os.environ` (setting or deleting
+#'   them), so `Sys.setenv(TFHUB_CACHE_DIR = dir, HUBFN_OFFLINE = "1")` takes effect at the next
+#'   such call. Calling a loaded module ([module_apply()]) does not. Code that reaches hubfn's
+#'   Python functions directly through reticulate does not either: set `os.environ` there.
+#'
 #' @param handle A module URL; `NULL` for every entry.
 #' @param all Remove every entry.
 #' @return `cache_dir()`: a path. `cache_list()`, `cache_verify()`, `cache_remove()`: what hubfn
@@ -25,24 +44,28 @@ NULL
 #' @rdname cache
 #' @export
 cache_dir <- function() {
+  .sync_env()
   .plain(.py_call(.hubfn_fn("cache_dir", "cache")()))
 }
 
 #' @rdname cache
 #' @export
 cache_list <- function() {
+  .sync_env()
   .records(.plain(.py_call(.hubfn_fn("cache_list", "cache")())))
 }
 
 #' @rdname cache
 #' @export
 cache_verify <- function(handle = NULL) {
+  .sync_env()
   .records(.plain(.py_call(.hubfn_fn("cache_verify", "cache")(handle = handle))))
 }
 
 #' @rdname cache
 #' @export
 cache_remove <- function(handle = NULL, all = FALSE) {
+  .sync_env()
   invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove", "cache")(handle = handle, all = isTRUE(all))))))
 }
 

@@ -9,6 +9,9 @@
 #' @section Python: reticulate's Python is, in order: `RETICULATE_PYTHON`, `HUBFN_PYTHON`, or
 #'   the virtualenv `r-hubfn` made by [install_hubfn()]. With reticulate < 1.38 that Python must
 #'   have NumPy < 2.
+#' @section Environment variables: `Sys.setenv()` of `TFHUB_CACHE_DIR`, `HUBFN_OFFLINE` and
+#'   hubfn's other settings takes effect at the next call that resolves a module or uses the
+#'   cache, even after Python has started; see the section in [cache_dir()].
 #' @section Errors: errors raised by hubfn arrive as R errors carrying hubfn's message, with a
 #'   class per Python error class (`hubfn_input_error`, `hubfn_signature_error`,
 #'   `hubfn_module_not_found`, `hubfn_fetch_error`, ...) and `hubfn_error`; other Python errors

@@ -104,6 +104,7 @@
 #' }
 #' @export
 hub_load <- function(handle, tags = NULL) {
+  .sync_env()
   py <- .py_call(.hubfn()$hub_load(as.character(handle), tags = .as_tags(tags)))
   .new_module(py)
 }
@@ -131,6 +132,7 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
   } else {
     as.character(handle_or_module)
   }
+  .sync_env()
   py <- .py_call(.hubfn()$hub_module(h, trainable = isTRUE(trainable), tags = .as_tags(tags)))
   .new_module(py)
 }
@@ -199,6 +201,7 @@ module_signatures <- function(module_or_handle) {
   h <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
     .py_module_of(module_or_handle)
   } else {
+    .sync_env()  # a handle may be resolved (downloaded)
     as.character(module_or_handle)
   }
   sigs <- reticulate::py_to_r(.py_call(.hubfn()$module_signatures(h)))
@@ -225,6 +228,7 @@ hub_signatures <- module_signatures
 #' }
 #' @export
 hub_resolve <- function(handle) {
+  .sync_env()
   reticulate::py_to_r(.py_call(.hubfn()$hub_resolve(as.character(handle))))
 }
 

@@ -33,7 +33,8 @@ hub_pack <- pack_module
 #' `hub_serve_stop(srv)` or `srv$stop()`; it is also stopped when the object is garbage collected
 #' or R exits.
 #'
-#' @param root The directory to serve.
+#' @param root The directory to serve (an existing directory; otherwise an error of class
+#'   `hubfn_serve_error`).
 #' @param host The address to listen on.
 #' @param port The port; `NULL` picks a free one.
 #' @param timeout Seconds to wait for the server to answer.
@@ -50,7 +51,7 @@ hub_pack <- pack_module
 #' }
 #' @export
 hub_serve <- function(root, host = "127.0.0.1", port = NULL, timeout = 60, python = NULL, pack_dir = NULL) {
-  root <- normalizePath(root, mustWork = TRUE)
+  root <- .serve_root(root)
   python <- if (is.null(python)) reticulate::py_config()$python else python
   if (is.null(port)) port <- .free_port(host)
   port <- as.integer(port)
@@ -106,6 +107,29 @@ print.hubfn_server <- function(x, ...) {
   cat("<hubfn server ", x$url, " (", state, ", pid ", x$process$get_pid(), ") serving ", x$root, ">\n",
       sep = "")
   invisible(x)
+}
+
+# The directory hub_serve() serves, as an absolute path; an R error of class hubfn_serve_error
+# (not normalizePath()'s simpleError) when it is not an existing directory.
+.serve_root <- function(root, call = sys.call(-1L)) {
+  force(call)
+  serve_error <- function(msg) {
+    stop(structure(class = c("hubfn_serve_error", "hubfn_error", "error", "condition"),
+                   list(message = msg, call = call)))
+  }
+  if (!is.character(root) || length(root) != 1L || is.na(root) || !nzchar(root)) {
+    serve_error("hub_serve() needs `root`: the path of one directory of modules to serve.")
+  }
+  path <- path.expand(root)
+  if (!file.exists(path)) {
+    serve_error(paste0("Cannot serve '", root, "': no such directory. Pass the directory that ",
+                       "holds the module directories (or packed .tar.gz archives) to serve."))
+  }
+  if (!dir.exists(path)) {
+    serve_error(paste0("Cannot serve '", root, "': it is a file, not a directory. Pass the ",
+                       "directory that holds it; its modules are served at their paths under it."))
+  }
+  normalizePath(path, mustWork = TRUE)
 }
 
 .read_lines <- function(path) {

@@ -81,6 +81,32 @@ hubfn_has <- function(name) {
   .hubfn_env$helpers
 }
 
+# Environment variables hubfn reads at call time, besides every HUBFN_* variable (see
+# hubfn/envvars.py and hubfn/http.py).
+.synced_env_vars <- c(
+  "TFHUB_CACHE_DIR", "TFHUB_DOWNLOAD_PROGRESS", "TFHUB_DISABLE_CERT_VALIDATION",
+  "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+# Python reads the process environment into os.environ once, when it starts, so Sys.setenv() and
+# Sys.unsetenv() in R after that are invisible to hubfn. Before a call that may resolve, fetch or
+# use the cache, copy R's current values of the variables hubfn reads into os.environ (set or
+# delete), in one Python call. Nothing to do before Python starts: it then reads R's environment.
+.sync_env <- function() {
+  if (!reticulate::py_available(initialize = FALSE)) {
+    return(invisible(FALSE))
+  }
+  env <- Sys.getenv()
+  names <- names(env)
+  keep <- names %in% .synced_env_vars | startsWith(names, "HUBFN_")
+  values <- as.list(as.character(env[keep]))
+  names(values) <- names[keep]
+  unset <- as.list(setdiff(.synced_env_vars, names))
+  reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(values, convert = FALSE), unset)
+  invisible(TRUE)
+}
+
 #' Is the hubfn Python package available?
 #'
 #' `TRUE` when reticulate's Python can import `hubfn` (and NumPy is usable). Starts Python if needed,

@@ -112,3 +112,24 @@ def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=Fal
 
 def sorted_keys(d):
     return sorted(d)
+
+
+def sync_environ(values, unset, prefixes=("HUBFN_",)):
+    """Make os.environ agree with R's environment for the variables hubfn reads.
+
+    Python copies the process environment into os.environ once, when it starts; R's Sys.setenv()
+    and Sys.unsetenv() after that are not seen. `values` ({name: value}) are set; names in `unset`
+    are deleted, and so is any variable starting with one of `prefixes` that `values` lacks (R
+    does not have it).
+    """
+    import os
+
+    values = dict(values or {})
+    for name, value in values.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+    gone = set(unset or ())
+    gone.update(k for k in os.environ if k.startswith(tuple(prefixes)) and k not in values)
+    for name in gone:
+        if name in os.environ:
+            del os.environ[name]

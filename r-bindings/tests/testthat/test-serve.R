@@ -47,3 +47,20 @@ test_that("pack_module writes an archive hub_load can read from a static server"
   m <- hub_load(paste0(srv$url, "/fruit"))
   expect_equal(m(c(1, 0)), matrix(c(1.5, 1.5), 1))
 })
+
+test_that("hub_serve of a missing directory or a file is a hubfn_serve_error naming the path", {
+  missing_dir <- file.path(tempdir(), "hubfn-no-such-dir", "modules")
+  e <- tryCatch(hub_serve(missing_dir), error = function(e) e)
+  expect_s3_class(e, c("hubfn_serve_error", "hubfn_error", "error", "condition"), exact = TRUE)
+  expect_match(conditionMessage(e), paste0("Cannot serve '", missing_dir, "': no such directory."), fixed = TRUE)
+  expect_match(conditionMessage(e), "Pass the directory", fixed = TRUE)
+  expect_equal(deparse(conditionCall(e)[[1]]), "hub_serve")
+  expect_error(hub_serve(file.path(tempfile("hubfn-gone-"), "x")), class = "hubfn_serve_error",
+               regexp = "no such directory")
+  a_file <- tempfile("hubfn-serve-file-")
+  writeLines("not a directory", a_file)
+  on.exit(unlink(a_file), add = TRUE)
+  expect_error(hub_serve(a_file), class = "hubfn_serve_error", regexp = "it is a file, not a directory")
+  expect_error(hub_serve(NA_character_), class = "hubfn_serve_error", regexp = "needs `root`")
+  expect_error(hub_serve(c("a", "b")), class = "hubfn_serve_error", regexp = "needs `root`")
+})
