@@ -89,4 +89,9 @@ class OfflineError(CacheError):
     """HUBFN_OFFLINE is set and the module is not in the cache."""
 
 
+# --- serving ---------------------------------------------------------------------------------------
+class ServeError(HubError, OSError):
+    """The module server cannot start, e.g. its host:port is in use or cannot be listened on."""
+
+
 __all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]

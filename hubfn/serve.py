@@ -14,6 +14,7 @@ One URL is both the module's documentation and its download:
 background thread; `hubfn serve ROOT` runs it in the foreground.
 """
 
+import errno
 import logging
 import os
 import threading
@@ -174,8 +175,15 @@ class ModuleServer:
 
         # File bodies are sent by waitress's I/O loop (wsgi.file_wrapper), so a few worker threads
         # serve many downloads; poll() lifts select()'s 1024-descriptor limit.
-        self._server = waitress.create_server(app, host=host, port=port, threads=threads, ident="hubfn",
-                                              asyncore_use_poll=True, clear_untrusted_proxy_headers=True)
+        try:
+            self._server = waitress.create_server(app, host=host, port=port, threads=threads, ident="hubfn",
+                                                  asyncore_use_poll=True, clear_untrusted_proxy_headers=True)
+        except OSError as e:
+            shown = f"[{host}]" if ":" in str(host) else host
+            hint = (" Another program (perhaps another hubfn serve) is using that port: stop it, or pick "
+                    "another port with --port (0 picks a free one)." if e.errno == errno.EADDRINUSE else
+                    " Check --host and --port (ports below 1024 need privileges).")
+            raise errors.ServeError(f"Cannot serve on {shown}:{port}: {e.strerror or e}.{hint}") from None
         self.app = app
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)

@@ -123,3 +123,25 @@ def test_hubfn_serve_command_in_a_subprocess(fruit_dir, tf1_dir, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def test_hubfn_serve_on_a_port_in_use_is_a_clear_error(fruit_dir, tmp_path):
+    import socket
+
+    from hubfn import errors
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(errors.ServeError, match=f"127.0.0.1:{port}.*in use"):
+            serve_modules(tmp_path, port=port)
+        exe = os.path.join(os.path.dirname(sys.executable), "hubfn")
+        out = subprocess.run([exe, "serve", str(tmp_path), "--port", str(port)], capture_output=True, text=True,
+                             timeout=60)
+    finally:
+        taken.close()
+    assert out.returncode == 1, out
+    assert out.stderr.startswith("hubfn: error: Cannot serve on 127.0.0.1:") and f":{port}" in out.stderr
+    assert "Traceback" not in out.stderr and "OSError" not in out.stderr
