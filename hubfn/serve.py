@@ -47,8 +47,8 @@ class ModuleApp:
         try:
             response = self._handle(environ)
         except (errors.NotAModuleError, errors.ExportError, FileNotFoundError) as e:
-            # Not a module after all, a symlink out of the module, or removed while we looked at it.
-            log.warning("hubfn serve: %s: not served: %s", path, e)
+            # Not a module after all, a symlink out of the module, or changed while we looked at it.
+            self.store.note_refusal(path, path.lstrip("/"), str(e))  # logged once, not per request
             response = serve_http.text(404, "No module at this path. The list of modules is at /.")
         except (errors.HubError, OSError) as e:
             log.error("hubfn serve: %s: %s", path, e)
@@ -64,6 +64,9 @@ class ModuleApp:
         target = self.store.locate(environ.get("PATH_INFO", "") or "/")
         if target is None:
             return serve_http.text(404, "No module at this path. The list of modules is at /.")
+        if target.kind == "refused":
+            return serve_http.text(404, "The module at this path is not served: it cannot be published as it "
+                                        "is (the server's log says why). The list of modules is at /.")
         if target.kind == "listing":
             return self._listing(environ, target)
         if target.kind == "archive_file":

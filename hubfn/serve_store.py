@@ -5,13 +5,16 @@ Three rules keep the server from handing out anything but modules:
   segments with a backslash or NUL are refused before any file is touched;
 - the joined path is resolved with realpath and must stay inside ROOT's realpath, so a symlink under
   ROOT that points elsewhere (to /etc, say) is not followed out;
-- only module directories (holding saved_model.pb) and .tar.gz files are ever served, never raw files.
+- only module directories (holding saved_model.pb) and .tar.gz files are ever served, never raw files;
+  a module directory that cannot be packed as it is (a symlink leading out of it, a FIFO) is refused:
+  neither listed nor served, and the reason is logged once (again only if it changes).
 
 Archives of module directories are packed once into a cache directory outside ROOT (a content
 fingerprint in the name), repacked when the module changes, and only ever renamed into place whole.
 """
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
@@ -19,6 +22,8 @@ import threading
 import attrs
 
 from . import errors, pack
+
+log = logging.getLogger("hubfn")
 
 ARCHIVE_SUFFIX = ".tar.gz"
 SUPPORTED_FORMATS = ("compressed",)
@@ -28,7 +33,8 @@ SUPPORTED_FORMATS = ("compressed",)
 class Target:
     """What a URL path names: a module directory, a packed .tar.gz, or a directory listing."""
 
-    kind: str  # "module_dir", "module_archive" (a .tar.gz standing for the module), "archive_file", "listing"
+    kind: str  # "module_dir", "module_archive" (a .tar.gz standing for the module), "archive_file", "listing",
+    #            or "refused" (a module directory that is not served: see ModuleStore.refusal)
     rel: str  # the path relative to ROOT, "/"-separated, without the .tar.gz of an archive_file request
     path: str  # absolute path on disk (the directory or the .tar.gz file)
 
@@ -82,6 +88,7 @@ class ModuleStore:
                 )
         self._locks = {}
         self._locks_guard = threading.Lock()
+        self._refused = {}  # absolute path -> the reason last logged for not serving it
 
     # --- URL path -> target -----------------------------------------------------------------------
     def _inside(self, path: str) -> str | None:
@@ -99,13 +106,14 @@ class ModuleStore:
             return Target("listing", "", self.root)
         real = self._inside(disk)
         if real is not None and is_module_dir(real):
-            return Target("module_dir", rel, real)
+            return Target("refused" if self.refusal(real, rel) else "module_dir", rel, real)
         if rel.endswith(ARCHIVE_SUFFIX):
             if real is not None and os.path.isfile(real):
                 return Target("archive_file", rel[: -len(ARCHIVE_SUFFIX)], real)
             base = self._inside(disk[: -len(ARCHIVE_SUFFIX)])
             if base is not None and is_module_dir(base):  # /acme/fruit/1.tar.gz: the packed module dir
-                return Target("archive_file", rel[: -len(ARCHIVE_SUFFIX)], base)
+                rel = rel[: -len(ARCHIVE_SUFFIX)]
+                return Target("refused" if self.refusal(base, rel) else "archive_file", rel, base)
             return None
         packed = self._inside(disk + ARCHIVE_SUFFIX)
         if packed is not None and os.path.isfile(packed):
@@ -114,22 +122,54 @@ class ModuleStore:
             return Target("listing", rel, real)
         return None
 
+    # --- refusals ---------------------------------------------------------------------------------
+    def refusal(self, module_dir: str, rel: str) -> str | None:
+        """Why the module directory is not served (it cannot be packed as it is), or None.
+
+        One stat() walk (as for its fingerprint). The reason is logged the first time it is seen, not
+        on every request or listing.
+        """
+        try:
+            pack.module_entries(module_dir)
+        except (errors.ExportError, errors.NotAModuleError, FileNotFoundError) as e:
+            self.note_refusal(module_dir, rel, str(e))
+            return str(e)
+        with self._locks_guard:
+            self._refused.pop(module_dir, None)
+        return None
+
+    def note_refusal(self, path: str, rel: str, reason: str):
+        """Log that `path` (at URL path `rel`) is not served, once per module and reason."""
+        with self._locks_guard:
+            if self._refused.get(path) == reason:
+                return
+            self._refused[path] = reason
+        log.warning("hubfn serve: /%s is not served (nor listed): %s", rel, reason)
+
     # --- listing ----------------------------------------------------------------------------------
     def list_modules(self, under: str = "") -> list:
-        """Relative paths of the modules below `under`: module dirs and .tar.gz files, sorted."""
+        """Relative paths of the modules below `under` that are served: module dirs and .tar.gz files.
+
+        Exactly what `locate` serves: module dirs it would refuse and .tar.gz symlinks leading out of
+        ROOT are left out.
+        """
         top = os.path.join(self.root, *[s for s in under.split("/") if s])
         found = []
         for dirpath, dirnames, filenames in os.walk(top):  # symlinked dirs are not walked into
             rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
             rel_dir = "" if rel_dir == "." else rel_dir + "/"
             if "saved_model.pb" in filenames and dirpath != self.root:
-                found.append(rel_dir.rstrip("/"))
+                real = self._inside(dirpath)
+                if real is not None and is_module_dir(real) and not self.refusal(real, rel_dir.rstrip("/")):
+                    found.append(rel_dir.rstrip("/"))
                 dirnames[:] = []  # a module's variables/ and assets/ hold no modules
                 continue
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
                 if name.endswith(ARCHIVE_SUFFIX) and not name.startswith("."):
-                    found.append(rel_dir + name[: -len(ARCHIVE_SUFFIX)])
+                    real = self._inside(os.path.join(dirpath, name))
+                    if real is not None and os.path.isfile(real):
+                        found.append(rel_dir + name[: -len(ARCHIVE_SUFFIX)])
         return sorted(set(found))
 
     # --- fingerprints and packed archives ---------------------------------------------------------

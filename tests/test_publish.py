@@ -314,3 +314,46 @@ def test_json_is_valid_for_every_listed_module(served):
     for name in names:
         body = requests.get(served.url + name, headers={"Accept": "application/json"}, timeout=60).content
         assert json.loads(body)["name"] == name
+
+
+def test_refused_module_is_not_listed_and_its_reason_is_logged_once(fruit_dir, tmp_path, caplog):
+    """A module dir with an asset symlink leading out of ROOT: never served, never listed, one log line."""
+    import logging
+
+    from wsgiref.util import setup_testing_defaults
+
+    root = tmp_path / "root"
+    shutil.copytree(fruit_dir, root / "acme" / "good" / "1")
+    shutil.copytree(fruit_dir, root / "acme" / "leaky" / "1")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the world\n")
+    os.makedirs(root / "acme" / "leaky" / "1" / "assets", exist_ok=True)
+    os.symlink(secret, root / "acme" / "leaky" / "1" / "assets" / "vocab.txt")
+    app = make_app(root, pack_dir=tmp_path / "packs")
+
+    def get(path, query="", accept="text/html"):
+        env = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET", "HTTP_ACCEPT": accept}
+        setup_testing_defaults(env)
+        seen = {}
+        body = app(env, lambda status, headers: seen.update(status=int(status.split()[0])))
+        data = b"".join(body)
+        getattr(body, "close", lambda: None)()
+        return seen["status"], data
+
+    with caplog.at_level(logging.INFO, logger="hubfn"):
+        for _ in range(3):
+            status, body = get("/", accept="application/json")
+            assert status == 200 and [m["name"] for m in json.loads(body)["modules"]] == ["acme/good/1"]
+            status, body = get("/")
+            assert status == 200 and b"acme/good/1" in body and b"leaky" not in body
+            status, body = get("/acme", accept="application/json")
+            assert [m["name"] for m in json.loads(body)["modules"]] == ["acme/good/1"]
+            for path, query in [("/acme/leaky/1", ""), ("/acme/leaky/1", "tf-hub-format=compressed"),
+                                ("/acme/leaky/1.tar.gz", "")]:
+                status, body = get(path, query)
+                assert status == 404 and b"not for the world" not in body
+                assert b"not served" in body and str(secret).encode() not in body
+            assert get("/acme/good/1", "tf-hub-format=compressed")[0] == 200
+    said = [r.getMessage() for r in caplog.records if "leaky" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "symlink" in said[0] and str(secret) in said[0]
