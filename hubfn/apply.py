@@ -7,7 +7,7 @@ signature (`_convert_inputs`), call it, and shape the result (`_pick_outputs`).
 import numpy as np
 
 from . import errors
-from .signatures import TF1_HUB
+from .signatures import TF1_HUB, format_shape
 
 CALL = "__call__"
 
@@ -195,8 +195,7 @@ def _convert_value(module, spec, value, sig_name="default"):
     elif tensor.dtype != target:
         tensor = tf.cast(tensor, target)
     if spec.shape is not None and not tf.TensorShape(spec.shape).is_compatible_with(tensor.shape):
-        want = "[" + ", ".join("?" if d is None else str(d) for d in spec.shape) + "]"
-        raise errors.InputError(f"{where} expects shape {want}, got {list(tensor.shape)}.")
+        raise errors.InputError(f"{where} expects shape {format_shape(spec.shape)}, got {list(tensor.shape)}.")
     return tensor
 
 

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 
 from . import errors
-from .signatures import read_saved_model
+from .signatures import format_shape, read_saved_model
 
 README_LIMIT = 256 << 10  # a README larger than this is cut: the page is documentation, not storage
 _SMALL_MEMBERS = ("saved_model.pb", "tfhub_module.pb", "README.md")
@@ -96,7 +96,7 @@ def _size(n):
 
 
 def _shape(shape):
-    return "unknown rank" if shape is None else "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    return format_shape(shape, unknown="unknown rank")
 
 
 def _tensor_table(cls, tensors):

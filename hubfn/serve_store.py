@@ -41,8 +41,8 @@ class Target:
 
 def default_pack_dir(root: str) -> str:
     """A per-ROOT cache of packed archives under the system temp dir, outside ROOT."""
-    key = hashlib.sha1(os.path.realpath(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"hubfn-packs-{os.getuid() if hasattr(os, 'getuid') else 0}", key)
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(tempfile.gettempdir(), f"hubfn-packs-{uid}", _dir_key(os.path.realpath(root)))
 
 
 def is_module_dir(path: str) -> bool:

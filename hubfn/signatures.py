@@ -32,11 +32,7 @@ class TensorInfo:
     tensor_name: str | None = attrs.field(default=None, eq=False, repr=False)
 
     def describe(self) -> str:
-        if self.shape is None:
-            dims = "<unknown rank>"
-        else:
-            dims = "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
-        return f"{self.name}: {self.dtype}{dims}"
+        return f"{self.name}: {self.dtype}{format_shape(self.shape)}"
 
     def as_dict(self) -> dict:
         return {"name": self.name, "dtype": self.dtype,
@@ -106,6 +102,13 @@ class SavedModelInfo:
             f"Module {self.path!r} has no graph variant with tags {format_tags(wanted)}; "
             f"its tag sets are: {', '.join(format_tags(t) for t in self.tag_sets)}."
         )
+
+
+def format_shape(shape, unknown="<unknown rank>") -> str:
+    """"[?, 2]" for (None, 2); `unknown` for a shape of unknown rank (None)."""
+    if shape is None:
+        return unknown
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def format_tags(tags) -> str:
