@@ -183,7 +183,7 @@ def _check_module(tmp, url):
 def _install(handle, url, paths, tmp, result):
     """Move the checked directory into place; then record its manifest (a crash in between leaves an
     entry without manifest, which is still checked like a tensorflow_hub entry)."""
-    _unlink(paths.manifest)
+    download.unlink_if_present(paths.manifest)
     write_descriptor(handle, paths)
     try:
         os.rename(tmp, paths.entry)
@@ -215,14 +215,7 @@ def _discard(path):
     if os.path.isdir(aside) and not os.path.islink(aside):
         shutil.rmtree(aside, ignore_errors=True)
     else:
-        _unlink(aside)
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        download.unlink_if_present(aside)
 
 
 # --- management ----------------------------------------------------------------------------------

@@ -89,10 +89,7 @@ class Source:
 
     def discard_partial(self):
         for p in (self.partial, self.info_path):
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
+            unlink_if_present(p)
 
     def _prefix(self):
         """(bytes on disk, validator) usable for a resume, or (0, None)."""
@@ -127,7 +124,7 @@ class Source:
                 if validator:
                     write_json(self.info_path, {"url": self.url, "validator": validator, "total": total})
                 else:  # without a validator a later resume could splice two different archives
-                    _unlink(self.info_path)
+                    unlink_if_present(self.info_path)
             self.pos = have
             bar = _progress(self.url, total, have)
             started = time.monotonic()
@@ -198,7 +195,8 @@ def _replay(f, n):
         yield data
 
 
-def _unlink(path):
+def unlink_if_present(path):
+    """os.unlink, where a file already gone is fine."""
     try:
         os.unlink(path)
     except FileNotFoundError:
