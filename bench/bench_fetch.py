@@ -40,7 +40,7 @@ if kind.startswith("tfhub"):
     import tensorflow_hub as lib
 else:
     import hubfn as lib
-    import hubfn.cache  # the download stack, imported up front as tensorflow_hub's is on import
+    import hubfn.fetch.cache  # the download stack, imported up front as tensorflow_hub's is on import
     if kind.endswith("load"):
         import tensorflow  # imported up front, as tensorflow_hub does on import
 base = rss("VmRSS:")

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
 
-from hubfn.pack import pack_module  # noqa: E402
+from hubfn.publish.pack import pack_module  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HUBFN = os.path.join(os.path.dirname(sys.executable), "hubfn")

@@ -10,9 +10,10 @@ _PUBLIC = {
     "hub_load": "api", "hub_module": "api", "module_apply": "api", "module_signatures": "api",
     "export_savedmodel": "api", "hub_resolve": "resolve", "Module": "module",
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
-    "pack_module": "pack", "serve_modules": "serve", "make_app": "serve",
-    "hub_layer": "keras_layer", "HubLayer": "keras_layer",
-    "cache_dir": "cache", "cache_list": "cache", "cache_verify": "cache", "cache_remove": "cache",
+    "pack_module": "publish.pack", "serve_modules": "publish.serve", "make_app": "publish.serve",
+    "hub_layer": "tune.keras_layer", "HubLayer": "tune.keras_layer",
+    "cache_dir": "fetch.cache", "cache_list": "fetch.cache", "cache_verify": "fetch.cache",
+    "cache_remove": "fetch.cache",
 }
 
 __all__ = sorted(_PUBLIC)

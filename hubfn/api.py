@@ -1,6 +1,6 @@
 """The public functions of hubfn: thin calls into the layers below.
 
-handle -> resolve (hubfn.resolve; URLs through hubfn.cache) -> read signatures (hubfn.signatures)
+handle -> resolve (hubfn.resolve; URLs through hubfn.fetch) -> read signatures (hubfn.signatures)
 -> load (hubfn.load) -> Module (hubfn.module) -> apply (hubfn.apply).
 """
 
@@ -11,35 +11,35 @@ from .export import export_savedmodel
 from .load import load_object
 from .module import Module
 from .resolve import hub_resolve
-from .signatures import TF1_HUB, read_saved_model
+from .signatures import TF1_HUB, choose_tags, read_saved_model
 
 
-def hub_load(handle, tags=None) -> Module:
-    """Load the module named by `handle` (a directory, file:// or http(s):// URL) for inference."""
-    return _make_module(handle, tags=tags, trainable=False)
+def hub_load(handle, tags=None, resolvers=None) -> Module:
+    """Load the module named by `handle` (a directory, file:// or http(s):// URL) for inference.
+
+    resolvers: the resolvers to try in order (default: hubfn.resolve.DEFAULT_RESOLVERS).
+    """
+    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers)
 
 
-def hub_module(handle_or_module, trainable=False, tags=None) -> Module:
+def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None) -> Module:
     """A Module for `handle_or_module`, trainable or not.
 
     With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
     `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
+    A Module passed in keeps its graph variant otherwise.
     """
     if isinstance(handle_or_module, Module):
         m = handle_or_module
-        if tags is None and not (trainable and m.format == TF1_HUB):
-            tags = m.tags  # keep the variant, unless fine-tuning a TF1 module picks {"train"} below
-        return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path)
-    return _make_module(handle_or_module, tags=tags, trainable=trainable)
+        return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags)
+    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers)
 
 
-def module_signatures(module_or_handle) -> list:
+def module_signatures(module_or_handle, resolvers=None) -> list:
     """The module's signatures as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}]."""
-    m = module_or_handle if isinstance(module_or_handle, Module) else None
-    if m is not None:
-        return [s.as_dict() for s in m.signatures]
-    path = hub_resolve(module_or_handle)
-    info = read_saved_model(path)
+    if isinstance(module_or_handle, Module):
+        return [s.as_dict() for s in module_or_handle.signatures]
+    info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers))
     return [s.as_dict() for s in info.variant(None).signatures]
 
 
@@ -52,13 +52,11 @@ def _as_tags(tags):
     return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
 
 
-def _make_module(handle, tags, trainable, path=None) -> Module:
+def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None) -> Module:
     handle = handles.as_handle(handle)
-    tags = _as_tags(tags)
-    path = path or hub_resolve(handle)
+    path = path or hub_resolve(handle, resolvers=resolvers)
     info = read_saved_model(path)
-    if tags is None and trainable and info.format == TF1_HUB and frozenset({"train"}) in info.tag_sets:
-        tags = frozenset({"train"})  # the variant meant for fine-tuning
+    tags = choose_tags(info, _as_tags(tags), trainable, keep=keep_tags)
     variant = info.variant(tags)
     if info.format == TF1_HUB:
         load_tags = variant.tags

@@ -27,7 +27,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False):
         kwargs = _convert_inputs(module, sig, inputs)
         outputs = None
         if training and module.trainable and module.format == TF1_HUB:
-            from .finetune import tf1_training_call
+            from .tune.finetune import tf1_training_call
 
             outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
         if outputs is None:
@@ -206,12 +206,24 @@ def _pick_outputs(module, name, outputs, as_dict):
     outputs = dict(outputs)
     if as_dict:
         return outputs
-    if "default" in outputs:
-        return outputs["default"]
-    if len(outputs) == 1:
-        return next(iter(outputs.values()))
-    raise errors.OutputError(
-        f"Signature {name!r} of {module.handle!r} has several outputs and none named \"default\": "
-        f"{', '.join(sorted(outputs))}. Pass as_dict=True to get them all."
-    )
+    return pick_output(outputs, None, f"Signature {name!r} of {module.handle!r}",
+                       "Pass as_dict=True to get them all.")
+
+
+def pick_output(outputs: dict, key, where: str, fix: str):
+    """The output named `key`; with key None, the one named "default", else the only one.
+
+    `where` names the caller in errors ("Signature 'x' of 'h'"); `fix` says what to do about several.
+    """
+    if key is None:
+        if "default" in outputs:
+            return outputs["default"]
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        raise errors.OutputError(
+            f"{where} has several outputs and none named \"default\": {', '.join(sorted(outputs))}. {fix}"
+        )
+    if key not in outputs:
+        raise errors.OutputError(f"{where} has no output {key!r}; its outputs are: {', '.join(sorted(outputs))}.")
+    return outputs[key]
 

@@ -33,7 +33,7 @@ def cmd_info(args):
 def cmd_pack(args):
     import os
 
-    from .pack import pack_module
+    from .publish.pack import pack_module
 
     path = pack_module(args.module_dir, args.output)
     print(f"{path} ({os.path.getsize(path)} bytes)")
@@ -41,7 +41,7 @@ def cmd_pack(args):
 
 
 def cmd_serve(args):
-    from .serve import run_forever
+    from .publish.serve import run_forever
 
     return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir)
 
@@ -68,7 +68,7 @@ def build_parser():
     p.add_argument("--pack-dir", help="where packed archives are kept (default: under the system temp dir)")
     p.set_defaults(func=cmd_serve)
 
-    from .cache_cli import add_parser as add_cache_parser  # list / verify / remove cached modules
+    from .fetch.cli import add_parser as add_cache_parser  # list / verify / remove cached modules
 
     add_cache_parser(sub)
     return parser

@@ -11,10 +11,9 @@ failed export leaves nothing behind and a reader never sees half a module.
 """
 
 import os
-import shutil
-import tempfile
 
 from . import errors, load
+from .util import fs
 
 
 def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_signature=None):
@@ -34,7 +33,7 @@ def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_s
     from .module import Module
 
     if isinstance(obj, Module):
-        from . import finetune
+        from .tune import finetune
 
         return _write_atomically(export_dir, lambda tmp: finetune.export_module(obj, tmp))
     root, sigs = _build_root(obj, signatures, input_signature)
@@ -42,22 +41,10 @@ def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_s
 
 
 def _write_atomically(export_dir, write):
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(export_dir) + ".", suffix=".tmp", dir=parent)
-    try:
-        write(tmp)
-        old = None
-        if os.path.isdir(export_dir):
-            old = tmp + ".old"
-            os.rename(export_dir, old)
-        os.rename(tmp, export_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-            load.forget(export_dir)  # the replaced module's weights need not stay in memory
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    replacing = os.path.isdir(export_dir)
+    fs.atomic_dir(export_dir, write)
+    if replacing:
+        load.forget(export_dir)  # the replaced module's weights need not stay in memory
     return export_dir
 
 

@@ -12,6 +12,7 @@ from . import errors
 LOCAL = "local"
 FILE_URL = "file"
 HTTP = "http"
+OTHER = "other"  # a URL of a scheme hubfn's own resolvers do not know; a custom resolver may
 
 
 def as_handle(handle) -> str:
@@ -30,7 +31,7 @@ def as_handle(handle) -> str:
 
 
 def handle_kind(handle: str) -> str:
-    """LOCAL, FILE_URL or HTTP; any other URL scheme is refused with the kinds that are supported."""
+    """LOCAL, FILE_URL, HTTP, or OTHER for a URL of any other scheme."""
     scheme = urllib.parse.urlsplit(handle).scheme.lower()
     if scheme in ("http", "https"):
         return HTTP
@@ -38,10 +39,7 @@ def handle_kind(handle: str) -> str:
         return FILE_URL
     # A Windows drive letter ("C:\\x") parses as a one-letter scheme; anything else with "://" is a URL.
     if "://" in handle and len(scheme) > 1:
-        raise errors.UnsupportedHandleError(
-            f"Unsupported handle {handle!r}: scheme {scheme!r} is not one hubfn knows. "
-            "Use a local directory, a file:// URL or an http(s):// URL."
-        )
+        return OTHER
     return LOCAL
 
 

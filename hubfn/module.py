@@ -55,19 +55,19 @@ class Module:
     # --- variables (fine-tuning builds on these) --------------------------------------------------
     @property
     def variables(self):
-        from . import finetune
+        from .tune import finetune
 
         return finetune.all_variables(self)
 
     @property
     def trainable_variables(self):
-        from . import finetune
+        from .tune import finetune
 
         return finetune.trainable_variables(self) if self.trainable else []
 
     @property
     def regularization_losses(self):
-        from . import finetune
+        from .tune import finetune
 
         return finetune.regularization_losses(self) if self.trainable else []
 

@@ -1,7 +1,9 @@
 """Resolve: handle -> local module directory, through one resolver per kind of handle.
 
-The resolvers are plain objects in a tuple that callers may replace (`hub_resolve(h, resolvers=...)`);
-there is no global registry to mutate and nothing happens at import time.
+A resolver is any object with `supports(handle) -> bool` and `resolve(handle) -> str` (a directory
+holding saved_model.pb). `hub_resolve` asks each in turn and uses the first that supports the handle;
+callers add their own kinds by passing `resolvers=(MyResolver(), *DEFAULT_RESOLVERS)`. There is no global
+registry to mutate and nothing happens at import time.
 """
 
 import os
@@ -9,29 +11,20 @@ import os
 import attrs
 
 from . import errors, handles
+from .moduledir import check_module_dir
 
-
-def check_module_dir(path: str, handle: str) -> str:
-    """`path` if it is a directory holding a SavedModel, else a typed error naming the handle."""
-    if not os.path.exists(path):
-        raise errors.ModuleNotFound(f"Module {handle!r}: no such file or directory {path!r}.")
-    if not os.path.isdir(path):
-        raise errors.NotAModuleError(
-            f"Module {handle!r}: {path!r} is a file; a module is a directory holding saved_model.pb."
-        )
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise errors.NotAModuleError(
-            f"Module {handle!r}: directory {path!r} has no saved_model.pb, so it is not a SavedModel. "
-            "Point the handle at the directory that holds saved_model.pb and variables/."
-        )
-    return path
+__all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "LocalResolver", "check_module_dir",
+           "hub_resolve"]
 
 
 @attrs.frozen
 class LocalResolver:
     """A directory on this machine."""
 
-    kind: str = handles.LOCAL
+    kind: str = "a local directory"
+
+    def supports(self, handle: str) -> bool:
+        return handles.handle_kind(handle) == handles.LOCAL
 
     def resolve(self, handle: str) -> str:
         return check_module_dir(os.path.abspath(os.path.expanduser(handle)), handle)
@@ -41,7 +34,10 @@ class LocalResolver:
 class FileUrlResolver:
     """A file:// URL naming a directory on this machine."""
 
-    kind: str = handles.FILE_URL
+    kind: str = "a file:// URL"
+
+    def supports(self, handle: str) -> bool:
+        return handles.handle_kind(handle) == handles.FILE_URL
 
     def resolve(self, handle: str) -> str:
         return check_module_dir(os.path.abspath(handles.file_url_to_path(handle)), handle)
@@ -49,12 +45,15 @@ class FileUrlResolver:
 
 @attrs.frozen
 class HttpResolver:
-    """An http(s) URL: downloaded once into the shared cache (see hubfn.cache)."""
+    """An http(s) URL: downloaded once into the shared cache (see hubfn.fetch.cache)."""
 
-    kind: str = handles.HTTP
+    kind: str = "an http(s):// URL"
+
+    def supports(self, handle: str) -> bool:
+        return handles.handle_kind(handle) == handles.HTTP
 
     def resolve(self, handle: str) -> str:
-        from . import cache  # the download stack is only imported when a URL is used
+        from .fetch import cache  # the download stack is only imported when a URL is used
 
         return cache.fetch_to_cache(handle)
 
@@ -62,11 +61,18 @@ class HttpResolver:
 DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), HttpResolver())
 
 
-def hub_resolve(handle, resolvers=DEFAULT_RESOLVERS) -> str:
-    """The local directory of the module named by `handle` (downloading and caching URLs)."""
+def hub_resolve(handle, resolvers=None) -> str:
+    """The local directory of the module named by `handle` (downloading and caching URLs).
+
+    resolvers: the resolvers to ask, in order (default: DEFAULT_RESOLVERS); the first whose
+    `supports(handle)` is true resolves it.
+    """
     handle = handles.as_handle(handle)
-    kind = handles.handle_kind(handle)
+    resolvers = DEFAULT_RESOLVERS if resolvers is None else tuple(resolvers)
     for resolver in resolvers:
-        if resolver.kind == kind:
+        if resolver.supports(handle):
             return resolver.resolve(handle)
-    raise errors.UnsupportedHandleError(f"No resolver for handle {handle!r} (kind {kind!r}).")
+    kinds = ", ".join(str(getattr(r, "kind", type(r).__name__)) for r in resolvers) or "(no resolvers given)"
+    raise errors.UnsupportedHandleError(
+        f"Unsupported handle {handle!r}: no resolver takes it. Supported kinds: {kinds}."
+    )

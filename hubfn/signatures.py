@@ -8,7 +8,7 @@ import os
 
 import attrs
 
-from . import errors
+from . import errors, moduledir
 
 TF2 = "tf2"
 TF1_HUB = "tf1_hub"
@@ -104,6 +104,23 @@ class SavedModelInfo:
         )
 
 
+TRAIN_TAGS = frozenset({"train"})
+
+
+def choose_tags(info: SavedModelInfo, tags, trainable: bool, keep=None):
+    """The rule for which graph variant to load, in one place.
+
+    `tags` named by the caller win. Otherwise fine-tuning a TF1 hub module that has a {"train"} variant
+    picks it (that graph holds the dropout, batch-norm updates and regularization losses meant for
+    training). Otherwise `keep` (the variant of a Module being made anew), else None: the default variant.
+    """
+    if tags is not None:
+        return frozenset(tags)
+    if trainable and info.format == TF1_HUB and TRAIN_TAGS in info.tag_sets:
+        return TRAIN_TAGS
+    return None if keep is None else frozenset(keep)
+
+
 def format_shape(shape, unknown="<unknown rank>") -> str:
     """"[?, 2]" for (None, 2); `unknown` for a shape of unknown rank (None)."""
     if shape is None:
@@ -157,5 +174,5 @@ def read_saved_model(path: str) -> SavedModelInfo:
                 outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
             ))
         variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs))
-    fmt = TF1_HUB if os.path.isfile(os.path.join(path, "tfhub_module.pb")) else TF2
+    fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
     return SavedModelInfo(path=path, format=fmt, variants=variants)

@@ -42,7 +42,7 @@ def cache_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def server():
     """A programmable module server on 127.0.0.1 (routes, faults, request log)."""
-    from tests import servers
+    import servers
 
     with servers.ModuleServer() as s:
         yield s
@@ -51,6 +51,6 @@ def server():
 @pytest.fixture(scope="module")
 def fruit_tgz(fruit_dir):
     """The fruit module as tar.gz bytes, rooted at the module directory."""
-    from tests import servers
+    import servers
 
     return servers.targz(fruit_dir)

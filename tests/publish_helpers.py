@@ -1,12 +1,10 @@
 """Helpers shared by the test_publish*.py files: a served tree of modules and raw HTTP requests."""
 
 import http.client
-import inspect
 import os
 import shutil
 import socket
 
-from hubfn import errors
 
 
 def build_root(base, fruit_dir, tf1_dir):
@@ -17,7 +15,7 @@ def build_root(base, fruit_dir, tf1_dir):
         acme/tf1/1/            the TF1 hub-format module
         etc -> /etc            must never be followed
     """
-    from hubfn.pack import pack_module
+    from hubfn.publish.pack import pack_module
 
     root = base / "root"
     shutil.copytree(fruit_dir, root / "acme" / "fruit" / "1")
@@ -53,14 +51,3 @@ def socket_get(url, path):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return head.split(b"\r\n", 1)[0].decode("latin-1"), body
-
-
-def resolver_is_placeholder() -> bool:
-    """True while hubfn.cache.fetch_to_cache is still the stub that refuses every URL (issue 3)."""
-    from hubfn import cache
-
-    fetch = getattr(cache, "fetch_to_cache", None)
-    if fetch is None:
-        return True
-    src = inspect.getsource(fetch)
-    return "not supported yet" in src and errors.UnsupportedHandleError.__name__ in src

@@ -3,6 +3,7 @@
 import os
 import resource
 
+import attrs
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -50,7 +51,7 @@ def test_file_url_and_pathlike_handles(fruit_dir):
 
 def test_module_is_frozen(fruit_dir):
     m = hubfn.hub_load(fruit_dir)
-    with pytest.raises(Exception):
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
         m.trainable = True
 
 

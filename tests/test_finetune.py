@@ -1,5 +1,6 @@
 """Fine-tuning: TF1 and TF2 modules, regularization, UPDATE_OPS, the Keras 3 layer, export of the result."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -141,7 +142,7 @@ def test_layer_config_roundtrip_and_keras_file(regularized_dir, tmp_path):
     expected = model.predict(X[:4], verbose=0)
     # A fresh process: nothing shared with this one but the file and the module directory.
     code = textwrap.dedent(f"""
-        import keras, numpy as np, hubfn.keras_layer
+        import keras, numpy as np, hubfn.tune.keras_layer
         m = keras.models.load_model({str(path)!r})
         np.save({str(tmp_path / 'out.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))
     """)
@@ -153,7 +154,13 @@ def test_layer_config_roundtrip_and_keras_file(regularized_dir, tmp_path):
 
 # --- the digits transfer-learning example --------------------------------------------------------
 def test_digits_transfer_learning_reaches_90_percent(tmp_path):
-    from hubfn import digits_example
+    import importlib.util
+
+    # The example lives beside the vignette that tells it (it needs scikit-learn, a test-only dependency).
+    path = os.path.join(os.path.dirname(__file__), "..", "vignettes", "digits_example.py")
+    spec = importlib.util.spec_from_file_location("digits_example", path)
+    digits_example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(digits_example)
 
     module_dir = digits_example.export_feature_extractor(tmp_path / "features")
     _, history, accuracy = digits_example.fine_tune_classifier(module_dir, trainable=True)

@@ -15,8 +15,8 @@ from publish_helpers import build_root
 
 from hubfn import errors
 from hubfn.cli import main as cli_main
-from hubfn.pack import pack_module
-from hubfn.serve import make_app, serve_modules
+from hubfn.publish.pack import pack_module
+from hubfn.publish.serve import make_app, serve_modules
 from hubfn.signatures import read_saved_model
 
 

@@ -14,15 +14,13 @@ import sys
 import numpy as np
 import pytest
 import requests
-from publish_helpers import build_root, resolver_is_placeholder
+from publish_helpers import build_root
 
 import hubfn
 from hubfn.examples import tf1_forward
-from hubfn.pack import pack_module
-from hubfn.serve import serve_modules
+from hubfn.publish.pack import pack_module
+from hubfn.publish.serve import serve_modules
 
-needs_resolver = pytest.mark.skipif(
-    resolver_is_placeholder(), reason="hubfn.cache.fetch_to_cache is still the placeholder (issue 3)")
 
 X = np.array([[1.0, 2.0], [-3.0, 0.5]], np.float32)
 APPLES = np.array([1.0, 2.0, 3.0], np.float32)
@@ -65,7 +63,6 @@ def test_tensorflow_hub_loads_from_hubfn_serve(served, fruit_dir, tf1_dir, cache
     np.testing.assert_allclose(got, np.asarray(local), rtol=1e-6)
 
 
-@needs_resolver
 def test_hubfn_loads_by_url_from_hubfn_serve(served, fruit_dir, cache_dir):
     local_default, local_pets = _hubfn_outputs(fruit_dir)
     for path in ("acme/fruit/1", "acme/fruit/2"):
@@ -92,7 +89,6 @@ def _start(cmd, pattern, cwd=None):
     raise AssertionError(f"{cmd} did not print its address: {''.join(seen)!r}")
 
 
-@needs_resolver
 def test_hubfn_loads_a_tar_gz_from_a_static_server(fruit_dir, tmp_path, cache_dir):
     site = tmp_path / "site"
     pack_module(fruit_dir, site / "fruit-1.tar.gz")

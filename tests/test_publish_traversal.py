@@ -9,7 +9,7 @@ import shutil
 import pytest
 from publish_helpers import build_root, raw_get, socket_get
 
-from hubfn.serve import serve_modules
+from hubfn.publish.serve import serve_modules
 
 ATTACKS = [
     "/../etc/passwd", "/../../../../etc/passwd", "/acme/../../etc/passwd", "/acme/fruit/1/../../../../etc/passwd",

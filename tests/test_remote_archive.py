@@ -8,7 +8,7 @@ import pytest
 
 import hubfn
 from hubfn import errors
-from tests import servers
+import servers
 
 MODEL = {"name": "saved_model.pb", "data": b"not parsed here"}
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import hubfn
-from hubfn import cache, errors, examples
+from hubfn import errors, examples
+from hubfn.fetch import cache
 from hubfn.cli import main
 
 
@@ -197,7 +198,7 @@ def test_lock_acquisition_checks_the_file_is_still_the_one_at_the_path(tmp_path)
     import threading
     import time
 
-    from hubfn.filelock_os import FileLock
+    from hubfn.util.locks import FileLock
 
     path = str(tmp_path / "k.hubfn-lock")
     first = FileLock(path).acquire()

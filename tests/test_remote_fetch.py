@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import hubfn
-from hubfn import errors, examples, http
-from tests import servers
+from hubfn import errors, examples
+from hubfn.fetch import http
+import servers
 
 
 @pytest.fixture(scope="module")

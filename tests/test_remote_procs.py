@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests import servers
+import servers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOADER = r"""
@@ -82,7 +82,7 @@ def wait_for_partial(partial, at_least, proc, timeout=30):
 
 def test_kill_9_mid_download_next_loader_resumes(server, padded_tgz, env, cache_dir):
     """Acceptance 4: the lock of a killed loader holds nobody up; the next one resumes with Range."""
-    from hubfn.cache import Paths
+    from hubfn.fetch.cache import Paths
 
     url = server.add("/procs/killed.tar.gz", body=padded_tgz, rate=2e6)
     paths = Paths.for_handle(url, root=str(cache_dir))
@@ -107,7 +107,7 @@ def test_kill_9_mid_download_next_loader_resumes(server, padded_tgz, env, cache_
 
 def test_killed_leader_is_replaced_by_a_waiting_process(server, padded_tgz, env, cache_dir):
     """Three loaders; the one downloading is killed; another takes over from its bytes; all succeed."""
-    from hubfn.cache import Paths
+    from hubfn.fetch.cache import Paths
 
     url = server.add("/procs/relay.tar.gz", body=padded_tgz, rate=2e6)
     paths = Paths.for_handle(url, root=str(cache_dir))
@@ -157,7 +157,7 @@ def test_progress_bar_only_when_asked(server, padded_tgz, env, cache_dir):
 
 
 def test_the_fetch_layer_does_not_import_tensorflow(env):
-    code = ("import sys, hubfn, hubfn.resolve, hubfn.cache, hubfn.cache_cli\n"
+    code = ("import sys, hubfn, hubfn.resolve, hubfn.fetch.cache, hubfn.fetch.cli\n"
             "hubfn.hub_resolve; hubfn.cache_list()\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)

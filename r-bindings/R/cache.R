@@ -45,28 +45,28 @@ NULL
 #' @export
 cache_dir <- function() {
   .sync_env()
-  .plain(.py_call(.hubfn_fn("cache_dir", "cache")()))
+  .plain(.py_call(.hubfn_fn("cache_dir", "fetch.cache")()))
 }
 
 #' @rdname cache
 #' @export
 cache_list <- function() {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_list", "cache")())))
+  .records(.plain(.py_call(.hubfn_fn("cache_list", "fetch.cache")())))
 }
 
 #' @rdname cache
 #' @export
 cache_verify <- function(handle = NULL) {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_verify", "cache")(handle = handle))))
+  .records(.plain(.py_call(.hubfn_fn("cache_verify", "fetch.cache")(handle = handle))))
 }
 
 #' @rdname cache
 #' @export
 cache_remove <- function(handle = NULL, all = FALSE) {
   .sync_env()
-  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove", "cache")(handle = handle, all = isTRUE(all))))))
+  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove", "fetch.cache")(handle = handle, all = isTRUE(all))))))
 }
 
 # Python values -> plain R values: attrs classes and dataclasses become named lists, paths strings.

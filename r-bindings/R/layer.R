@@ -27,7 +27,7 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   } else {
     as.character(handle)
   }
-  fn <- .hubfn_fn("hub_layer", "keras_layer")
+  fn <- .hubfn_fn("hub_layer", "tune.keras_layer")
   .sync_env()
   args <- if (is.null(arguments)) NULL else reticulate::dict(arguments, convert = FALSE)
   .py_call(fn(h, trainable = isTRUE(trainable), signature = signature, output_key = output_key,

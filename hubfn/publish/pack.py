@@ -14,12 +14,12 @@ ratio as zlib level 6 at more than ten times the speed. Tar headers are written 
 import os
 import stat
 import tarfile
-import tempfile
 
 import attrs
 from isal import isal_zlib
 
-from . import errors, resolve
+from .. import errors, moduledir
+from ..util import env, fs
 
 # 2000-01-01T00:00:00Z. Not 0: some tar versions warn about "implausibly old" 1970 timestamps.
 DEFAULT_MTIME = 946684800
@@ -43,7 +43,7 @@ class Entry:
 def check_module_dir(module_dir) -> str:
     """The absolute path of `module_dir` if it holds saved_model.pb, else a typed error naming it."""
     path = os.path.abspath(os.fspath(module_dir))
-    return resolve.check_module_dir(path, path)
+    return moduledir.check_module_dir(path, path)
 
 
 def module_entries(module_dir) -> tuple:
@@ -105,7 +105,7 @@ def _entry(arcname, path, st) -> Entry:
 
 def archive_mtime() -> int:
     """The one mtime written for every member: SOURCE_DATE_EPOCH if set (reproducible builds), else 2000-01-01."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    value = env.env_str("SOURCE_DATE_EPOCH")
     if not value:
         return DEFAULT_MTIME
     try:
@@ -128,7 +128,7 @@ def pack_module(module_dir, output, level=COMPRESS_LEVEL) -> str:
     output = os.path.abspath(os.fspath(output))
     real_out = os.path.realpath(output)
     real_root = os.path.realpath(root)
-    if real_out.startswith(real_root + os.sep):
+    if fs.is_inside(real_root, real_out) and real_out != real_root:
         raise errors.ExportError(
             f"Cannot pack {root!r} into {output!r}: the archive would be inside the module it packs. "
             "Write it somewhere outside the module directory."
@@ -138,20 +138,8 @@ def pack_module(module_dir, output, level=COMPRESS_LEVEL) -> str:
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
     mtime = archive_mtime()
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(output) + ".", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_archive(f, entries, mtime, level)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an archive is meant to be shared
-        os.replace(tmp, output)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with fs.atomic_file(output) as f:  # shared mode, not mkstemp's 0600: an archive is meant to be shared
+        _write_archive(f, entries, mtime, level)
     return output
 
 

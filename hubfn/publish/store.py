@@ -21,7 +21,10 @@ import threading
 
 import attrs
 
-from . import errors, pack
+from .. import errors
+from ..util import fs
+from ..util.locks import FileLock
+from . import pack
 
 log = logging.getLogger("hubfn")
 
@@ -79,7 +82,7 @@ class ModuleStore:
         if not os.path.isdir(self.root):
             raise errors.ModuleNotFound(f"Cannot serve {root!r}: it is not a directory. Pass the directory of modules.")
         self.pack_dir = os.path.abspath(pack_dir or default_pack_dir(self.root))
-        if self.pack_dir == self.root or self.pack_dir.startswith(self.root + os.sep):
+        if fs.is_inside(self.root, self.pack_dir):
             parts = os.path.relpath(self.pack_dir, self.root).split(os.sep)
             if not any(p.startswith(".") for p in parts):
                 raise errors.HubError(
@@ -93,7 +96,7 @@ class ModuleStore:
     # --- URL path -> target -----------------------------------------------------------------------
     def _inside(self, path: str) -> str | None:
         real = os.path.realpath(path)
-        return real if real == self.root or real.startswith(self.root + os.sep) else None
+        return real if fs.is_inside(self.root, real) else None
 
     def locate(self, path_info: str) -> Target | None:
         """The target a request path names, or None (404) if it names nothing servable."""
@@ -197,8 +200,6 @@ class ModuleStore:
         Packing is done once per module version: concurrent requests wait on one lock per module (a
         file lock too, for several server processes sharing the cache) and then find the archive there.
         """
-        from filelock import FileLock
-
         key = _dir_key(module_dir)
         os.makedirs(self.pack_dir, mode=0o700, exist_ok=True)  # under a shared /tmp: ours alone
         for _ in range(3):
@@ -211,7 +212,7 @@ class ModuleStore:
                     tmp = archive + ".partial"  # renamed to `archive` only if the module held still
                     pack.pack_module(module_dir, tmp)
                     if self.fingerprint(module_dir)[0] != fp:
-                        os.unlink(tmp)
+                        fs.unlink_if_present(tmp)
                         continue  # changed while packing: start over with the new version
                     os.replace(tmp, archive)
                     self._drop_old(key, archive)
@@ -224,7 +225,4 @@ class ModuleStore:
         for name in os.listdir(self.pack_dir):
             path = os.path.join(self.pack_dir, name)
             if name.startswith(key + "-") and name.endswith(ARCHIVE_SUFFIX) and path != keep:
-                try:
-                    os.unlink(path)  # a download still reading it keeps its open file
-                except FileNotFoundError:
-                    pass
+                fs.unlink_if_present(path)  # a download still reading it keeps its open file

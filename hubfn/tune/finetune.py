@@ -13,8 +13,8 @@ import shutil
 import threading
 import weakref
 
-from . import errors
-from .signatures import TF1_HUB
+from .. import errors
+from ..signatures import TF1_HUB
 
 _GRAPH_KEYS = {"trainable": "trainable_variables", "losses": "regularization_losses", "updates": "update_ops"}
 # Pruned functions per loaded object, held weakly: a fine-tuned module that is dropped frees its weights.

@@ -1,7 +1,7 @@
 """Module archives (tar or tar.gz) as a stream: gzip decoding, tar parsing, limits and path checks.
 
 One pass: raw chunks from the network -> isal gzip decoder -> tar headers parsed here -> member bytes
-written file by file by hubfn.extract. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
+written file by file by hubfn.fetch.extract. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
 because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
 touch the disk, and want to copy member data in large pieces.
 
@@ -18,8 +18,8 @@ import os
 import attrs
 from isal import isal_zlib
 
-from . import errors
-from .envvars import env_number
+from .. import errors
+from ..util.env import env_number
 
 BLOCK = 512
 OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory

@@ -22,8 +22,8 @@ import warnings
 import attrs
 import requests
 
-from . import errors
-from .envvars import env_number
+from .. import errors
+from ..util.env import env_number, tfhub_flag
 
 FORMAT_PARAM = "tf-hub-format"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
@@ -87,15 +87,11 @@ def session() -> requests.Session:
 
 def verify_setting():
     """requests' `verify`: False when TFHUB_DISABLE_CERT_VALIDATION=true, else a CA bundle or True."""
-    if os.environ.get("TFHUB_DISABLE_CERT_VALIDATION", "").strip().lower() == "true":
+    if tfhub_flag("TFHUB_DISABLE_CERT_VALIDATION"):
         if not getattr(_local, "warned_cert", False):
             _local.warned_cert = True
             warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
                           "only do this for servers you trust.", stacklevel=3)
-            # Said once above; urllib3 would repeat it on every request of every download.
-            import urllib3
-
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return False
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         if os.environ.get(name):

@@ -29,7 +29,9 @@ import warnings
 
 import attrs
 
-from . import download, errors, extract, filelock_os, http, manifest, prefetch
+from .. import errors
+from ..util import env, fs, locks
+from . import download, extract, http, manifest, prefetch
 
 log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -37,12 +39,11 @@ HASH_RE = re.compile(r"^[0-9a-f]{40}$")
 
 def cache_dir() -> str:
     """The cache directory: $TFHUB_CACHE_DIR, else <system temp>/tfhub_modules (as tensorflow_hub)."""
-    return os.path.abspath(os.path.expanduser(
-        os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")))
+    return env.env_path("TFHUB_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tfhub_modules"))
 
 
 def offline() -> bool:
-    return os.environ.get("HUBFN_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return env.env_bool("HUBFN_OFFLINE")
 
 
 @attrs.frozen
@@ -113,13 +114,13 @@ def _warn_damaged(handle, paths, problem):
 class _locked:
     """The entry's OS lock; says once, in the log, that we wait for someone else's download.
 
-    On leaving, the lock file is deleted (by its holder, before unlocking: see hubfn.filelock_os) when
+    On leaving, the lock file is deleted (by its holder, before unlocking: see hubfn.util.locks) when
     there is no entry beside it, so failed fetches and removals leave nothing behind.
     """
 
     def __init__(self, paths, handle):
         self.paths = paths
-        self.lock = filelock_os.FileLock(paths.lock, on_wait=self._say_waiting)
+        self.lock = locks.FileLock(paths.lock, on_wait=self._say_waiting)
         self.handle = handle
 
     def _say_waiting(self):
@@ -183,7 +184,7 @@ def _check_module(tmp, url):
 def _install(handle, url, paths, tmp, result):
     """Move the checked directory into place; then record its manifest (a crash in between leaves an
     entry without manifest, which is still checked like a tensorflow_hub entry)."""
-    download.unlink_if_present(paths.manifest)
+    fs.unlink_if_present(paths.manifest)
     write_descriptor(handle, paths)
     try:
         os.rename(tmp, paths.entry)
@@ -199,23 +200,12 @@ def write_descriptor(handle, paths):
     """`<hash>.descriptor.txt` in tensorflow_hub's words; informational, written atomically."""
     text = (f"Module: {handle}\nDownload Time: {datetime.datetime.today()}\n"
             f"Downloader Hostname: {socket.gethostname()} (PID:{os.getpid()})")
-    tmp = f"{paths.descriptor}.{uuid.uuid4().hex}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, paths.descriptor)
+    fs.write_text_atomically(paths.descriptor, text)
 
 
 def _discard(path):
-    """Remove a directory so that readers holding files open are not disturbed: rename, then delete."""
-    aside = f"{path}.hubfn-trash-{uuid.uuid4().hex}"
-    try:
-        os.rename(path, aside)
-    except OSError:
-        aside = path
-    if os.path.isdir(aside) and not os.path.islink(aside):
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        download.unlink_if_present(aside)
+    """Remove a directory so that readers holding files open are not disturbed."""
+    fs.remove_tree(path)
 
 
 # --- management ----------------------------------------------------------------------------------

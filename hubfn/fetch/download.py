@@ -21,7 +21,9 @@ import attrs
 import requests
 import urllib3
 
-from . import errors, http
+from .. import errors
+from ..util import env, fs
+from . import http
 
 log = logging.getLogger("hubfn")
 NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -55,14 +57,12 @@ def read_partial_info(path):
 
 def write_json(path, data):
     """Write JSON through a temp file and a rename, so readers never see half a file."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    with fs.atomic_file(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def progress_wanted():
-    if os.environ.get("TFHUB_DOWNLOAD_PROGRESS", "").strip() not in ("", "0", "false"):
+    if env.env_str("TFHUB_DOWNLOAD_PROGRESS", "0").lower() not in ("0", "false"):
         return True
     try:
         return sys.stderr.isatty()
@@ -78,7 +78,7 @@ class Source:
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
     pos: int = 0  # archive offset of the next byte
-    stopped: bool = False  # set from the consumer's thread (see hubfn.prefetch)
+    stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
 
     def stop(self):
         self.stopped = True
@@ -89,7 +89,7 @@ class Source:
 
     def discard_partial(self):
         for p in (self.partial, self.info_path):
-            unlink_if_present(p)
+            fs.unlink_if_present(p)
 
     def _prefix(self):
         """(bytes on disk, validator) usable for a resume, or (0, None)."""
@@ -124,7 +124,7 @@ class Source:
                 if validator:
                     write_json(self.info_path, {"url": self.url, "validator": validator, "total": total})
                 else:  # without a validator a later resume could splice two different archives
-                    unlink_if_present(self.info_path)
+                    fs.unlink_if_present(self.info_path)
             self.pos = have
             bar = _progress(self.url, total, have)
             started = time.monotonic()
@@ -193,14 +193,6 @@ def _replay(f, n):
             raise Restart()  # the partial file shrank under us
         n -= len(data)
         yield data
-
-
-def unlink_if_present(path):
-    """os.unlink, where a file already gone is fine."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _why(e):

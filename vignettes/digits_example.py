@@ -29,7 +29,7 @@ def export_feature_extractor(export_dir, classes=(0, 1, 2, 3, 4), epochs=30, see
     """Train on `classes` only and export the feature layers as a module; returns the directory."""
     import keras
 
-    from .export import export_savedmodel
+    from hubfn import export_savedmodel
 
     keras.utils.set_random_seed(seed)
     x_train, y_train, _, _ = digits_split(seed)
@@ -49,7 +49,7 @@ def fine_tune_classifier(module_handle, trainable=True, epochs=30, seed=0, learn
     """Train a ten-class classifier on the module's features; returns (model, history dict, test accuracy)."""
     import keras
 
-    from .keras_layer import hub_layer
+    from hubfn import hub_layer
 
     keras.utils.set_random_seed(seed)
     x_train, y_train, x_test, y_test = digits_split(seed)

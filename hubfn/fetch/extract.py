@@ -10,7 +10,9 @@ write outside `dest`.
 import os
 import stat
 
-from . import archive, errors
+from .. import errors
+from ..util import fs
+from . import archive
 
 FILE_TYPES = (archive.REGULAR, b"7")  # "7" is a contiguous file: an ordinary file for us
 
@@ -56,7 +58,7 @@ def extract(chunks, dest, name, limits=None) -> archive.Extracted:
             target_rel = archive.safe_relpath(m.linkname, name, f"a hard link {m.name!r} to")
             target = os.path.join(root, target_rel)
             if not target_rel or not os.path.isfile(target) or os.path.islink(target) \
-                    or not _inside(root, os.path.realpath(target)):
+                    or not fs.is_inside(root, os.path.realpath(target)):
                 raise errors.ArchiveError(f"Module URL {name}: hard link {m.name!r} -> {m.linkname!r} does "
                                           "not point at a file extracted earlier inside the module; refusing it.")
             _unlink(path)
@@ -78,13 +80,9 @@ def extract(chunks, dest, name, limits=None) -> archive.Extracted:
     return archive.Extracted(files=files, links=links, total_bytes=total)
 
 
-def _inside(root, real):
-    return real == root or real.startswith(root + os.sep)
-
-
 def _check_parent(root, path, name, member):
     parent = os.path.dirname(path)
-    if not _inside(root, os.path.realpath(parent)):
+    if not fs.is_inside(root, os.path.realpath(parent)):
         raise errors.ArchiveError(f"Module URL {name}: member {member!r} would be written through a link that "
                                   "leaves the module; refusing the archive.")
     os.makedirs(parent, exist_ok=True)
@@ -117,7 +115,7 @@ def _symlink(root, path, m, name):
         raise errors.ArchiveError(f"Module URL {name}: symlink {m.name!r} -> {target!r} is absolute; "
                                   "refusing it (links must stay inside the module).")
     resolved = os.path.realpath(os.path.join(os.path.dirname(path), target))
-    if not _inside(root, resolved):
+    if not fs.is_inside(root, resolved):
         raise errors.ArchiveError(f"Module URL {name}: symlink {m.name!r} -> {target!r} points outside the "
                                   "module; refusing the archive.")
     _unlink(path)
@@ -130,7 +128,7 @@ def _audit_links(root, name):
         for entry in dirnames + filenames:
             p = os.path.join(dirpath, entry)
             st = os.lstat(p)
-            if stat.S_ISLNK(st.st_mode) and not _inside(root, os.path.realpath(p)):
+            if stat.S_ISLNK(st.st_mode) and not fs.is_inside(root, os.path.realpath(p)):
                 raise errors.ArchiveError(f"Module URL {name}: link {os.path.relpath(p, root)!r} leads outside "
                                           "the module; refusing the archive.")
             if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):

@@ -22,8 +22,9 @@ import urllib.parse
 
 import attrs
 
-from . import errors, serve_http, serve_page
-from .serve_store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
+from .. import errors
+from . import http as serve_http, page as serve_page
+from .store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
 
 log = logging.getLogger("hubfn")
 

@@ -6,7 +6,8 @@
     hubfn cache remove --all       empty the cache
 """
 
-from . import cache, errors
+from .. import errors
+from . import cache
 
 
 def _size(n):

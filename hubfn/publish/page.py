@@ -14,8 +14,8 @@ import shutil
 import tarfile
 import tempfile
 
-from . import errors
-from .signatures import format_shape, read_saved_model
+from .. import errors
+from ..signatures import format_shape, read_saved_model
 
 README_LIMIT = 256 << 10  # a README larger than this is cut: the page is documentation, not storage
 _SMALL_MEMBERS = ("saved_model.pb", "tfhub_module.pb", "README.md")

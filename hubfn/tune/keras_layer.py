@@ -8,9 +8,9 @@ land in the module, and `.keras` files save and restore it.
 
 import keras
 
-from . import api, errors, handles
-from .module import Module
-from .signatures import TF1_HUB
+from .. import api, errors, handles
+from ..apply import pick_output
+from ..module import Module
 
 
 class _AdoptedVariable(keras.Variable):
@@ -32,16 +32,15 @@ class HubLayer(keras.layers.Layer):
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
                  **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        if isinstance(handle, Module):  # a loaded module: keep its handle (the config must be a string)
-            if tags is None and not (trainable and handle.format == TF1_HUB):
-                tags = handle.tags  # its variant, unless fine-tuning a TF1 module picks {"train"}
-            handle = handle.handle
-        self.handle = handles.as_handle(handle)
+        if not isinstance(handle, Module):
+            handle = handles.as_handle(handle)
+        # A Module passed in keeps its variant (unless fine-tuning a TF1 module picks {"train"}).
+        self._module = api.hub_module(handle, trainable=trainable, tags=tags)
+        self.handle = self._module.handle  # the config holds the handle string, not the Module
         self.signature = signature
         self.output_key = output_key
         self.arguments = dict(arguments or {})
-        self.tags = None if tags is None else sorted(tags)  # a list: the config must be JSON
-        self._module = api.hub_module(self.handle, trainable=trainable, tags=tags)
+        self.tags = None if self._module.tags is None else sorted(self._module.tags)  # JSON: a list
         trainable_ids = {id(v) for v in self._module.trainable_variables}
         # Tracked by Keras as this layer's weights, in the module's own order.
         self.module_variables = [_AdoptedVariable(v, trainable=id(v) in trainable_ids)
@@ -78,20 +77,7 @@ class HubLayer(keras.layers.Layer):
         return self._pick(outputs)
 
     def _pick(self, outputs):
-        key = self.output_key
-        if key is None:
-            if "default" in outputs or len(outputs) == 1:
-                key = "default" if "default" in outputs else next(iter(outputs))
-            else:
-                raise errors.OutputError(
-                    f"hub_layer({self.handle!r}): the signature has several outputs and none named \"default\": "
-                    f"{', '.join(sorted(outputs))}. Pass output_key= one of them."
-                )
-        if key not in outputs:
-            raise errors.OutputError(
-                f"hub_layer({self.handle!r}) has no output {key!r}; its outputs are: {', '.join(sorted(outputs))}."
-            )
-        return outputs[key]
+        return pick_output(outputs, self.output_key, f"hub_layer({self.handle!r})", "Pass output_key= one of them.")
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,97 @@
+"""Filesystem primitives, one home each: where a path lies, removing what may be gone, atomic writes.
+
+Readers of the cache, the pack directory and exported modules must never see half a file or half a
+directory, so everything that is written for others goes to a temporary sibling first and is renamed
+into place (a rename within one directory is atomic on POSIX).
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import uuid
+
+
+def is_inside(root: str, path: str) -> bool:
+    """Whether `path` is `root` or lies below it (both compared as given: pass realpaths to follow links)."""
+    root = root.rstrip(os.sep) or os.sep
+    return path == root or path.startswith(root if root == os.sep else root + os.sep)
+
+
+def real_inside(root: str, path: str) -> bool:
+    """Whether `path`, with every link followed, lies inside `root` (links followed too)."""
+    return is_inside(os.path.realpath(root), os.path.realpath(path))
+
+
+def unlink_if_present(path: str) -> None:
+    """os.unlink, where a file already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory (or file, or link) so that readers holding files open are not disturbed:
+    rename it aside first, then delete; something already gone is fine."""
+    aside = f"{path}.hubfn-trash-{uuid.uuid4().hex}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    except OSError:
+        aside = path
+    if os.path.isdir(aside) and not os.path.islink(aside):
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        unlink_if_present(aside)
+
+
+def shared_mode(path: str) -> None:
+    """Give a file made by mkstemp (0600) the mode a normal open() would (0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, mode: str = "wb", encoding=None):
+    """`with atomic_file(p) as f:` writes `p` through a temporary sibling renamed into place on success;
+    on error the sibling is removed and `p` is untouched."""
+    parent = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+        shared_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        unlink_if_present(tmp)
+        raise
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    with atomic_file(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def atomic_dir(path: str, write) -> str:
+    """Make directory `path` by calling `write(tmp)` on an empty temporary sibling, then renaming it into
+    place (replacing a directory already there). On error nothing is left and `path` is untouched.
+    Returns `path`."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
+    try:
+        write(tmp)
+        old = None
+        if os.path.isdir(path):
+            old = tmp + ".old"
+            os.rename(path, old)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
