@@ -12,14 +12,21 @@ from .signatures import TF1_HUB, format_shape
 CALL = "__call__"
 
 
-def module_apply(module, inputs, signature=None, as_dict=False, training=False):
+def module_apply(module, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None):
     """Apply `module` to `inputs`.
 
     signature: None picks "default", else the module's `__call__` (TF2), else its only signature.
     inputs: one value for a one-input signature, or a dict keyed by the signature's input names.
     as_dict: True returns every output as a dict; False returns the "default" (or only) output.
     training: passed to a TF2 module's `__call__` (used for fine-tuning); signatures take no such flag.
+    batch_size: apply to at most this many rows at a time and join the outputs (see hubfn.batch);
+    progress: show a progress bar while doing so (None: only on a terminal).
     """
+    if batch_size is not None:
+        from .batch import apply_in_batches
+
+        return apply_in_batches(module, inputs, batch_size, signature=signature, as_dict=as_dict,
+                                training=training, progress=progress)
     name, sig = _select(module, signature, training)
     if name == CALL:
         outputs = _call_method(module, inputs, sig, training)

@@ -26,11 +26,12 @@ class Module:
     tag_sets: tuple = attrs.field(converter=tuple)  # every graph variant the module has
     obj: object = attrs.field(eq=False, hash=False)  # the loaded SavedModel object
 
-    def __call__(self, inputs, signature=None, as_dict=False, training=False):
+    def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None):
         """Apply the module: the same as `module_apply(self, inputs, ...)`."""
         from .apply import module_apply
 
-        return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training)
+        return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training,
+                            batch_size=batch_size, progress=progress)
 
     # --- signatures ------------------------------------------------------------------------------
     @property
