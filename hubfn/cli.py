@@ -43,7 +43,8 @@ def cmd_pack(args):
 def cmd_serve(args):
     from .publish.serve import run_forever
 
-    return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir)
+    return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir, threads=args.threads,
+                       idle_timeout=args.idle_timeout, connection_limit=args.connection_limit)
 
 
 def build_parser():
@@ -66,6 +67,11 @@ def build_parser():
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--pack-dir", help="where packed archives are kept (default: under the system temp dir)")
+    p.add_argument("--idle-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="close connections silent, or slower to send a request head, for this long (default 10)")
+    p.add_argument("--connection-limit", type=int, default=1000, metavar="N",
+                   help="client connections open at once (default 1000)")
+    p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     p.set_defaults(func=cmd_serve)
 
     from .fetch.cli import add_parser as add_cache_parser  # list / verify / remove cached modules

@@ -6,15 +6,13 @@
 """
 
 import os
-import re
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import requests
-from publish_helpers import build_root
+from publish_helpers import build_root, start_process, stop_process
 
 import hubfn
 from hubfn.examples import tf1_forward
@@ -72,28 +70,11 @@ def test_hubfn_loads_by_url_from_hubfn_serve(served, fruit_dir, cache_dir):
             np.testing.assert_allclose(pets[k], local_pets[k])
 
 
-def _start(cmd, pattern, cwd=None):
-    """A subprocess and the first match of `pattern` in its output (it must print it within 60 s)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seen = []
-    for line in proc.stdout:  # both servers print their address before serving anything
-        seen.append(line)
-        m = re.search(pattern, line)
-        if m:
-            return proc, m
-        if len(seen) > 50:
-            break
-    proc.kill()
-    proc.wait()
-    raise AssertionError(f"{cmd} did not print its address: {''.join(seen)!r}")
-
-
 def test_hubfn_loads_a_tar_gz_from_a_static_server(fruit_dir, tmp_path, cache_dir):
     site = tmp_path / "site"
     pack_module(fruit_dir, site / "fruit-1.tar.gz")
-    proc, m = _start([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(site), "0"],
-                     r"port (\d+)")
+    proc, m = start_process([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(site),
+                             "0"], r"port (\d+)")
     try:
         url = f"http://127.0.0.1:{m.group(1)}/fruit-1.tar.gz"
         default, pets = _hubfn_outputs(url)
@@ -101,15 +82,14 @@ def test_hubfn_loads_a_tar_gz_from_a_static_server(fruit_dir, tmp_path, cache_di
         np.testing.assert_allclose(default, local_default)
         np.testing.assert_allclose(pets["dogs"], local_pets["dogs"])
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
 
 
 def test_hubfn_serve_command_in_a_subprocess(fruit_dir, tf1_dir, tmp_path):
     root = build_root(tmp_path, fruit_dir, tf1_dir)
     exe = os.path.join(os.path.dirname(sys.executable), "hubfn")
     cmd = [exe, "serve", str(root), "--port", "0", "--pack-dir", str(tmp_path / "packs")]
-    proc, m = _start(cmd, r"(http://127\.0\.0\.1:\d+/)")
+    proc, m = start_process(cmd, r"(http://127\.0\.0\.1:\d+/)")
     try:
         url = m.group(1)
         listing = requests.get(url, headers={"Accept": "application/json"}, timeout=30).json()
@@ -117,8 +97,7 @@ def test_hubfn_serve_command_in_a_subprocess(fruit_dir, tf1_dir, tmp_path):
         body = requests.get(url + "acme/fruit/1?tf-hub-format=compressed", timeout=60).content
         assert body == open(pack_module(root / "acme" / "fruit" / "1", tmp_path / "m.tar.gz"), "rb").read()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        assert stop_process(proc) == 0  # SIGTERM is a clean stop
 
 
 def test_hubfn_serve_on_a_port_in_use_is_a_clear_error(fruit_dir, tmp_path):

@@ -54,7 +54,7 @@ def http_date(seconds: float) -> str:
 def _parse_date(value):
     try:
         return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):  # garbled or absurd: no date
         return None
 
 
@@ -74,27 +74,34 @@ def wants_json(environ) -> bool:
     return prefs.get("application/json", 0.0) > max(prefs.get("text/html", 0.0), 0.0)
 
 
-_RANGE = re.compile(r"^bytes=\s*(\d*)\s*-\s*(\d*)\s*$")
+_RANGE = re.compile(r"^bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.ASCII | re.IGNORECASE)
+_HUGE = 10**18  # past any file; a number with more digits than this means the same (and int() of
+#                 thousands of digits would raise, since Python 3.11 limits int-from-string conversions)
+
+
+def _offset(digits: str) -> int:
+    return int(digits) if len(digits) < 19 else _HUGE
 
 
 def parse_range(header: str, size: int):
     """(start, end_inclusive) for one byte range; None to send the whole file; "unsatisfiable" for 416.
 
-    Several ranges in one request are answered with the whole file, which RFC 9110 allows, rather than
-    a multipart body no module client asks for.
+    A header that is not one well-formed byte range is ignored (the whole file), as RFC 9110 allows; so
+    are several ranges in one request, rather than a multipart body no module client asks for. Numbers
+    of any length are fine: past the end of the file is past the end.
     """
     m = _RANGE.match(header or "")
     if not m or (not m.group(1) and not m.group(2)):
         return None
     first, last = m.group(1), m.group(2)
     if not first:  # "bytes=-N": the last N bytes
-        n = int(last)
+        n = _offset(last)
         if n == 0 or size == 0:
             return "unsatisfiable"
         return max(0, size - n), size - 1
-    start = int(first)
-    end = size - 1 if not last else min(int(last), size - 1)
-    if start >= size or (last and int(last) < start):
+    start = _offset(first)
+    end = size - 1 if not last else min(_offset(last), size - 1)
+    if start >= size or (last and _offset(last) < start):
         return "unsatisfiable"
     return start, end
 
@@ -144,7 +151,8 @@ def send_file(environ, facts: FileFacts) -> Response:
     if "HTTP_RANGE" in environ and _range_applies(environ, facts):
         rng = parse_range(environ["HTTP_RANGE"], facts.size)
         if rng == "unsatisfiable":
-            return text(416, f"Range {environ['HTTP_RANGE']!r} is outside the {facts.size} bytes of this file.",
+            # not echoed back: a range header may be thousands of characters long
+            return text(416, f"The requested range is outside the {facts.size} bytes of this file.",
                         [("Content-Range", f"bytes */{facts.size}"), *headers])
         if rng is not None:
             start, end, status = rng[0], rng[1], 206

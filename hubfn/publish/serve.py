@@ -11,7 +11,11 @@ One URL is both the module's documentation and its download:
   tf-hub-format=compressed to such URLs too).
 
 `make_app(root)` is a plain WSGI app for any WSGI server; `serve_modules(root)` runs it on waitress in a
-background thread; `hubfn serve ROOT` runs it in the foreground.
+background thread; `hubfn serve ROOT` runs it in the foreground. Both close idle and slow connections and
+cap how many are open at once (limits.py says how and why).
+
+Nothing a client sends makes the app answer 500 with details: a request it cannot use is a 4xx, and an
+unexpected failure is logged with its traceback and answered with a plain 500 that says to see the log.
 """
 
 import errno
@@ -23,7 +27,7 @@ import urllib.parse
 import attrs
 
 from .. import errors
-from . import http as serve_http, page as serve_page
+from . import http as serve_http, limits as serve_limits, page as serve_page
 from .store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
 
 log = logging.getLogger("hubfn")
@@ -54,6 +58,9 @@ class ModuleApp:
         except (errors.HubError, OSError) as e:
             log.error("hubfn serve: %s: %s", path, e)
             response = serve_http.text(500, "This module cannot be read right now; the server's log says why.")
+        except Exception:  # a bug: the traceback goes to the log, never to the client
+            log.exception("hubfn serve: unexpected error answering %s %r", environ.get("REQUEST_METHOD"), path)
+            response = serve_http.text(500, "The server failed to answer this request; its log says why.")
         return response.send(environ, start_response)
 
     # --- routing ----------------------------------------------------------------------------------
@@ -174,20 +181,23 @@ def make_app(root, pack_dir=None) -> ModuleApp:
 class ModuleServer:
     """A running server: `.url`, `.host`, `.port`, `.stop()`; also a context manager that stops it."""
 
-    def __init__(self, app, host, port, threads):
+    def __init__(self, app, host, port, limits=None):
         import waitress
 
+        self.limits = limits or serve_limits.Limits()
         # File bodies are sent by waitress's I/O loop (wsgi.file_wrapper), so a few worker threads
         # serve many downloads; poll() lifts select()'s 1024-descriptor limit.
         try:
-            self._server = waitress.create_server(app, host=host, port=port, threads=threads, ident="hubfn",
-                                                  asyncore_use_poll=True, clear_untrusted_proxy_headers=True)
+            self._server = waitress.create_server(app, host=host, port=port, ident="hubfn",
+                                                  asyncore_use_poll=True, clear_untrusted_proxy_headers=True,
+                                                  **serve_limits.waitress_options(self.limits))
         except OSError as e:
             shown = f"[{host}]" if ":" in str(host) else host
             hint = (" Another program (perhaps another hubfn serve) is using that port: stop it, or pick "
                     "another port with --port (0 picks a free one)." if e.errno == errno.EADDRINUSE else
                     " Check --host and --port (ports below 1024 need privileges).")
             raise errors.ServeError(f"Cannot serve on {shown}:{port}: {e.strerror or e}.{hint}") from None
+        serve_limits.add_head_deadline(self._server, self.limits.idle_timeout)
         self.app = app
         self.host = self._server.effective_host
         self.port = int(self._server.effective_port)
@@ -222,18 +232,26 @@ class ModuleServer:
         self.stop()
 
 
-def serve_modules(root, host="127.0.0.1", port=0, threads=8, pack_dir=None) -> ModuleServer:
-    """Serve the modules under `root` on waitress in a background thread; port 0 picks a free port."""
-    return ModuleServer(make_app(root, pack_dir=pack_dir), host, port, threads)
+def serve_modules(root, host="127.0.0.1", port=0, threads=serve_limits.DEFAULT_THREADS, pack_dir=None,
+                  idle_timeout=serve_limits.DEFAULT_IDLE_TIMEOUT,
+                  connection_limit=serve_limits.DEFAULT_CONNECTION_LIMIT) -> ModuleServer:
+    """Serve the modules under `root` on waitress in a background thread; port 0 picks a free port.
+
+    `idle_timeout` (seconds) closes connections that are silent, or slower to send a request head, for
+    that long; `connection_limit` caps the client connections open at once.
+    """
+    limits = serve_limits.Limits(idle_timeout=idle_timeout, connection_limit=connection_limit, threads=threads)
+    return ModuleServer(make_app(root, pack_dir=pack_dir), host, port, limits)
 
 
-def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None) -> int:
-    """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening."""
+def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, **limits) -> int:
+    """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening.
+    `limits` are serve_modules' threads, idle_timeout and connection_limit."""
     import signal
     import sys
 
     out = out or sys.stdout
-    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir)
+    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir, **limits)
     stop = threading.Event()
 
     def on_term(signum, frame):
