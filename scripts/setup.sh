@@ -29,7 +29,8 @@ fi
 if [ "$want_r" = 1 ]; then
     need=()
     for pkg in r-base-core r-cran-reticulate r-cran-testthat r-cran-knitr r-cran-rmarkdown pandoc \
-               r-cran-roxygen2 r-cran-callr r-cran-processx r-cran-jsonlite r-cran-recipes; do
+               r-cran-roxygen2 r-cran-callr r-cran-processx r-cran-jsonlite r-cran-recipes \
+               nginx-light; do  # nginx-light: tests/test_serve_nginx.py puts hubfn serve behind it
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
     if [ ${#need[@]} -gt 0 ]; then
