@@ -12,7 +12,8 @@ from .signatures import TF1_HUB, format_shape
 CALL = "__call__"
 
 
-def module_apply(module, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None):
+def module_apply(module, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
+                 arguments=None):
     """Apply `module` to `inputs`.
 
     signature: None picks "default", else the module's `__call__` (TF2), else its only signature.
@@ -21,6 +22,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
     training: passed to a TF2 module's `__call__` (used for fine-tuning); signatures take no such flag.
     batch_size: apply to at most this many rows at a time and join the outputs (see hubfn.batch);
     progress: show a progress bar while doing so (None: only on a terminal).
+    arguments: keyword arguments for a TF2 `__call__` (e.g. return_dict=True; used by hub_layer).
     """
     if batch_size is not None:
         from .batch import apply_in_batches
@@ -29,7 +31,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
                                 training=training, progress=progress)
     name, sig = _select(module, signature, training)
     if name == CALL:
-        outputs = _call_method(module, inputs, sig, training)
+        outputs = _call_method(module, inputs, sig, training, arguments or {})
     else:
         kwargs = _convert_inputs(module, sig, inputs)
         outputs = None
@@ -90,7 +92,7 @@ def _run_signature(module, name, kwargs):
         ) from None
 
 
-def _call_method(module, inputs, sig, training):
+def _call_method(module, inputs, sig, training, arguments):
     import tensorflow as tf
 
     if isinstance(inputs, dict):
@@ -103,8 +105,8 @@ def _call_method(module, inputs, sig, training):
     else:
         inputs = _to_tensor_default(inputs)
     if training and _call_takes_training(module.obj.__call__):
-        return module.obj(inputs, training=True)
-    return module.obj(inputs)
+        return module.obj(inputs, training=True, **arguments)
+    return module.obj(inputs, **arguments)
 
 
 def _call_takes_training(fn) -> bool:
