@@ -57,7 +57,7 @@ def socket_get(url, path):
     return head.split(b"\r\n", 1)[0].decode("latin-1"), body
 
 
-def start_process(cmd, pattern, cwd=None, timeout=60):
+def start_process(cmd, pattern, cwd=None, timeout=60, preexec_fn=None):
     """A subprocess and the first match of `pattern` in its output, which it must print within `timeout`.
 
     The output goes to a file (`proc.log_path`), not a pipe: a server that logs a lot must never block
@@ -69,7 +69,7 @@ def start_process(cmd, pattern, cwd=None, timeout=60):
     fd, log_path = tempfile.mkstemp(prefix="hubfn-test-", suffix=".log")
     with os.fdopen(fd, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=cwd,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=preexec_fn)
     proc.log_path = log_path
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -89,10 +89,10 @@ def read_log(proc) -> str:
         return f.read()
 
 
-def start_hubfn_serve(root, pack_dir, *flags):
+def start_hubfn_serve(root, pack_dir, *flags, preexec_fn=None):
     """A real `hubfn serve ROOT` subprocess on a free port and its URL; stop it with stop_process."""
     proc, m = start_process([HUBFN_EXE, "serve", str(root), "--port", "0", "--pack-dir", str(pack_dir), *flags],
-                            r"(http://127\.0\.0\.1:\d+/)")
+                            r"(http://127\.0\.0\.1:\d+/)", preexec_fn=preexec_fn)
     return proc, m.group(1)
 
 

@@ -6,19 +6,24 @@ Every test runs a real `hubfn serve` subprocess on 127.0.0.1 and opens real sock
   server really carried them all (waitress' own defaults accept 100 and hold them for 120 s);
 - with a small connection cap and a 1 s idle timeout, the server closes all 200 itself (idle, half-sent
   and byte-dripping alike) and the real client still gets through;
-- a client dripping a request head one byte at a time is cut off after the timeout although never idle.
+- a client dripping a request head one byte at a time is cut off after the timeout although never idle;
+- under a low open-file limit the cap shrinks to fit, so the server never runs out of descriptors.
 """
 
 import os
+import resource
 import select
+import subprocess
 import socket
 import time
 
 import pytest
 import requests
-from publish_helpers import build_root, start_hubfn_serve, stop_process
+from publish_helpers import HUBFN_EXE, build_root, read_log, start_hubfn_serve, stop_process
 
 import hubfn
+from hubfn import errors
+from hubfn.publish.serve import serve_modules
 
 HELD = 200
 HALF_REQUEST = b"GET /acme/fruit/1?tf-hub-format=compressed HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow"
@@ -140,3 +145,34 @@ def test_a_request_head_dripped_byte_by_byte_is_cut_off(root, tmp_path):
     finally:
         s.close()
         assert stop_process(proc) == 0
+
+
+def _low_open_file_limit():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def test_the_cap_fits_a_low_open_file_limit(root, tmp_path, cache_dir):
+    proc, url = start_hubfn_serve(root, tmp_path / "packs", "--idle-timeout", "1", preexec_fn=_low_open_file_limit)
+    socks = []
+    try:
+        assert "open-file limit (256) allows 184 connections, not 1000" in read_log(proc)
+        socks = _hold(url, 300)  # more than the process may open: it must keep descriptors for the archive
+        fetched, body = _download_timed(url + "acme/fruit/1")
+        assert body[:2] == b"\x1f\x8b"
+        assert _wait_all_closed(socks, deadline_s=20) == 300
+        assert "Too many open files" not in read_log(proc)
+    finally:
+        _close(socks)
+        assert stop_process(proc) == 0
+
+
+def test_unusable_settings_are_clear_errors(tmp_path):
+    for kwargs, words in (({"idle_timeout": 0}, "idle timeout 0"), ({"connection_limit": 0}, "connection limit 0"),
+                          ({"threads": 1.5}, "whole numbers"), ({"idle_timeout": "10"}, "idle timeout '10'")):
+        with pytest.raises(errors.ServeError, match=words):
+            serve_modules(tmp_path, **kwargs)
+    out = subprocess.run([HUBFN_EXE, "serve", str(tmp_path), "--port", "0", "--connection-limit", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("hubfn: error: Cannot serve with connection limit 0: give at least 1") and \
+        "--connection-limit" in out.stderr

@@ -51,9 +51,10 @@ class Limits:
                   ("threads", self.threads, 1, "worker threads (e.g. 8)"))
         for name, value, least, unit in checks:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= least:
-                raise errors.ServeError(f"hubfn serve: {name}={value!r} is not usable; give at least {least} {unit}.")
+                raise errors.ServeError(f"Cannot serve with {name.replace('_', ' ')} {value!r}: give at least "
+                                        f"{least} {unit} with --{name.replace('_', '-')} (or {name}=).")
         if self.connection_limit != int(self.connection_limit) or self.threads != int(self.threads):
-            raise errors.ServeError("hubfn serve: connection_limit and threads must be whole numbers.")
+            raise errors.ServeError("Cannot serve: the connection limit and threads must be whole numbers.")
 
 
 def waitress_options(limits: Limits) -> dict:
