@@ -42,7 +42,7 @@
   if (length(hub)) {
     hub <- unique(c(setdiff(hub, "hubfn_error"), "hubfn_error"))
     cond <- structure(class = c(hub, "error", "condition"),
-                      list(message = value, call = call, python_type = pe$type, python_exception = exc))
+                      list(message = .r_words(value), call = call, python_type = pe$type, python_exception = exc))
   } else {
     lines <- strsplit(sub("\n+$", "", value), "\n", fixed = TRUE)[[1]]
     if (length(lines) > 8L) {  # e.g. TensorFlow's op tracebacks; the whole text is in python_exception
@@ -53,4 +53,16 @@
                            python_type = pe$type, python_exception = exc))
   }
   cond
+}
+
+# hubfn's messages speak Python ("Pass as_dict=True", "a dict with keys"); R users call the R
+# functions, whose arguments are spelled `as_dict = TRUE` and whose dicts are named lists.
+.r_words <- function(msg) {
+  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=True\\b", "\\1 = TRUE", msg, perl = TRUE)
+  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=False\\b", "\\1 = FALSE", msg, perl = TRUE)
+  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=None\\b", "\\1 = NULL", msg, perl = TRUE)
+  msg <- gsub("\\b(as_dict|output_key|signature|tags|trainable|arguments)=(\\.\\.\\.|\\s)", "\\1 = \\2", msg, perl = TRUE)
+  msg <- gsub("\\ba dict with keys\\b", "a named list with names", msg, perl = TRUE)
+  msg <- gsub("\\bpass a dict\\b", "pass a named list", msg, perl = TRUE)
+  gsub("= \\s", "= ", msg, perl = TRUE)
 }

@@ -16,44 +16,61 @@
                       call = call)))
 }
 
-# Input specs of every signature, as R lists, computed once per module.
+# Input specs of every function of the module, as R lists, computed once per module: its
+# signatures, and (for a TF2 module) its `__call__`, whose saved input specs R needs to convert
+# R doubles to integer inputs such as a BERT encoder's ids.
 .module_info <- function(py) {
   sigs <- reticulate::py_to_r(.hubfn()$module_signatures(py))
-  specs <- lapply(sigs, function(s) {
-    ins <- lapply(s$inputs, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
-    names(ins) <- vapply(ins, `[[`, "", "name")
-    ins
-  })
+  specs <- lapply(sigs, function(s) .specs_of(s$inputs))
   names(specs) <- vapply(sigs, `[[`, "", "name")
-  list(specs = specs, has_call = reticulate::py_to_r(py$has_call))
+  has_call <- reticulate::py_to_r(py$has_call)
+  if (has_call && is.null(specs[["__call__"]])) {
+    call_specs <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("call_input_specs"), py)))
+    if (!is.null(call_specs)) specs[["__call__"]] <- .specs_of(call_specs)
+  }
+  list(specs = specs, has_call = has_call, handle = reticulate::py_to_r(py$handle))
+}
+
+.specs_of <- function(inputs) {
+  ins <- lapply(inputs, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
+  names(ins) <- vapply(ins, `[[`, "", "name")
+  ins
 }
 
 .r_shape <- function(shape) {
   if (is.null(shape)) NULL else vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
 }
 
-# The input specs of the function module_apply() will run (mirrors hubfn's choice), or NULL.
+# The name and input specs of the function module_apply() will run (mirrors hubfn's choice);
+# specs NULL when not known (hubfn then checks the inputs itself).
 .pick_specs <- function(info, signature, training) {
   specs <- info$specs
+  pick <- function(name) list(name = name, specs = specs[[name]])
   if (!is.null(signature)) {
-    return(specs[[signature]])  # NULL for "__call__" or an unknown name (hubfn then says so)
+    return(pick(signature))  # NULL specs for an unknown name: hubfn then says so
   }
   if (training && info$has_call) {
-    return(specs[["default"]])
+    return(if (!is.null(specs[["default"]])) pick("default") else pick("__call__"))
   }
   if (!is.null(specs[["default"]])) {
-    return(specs[["default"]])
+    return(pick("default"))
   }
-  if (!info$has_call && length(specs) == 1L) {
-    return(specs[[1]])
+  if (info$has_call) {
+    return(pick("__call__"))
   }
-  NULL
+  if (length(specs) == 1L) {
+    return(pick(names(specs)[[1]]))
+  }
+  list(name = NULL, specs = NULL)
 }
 
 .apply <- function(py, info, inputs, signature, as_dict, training, convert, call) {
   if (!is.null(signature)) signature <- as.character(signature)
-  specs <- .pick_specs(info, signature, isTRUE(training))
-  p <- .prep_inputs(inputs, specs, call)
+  chosen <- .pick_specs(info, signature, isTRUE(training))
+  where <- function(input) sprintf("Input '%s' of %s ('%s')", input,
+                                   if (identical(chosen$name, "__call__")) "__call__"
+                                   else sprintf("signature '%s'", chosen$name), info$handle)
+  p <- .prep_inputs(inputs, chosen$specs, call, where)
   keys <- if (p$single) ".single" else names(p$prepped)
   values <- lapply(p$prepped, `[[`, "value")
   dtypes <- lapply(p$prepped, function(q) q$dtype)
@@ -67,7 +84,7 @@
     return(if (isTRUE(as_dict)) .py_dict_to_list(out) else out)
   }
   r <- reticulate::py_to_r(out)
-  if (isTRUE(as_dict)) lapply(r, .drop_1d) else .drop_1d(r[[1]])
+  if (isTRUE(as_dict)) .drop_1d(r) else .drop_1d(r[[1]])
 }
 
 .new_module <- function(py) {
@@ -246,9 +263,7 @@ hub_resolve <- function(handle) {
 #' @export
 print.hubfn_module <- function(x, ...) {
   py <- attr(x, "py_module")
-  tags <- py$tags
-  tags <- if (inherits(tags, "python.builtin.NoneType")) NULL
-          else reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(tags))
+  tags <- .module_tags(py)
   cat("<hubfn module>\n")
   cat("  handle:     ", reticulate::py_to_r(py$handle), "\n", sep = "")
   cat("  path:       ", reticulate::py_to_r(py$path), "\n", sep = "")
@@ -262,19 +277,188 @@ print.hubfn_module <- function(x, ...) {
   invisible(x)
 }
 
+#' Parts of a module
+#'
+#' `m$name` and `m[["name"]]` read a field of the Python `hubfn.Module` as an R value (`handle`,
+#' `path`, `format`, `tags`, `trainable`, `variables`, `trainable_variables`, ...), with two
+#' additions for R:
+#' * `m$signatures` is a named list of R functions, one per signature (and `__call__` for a TF2
+#'   module that has one): `m$signatures[["fruit_to_pet"]](list(apples = 1, oranges = 2))` runs that
+#'   signature, as `m(..., signature = "fruit_to_pet", as_dict = TRUE)` does. [module_signatures()]
+#'   describes them as data.
+#' * A callable sub-object of the saved module, e.g. a BERT preprocessor's `tokenize` or
+#'   `bert_pack_inputs`, is an R function applying it with the same conversions as `m()`:
+#'   `m$tokenize(c("hello world"))`.
+#'
+#' `summary(m)` lists the signatures with their inputs and outputs; `str(m)` is a compact one-line
+#' description per field.
+#'
+#' @param x,object A module from [hub_load()] or [hub_module()].
+#' @param name The field, signature list or sub-object.
+#' @param ... Ignored.
+#' @return An R value, a list of functions, or a function.
+#' @name module-parts
+#' @examples
+#' \dontrun{
+#' m <- hub_load("/path/to/fruit")
+#' m$path
+#' names(m$signatures)
+#' m$signatures$fruit_to_pet(list(apples = c(1, 2), oranges = c(3, 4)))$cats
+#' summary(m)
+#' }
+NULL
+
+#' @rdname module-parts
 #' @export
 `$.hubfn_module` <- function(x, name) {
+  .module_part(x, name)
+}
+
+#' @rdname module-parts
+#' @export
+`[[.hubfn_module` <- function(x, name, ...) {
+  .module_part(x, name)
+}
+
+.module_part <- function(x, name) {
   py <- attr(x, "py_module")
+  if (identical(name, "signatures")) {
+    return(.signature_functions(x))
+  }
+  if (!.py_has(py, name)) {
+    sub <- .sub_function(x, name)
+    if (!is.null(sub)) {
+      return(sub)
+    }
+  }
   .to_r_attr(.py_call(reticulate::py_get_attr(py, name)))
+}
+
+# One R function per signature (and __call__): each runs it and returns every output.
+.signature_functions <- function(m) {
+  info <- attr(m, "hubfn_info")
+  names <- names(info$specs)
+  if (info$has_call && !"__call__" %in% names) names <- c(names, "__call__")
+  fns <- lapply(names, function(name) {
+    force(name)
+    function(inputs, training = FALSE, convert = TRUE) {
+      module_apply(m, inputs, signature = name, as_dict = TRUE, training = training, convert = convert)
+    }
+  })
+  names(fns) <- names
+  fns
+}
+
+# A callable sub-object of the saved module (e.g. a preprocessor's `tokenize`) as an R function, or
+# NULL if the module has no such callable.
+.sub_function <- function(m, name) {
+  py <- attr(m, "py_module")
+  found <- .py_call(reticulate::py_call(.py_helper("sub_callable"), py, name))
+  if (inherits(found, "python.builtin.NoneType")) {
+    return(NULL)
+  }
+  specs <- reticulate::py_to_r(reticulate::py_call(.py_helper("sub_input_specs"), py, name))
+  specs <- if (is.null(specs)) NULL else .specs_of(specs)
+  handle <- attr(m, "hubfn_info")$handle
+  f <- function(inputs, ..., convert = TRUE) {
+    call <- sys.call()
+    where <- function(input) sprintf("Input '%s' of %s ('%s')", input, name, handle)
+    positional <- is.list(inputs) && !is.data.frame(inputs) && is.null(names(inputs)) &&
+      is.null(specs) && !inherits(inputs, "python.builtin.object")
+    if (positional) {  # e.g. bert_pack_inputs(list(segment_a, segment_b)): a Python list
+      prepped <- lapply(inputs, .prep_value, call = call)
+      keys <- as.character(seq_along(prepped) - 1L)
+      mode <- "list"
+    } else {
+      p <- .prep_inputs(inputs, specs, call, where)
+      prepped <- p$prepped
+      keys <- if (p$single) ".single" else names(prepped)
+      mode <- if (p$single) "single" else "dict"
+    }
+    values <- lapply(prepped, `[[`, "value")
+    dtypes <- lapply(prepped, function(q) q$dtype)
+    scalars <- lapply(prepped, `[[`, "scalar")
+    names(values) <- names(dtypes) <- names(scalars) <- keys
+    kwargs <- lapply(list(...), function(v) if (is.double(v) && length(v) == 1L && v == trunc(v)) as.integer(v) else v)
+    out <- .py_call(reticulate::py_call(.py_helper("apply_sub_r"), py, name, values, dtypes, scalars, mode,
+                                        if (length(kwargs)) reticulate::dict(kwargs) else NULL, convert = isTRUE(convert)), call)
+    if (!isTRUE(convert)) out else .drop_1d(reticulate::py_to_r(out)[[1]])
+  }
+  f
 }
 
 .to_r_attr <- function(v) {
   if (inherits(v, c("python.builtin.str", "python.builtin.bool", "python.builtin.int",
                     "python.builtin.float", "python.builtin.NoneType", "python.builtin.list",
-                    "python.builtin.tuple"))) {
+                    "python.builtin.tuple", "python.builtin.frozenset", "python.builtin.set"))) {
+    if (inherits(v, c("python.builtin.frozenset", "python.builtin.set"))) {
+      v <- reticulate::import_builtins(convert = FALSE)$sorted(v)
+    }
     return(reticulate::py_to_r(v))
   }
   v
+}
+
+#' @rdname module-parts
+#' @export
+summary.hubfn_module <- function(object, ...) {
+  py <- attr(object, "py_module")
+  info <- attr(object, "hubfn_info")
+  sigs <- module_signatures(object)
+  n_vars <- reticulate::py_len(py$variables)
+  structure(list(handle = info$handle, path = reticulate::py_to_r(py$path),
+                 format = reticulate::py_to_r(py$format), tags = .module_tags(py),
+                 trainable = reticulate::py_to_r(py$trainable), variables = n_vars,
+                 has_call = info$has_call, signatures = sigs,
+                 call_inputs = info$specs[["__call__"]]),
+            class = "summary.hubfn_module")
+}
+
+#' @export
+print.summary.hubfn_module <- function(x, ...) {
+  cat("hubfn module ", x$handle, "\n", sep = "")
+  cat("  path:      ", x$path, "\n", sep = "")
+  cat("  format:    ", x$format, ", tags: ", .format_tags(x$tags), ", trainable: ", x$trainable,
+      ", variables: ", x$variables, "\n", sep = "")
+  one <- function(t) sprintf("%s: %s%s", t$name, t$dtype, .format_r_shape(t$shape))
+  for (s in x$signatures) {
+    cat("  signature ", s$name, "\n", sep = "")
+    cat("    inputs:  ", paste(vapply(s$inputs, one, ""), collapse = ", "), "\n", sep = "")
+    cat("    outputs: ", paste(vapply(s$outputs, one, ""), collapse = ", "), "\n", sep = "")
+  }
+  if (isTRUE(x$has_call) && is.null(x$signatures[["__call__"]])) {
+    cat("  __call__", if (length(x$call_inputs)) paste0("\n    inputs:  ", paste(vapply(x$call_inputs, one, ""), collapse = ", ")),
+        "\n", sep = "")
+  }
+  invisible(x)
+}
+
+.format_r_shape <- function(shape) {
+  if (is.null(shape)) return("[<unknown rank>]")
+  paste0("[", paste(ifelse(is.na(shape), "?", as.character(shape)), collapse = ", "), "]")
+}
+
+#' @rdname module-parts
+#' @export
+str.hubfn_module <- function(object, ...) {
+  py <- attr(object, "py_module")
+  info <- attr(object, "hubfn_info")
+  fns <- names(info$specs)
+  if (info$has_call && !"__call__" %in% fns) fns <- c(fns, "__call__")
+  cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE)\n")
+  cat(" $ handle    : chr \"", info$handle, "\"\n", sep = "")
+  cat(" $ path      : chr \"", reticulate::py_to_r(py$path), "\"\n", sep = "")
+  cat(" $ format    : chr \"", reticulate::py_to_r(py$format), "\"\n", sep = "")
+  cat(" $ tags      : ", .format_tags(.module_tags(py)), "\n", sep = "")
+  cat(" $ trainable : logi ", reticulate::py_to_r(py$trainable), "\n", sep = "")
+  cat(" $ signatures: List of ", length(fns), " functions: ", paste(fns, collapse = ", "), "\n", sep = "")
+  invisible()
+}
+
+.module_tags <- function(py) {
+  tags <- py$tags
+  if (inherits(tags, "python.builtin.NoneType")) NULL
+  else reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(tags))
 }
 
 # Passing a module to Python (e.g. a reticulate call) passes its hubfn.Module.

@@ -1,37 +1,109 @@
-# Finding Python, importing hubfn lazily, and installing it.
+# Finding Python, importing hubfn lazily, and saying what to do when there is none.
+# (install_hubfn(), which makes the "r-hubfn" virtualenv, is in install.R.)
 
 .hubfn_env <- new.env(parent = emptyenv())
 
 .onLoad <- function(libname, pkgname) {
-  .configure_python()
-  # Nothing starts Python here: the module is imported on first use.
-  .hubfn_env$py <- reticulate::import("hubfn", convert = FALSE, delay_load = TRUE)
+  # Nothing starts or pins Python here: `hubfn` is imported on first use, and only then is the
+  # Python chosen (see .choose_python()); other packages loaded in the session keep their say.
+  .hubfn_env$py <- reticulate::import("hubfn", convert = FALSE, delay_load = list(
+    environment = "r-hubfn",
+    before_load = function() .choose_python(),
+    on_error = function(e) stop(.no_python_error(conditionMessage(e)))))
   .register_tensorflow_methods()
 }
 
-# Which Python reticulate uses, in order: RETICULATE_PYTHON (reticulate reads it itself),
-# HUBFN_PYTHON, then a virtualenv named "r-hubfn" (see install_hubfn()).
-.configure_python <- function() {
+.onAttach <- function(libname, pkgname) {
+  problem <- .python_problem()
+  if (!is.null(problem)) packageStartupMessage(problem)
+}
+
+# The virtualenv directory `envname` (a name under RETICULATE_VIRTUALENV_ROOT or WORKON_HOME
+# (default ~/.virtualenvs), or a path).
+.venv_path <- function(envname = "r-hubfn") {
+  if (grepl("[/\\\\]", envname)) {
+    return(path.expand(envname))
+  }
+  root <- Sys.getenv("RETICULATE_VIRTUALENV_ROOT", unset = NA)
+  if (is.na(root) || !nzchar(root)) root <- reticulate::virtualenv_root()
+  file.path(path.expand(root), envname)
+}
+
+.venv_python <- function(path) {
+  file.path(path, if (.Platform$OS.type == "windows") "Scripts/python.exe" else "bin/python")
+}
+
+# Whether the virtualenv at `path` has hubfn installed (by its files: no Python is started).
+.venv_has_hubfn <- function(path) {
+  file.exists(.venv_python(path)) &&
+    length(Sys.glob(file.path(path, c("lib/python*/site-packages/hubfn", "Lib/site-packages/hubfn"))))
+}
+
+# Called just before Python starts for hubfn: RETICULATE_PYTHON, if set, wins (reticulate reads
+# it); else HUBFN_PYTHON; else the "r-hubfn" virtualenv if it has hubfn. Nothing if Python has
+# already started (too late to choose) or nothing applies (reticulate's own choice).
+.choose_python <- function() {
+  if (reticulate::py_available(initialize = FALSE)) {
+    return(invisible("initialized"))
+  }
   if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) {
     return(invisible("RETICULATE_PYTHON"))
   }
-  if (reticulate::py_available(initialize = FALSE)) {
-    return(invisible("initialized"))  # too late to choose; use what the session has
-  }
+  # A choice made before (use_python(required = TRUE) by the user or another package) stands:
+  # reticulate then refuses ours, and that error is dropped. A Python that does not exist or lacks
+  # hubfn is reported when the import fails (.no_python_error()).
+  use <- function(python) isTRUE(tryCatch({
+    reticulate::use_python(python, required = TRUE)
+    TRUE
+  }, error = function(e) FALSE))
   hp <- Sys.getenv("HUBFN_PYTHON")
   if (nzchar(hp)) {
-    tryCatch(reticulate::use_python(hp, required = TRUE),
-             error = function(e) packageStartupMessage("hubfn: HUBFN_PYTHON=", hp, ": ", conditionMessage(e)))
-    return(invisible("HUBFN_PYTHON"))
+    return(invisible(if (use(hp)) "HUBFN_PYTHON" else NA_character_))
   }
-  if (isTRUE(tryCatch(reticulate::virtualenv_exists("r-hubfn"), error = function(e) FALSE))) {
-    tryCatch(reticulate::use_virtualenv("r-hubfn", required = TRUE), error = function(e) NULL)
+  venv <- .venv_path("r-hubfn")
+  if (.venv_has_hubfn(venv) && use(.venv_python(venv))) {
     return(invisible("r-hubfn"))
   }
   invisible(NA_character_)
 }
 
-# The Python package `hubfn` (imported with convert = FALSE).
+# One line saying why hubfn's Python is not usable and what to do, or NULL when it looks usable.
+# Looks at files only (does not start Python), so library(hubfn) stays fast.
+.python_problem <- function() {
+  fix <- "run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn)."
+  if (reticulate::py_available(initialize = FALSE)) {
+    if (isTRUE(tryCatch(reticulate::py_module_available("hubfn"), error = function(e) FALSE))) return(NULL)
+    return(paste0("hubfn: the Python this R session already uses (", reticulate::py_config()$python,
+                  ") has no hubfn package; ", fix))
+  }
+  for (var in c("RETICULATE_PYTHON", "HUBFN_PYTHON")) {
+    p <- Sys.getenv(var)
+    if (nzchar(p)) {
+      if (!file.exists(p)) return(paste0("hubfn: ", var, "=", p, " does not exist; ", fix))
+      return(NULL)
+    }
+  }
+  venv <- .venv_path("r-hubfn")
+  if (.venv_has_hubfn(venv)) {
+    return(NULL)
+  }
+  if (dir.exists(venv)) {
+    return(paste0("hubfn: the virtualenv ", venv, " has no hubfn package; ", fix))
+  }
+  paste0("hubfn: no Python with the hubfn package found; ", fix)
+}
+
+.no_python_error <- function(detail = NULL) {
+  msg <- .python_problem()
+  if (is.null(msg)) {
+    msg <- paste0("hubfn: Python could not import hubfn", if (length(detail) && nzchar(detail)) paste0(" (", detail, ")"),
+                  "; run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn).")
+  }
+  structure(class = c("hubfn_python_missing_error", "hubfn_error", "error", "condition"),
+            list(message = msg, call = NULL))
+}
+
+# The Python package `hubfn` (imported with convert = FALSE, on first use).
 .hubfn <- function() {
   .hubfn_env$py
 }
@@ -64,8 +136,8 @@
 #' }
 #' @export
 hubfn_has <- function(name) {
-  from <- c(pack_module = "pack", hub_layer = "keras_layer", cache_dir = "cache", cache_list = "cache",
-            cache_verify = "cache", cache_remove = "cache")[name]
+  from <- c(pack_module = "publish.pack", hub_layer = "tune.keras_layer", cache_dir = "fetch.cache",
+            cache_list = "fetch.cache", cache_verify = "fetch.cache", cache_remove = "fetch.cache")[name]
   !inherits(tryCatch(.hubfn_fn(name, if (is.na(from)) NULL else unname(from)), error = function(e) e), "error")
 }
 
@@ -75,6 +147,7 @@ hubfn_has <- function(name) {
 
 .py_helpers <- function() {
   if (is.null(.hubfn_env$helpers)) {
+    .choose_python()
     .hubfn_env$helpers <- reticulate::import_from_path(
       "hubfn_r_helpers", system.file("python", package = "hubfn"), convert = FALSE)
   }
@@ -82,7 +155,7 @@ hubfn_has <- function(name) {
 }
 
 # Environment variables hubfn reads at call time, besides every HUBFN_* variable (see
-# hubfn/envvars.py and hubfn/http.py).
+# hubfn/util/env.py and hubfn/fetch/http.py).
 .synced_env_vars <- c(
   "TFHUB_CACHE_DIR", "TFHUB_DOWNLOAD_PROGRESS", "TFHUB_DISABLE_CERT_VALIDATION",
   "http_proxy", "https_proxy", "no_proxy", "all_proxy",
@@ -109,43 +182,21 @@ hubfn_has <- function(name) {
 
 #' Is the hubfn Python package available?
 #'
-#' `TRUE` when reticulate's Python can import `hubfn` (and NumPy is usable). Starts Python if needed,
+#' `TRUE` when hubfn's Python can import `hubfn` (and NumPy is usable). Starts Python if needed,
 #' but does not import TensorFlow.
 #'
-#' Python is found, in this order: the `RETICULATE_PYTHON` environment variable, the
-#' `HUBFN_PYTHON` environment variable, a virtualenv named `r-hubfn` (made by [install_hubfn()]).
+#' Python is chosen when hubfn first needs it (loading the package does not start or pin it), in
+#' this order: the `RETICULATE_PYTHON` environment variable, the `HUBFN_PYTHON` environment
+#' variable, the virtualenv `r-hubfn` (made by [install_hubfn()]), reticulate's own choice. If
+#' Python has already started in the session, that one is used.
 #'
 #' @return `TRUE` or `FALSE`.
 #' @examples
 #' hubfn_available()
 #' @export
 hubfn_available <- function() {
-  isTRUE(tryCatch(reticulate::py_module_available("hubfn"), error = function(e) FALSE))
-}
-
-#' Install the hubfn Python package into a virtualenv for R
-#'
-#' Creates the virtualenv `envname` (default `r-hubfn`, the one this package looks for when
-#' neither `RETICULATE_PYTHON` nor `HUBFN_PYTHON` is set), pins `numpy<2` (reticulate 1.28 cannot
-#' convert NumPy 2 arrays) and installs hubfn with its dependencies (TensorFlow among them).
-#' Restart R afterwards.
-#'
-#' @param package What pip installs: `"hubfn"`, a path to a hubfn source checkout, or a wheel.
-#' @param envname Name (or path) of the virtualenv.
-#' @param python The Python interpreter to create the virtualenv with (`NULL`: reticulate's choice).
-#' @param extra_packages More pip requirements to install alongside.
-#' @param ... Passed to [reticulate::virtualenv_install()].
-#' @return The virtualenv's Python executable, invisibly.
-#' @examples
-#' \dontrun{
-#' install_hubfn("/path/to/hubfn/checkout")
-#' }
-#' @export
-install_hubfn <- function(package = "hubfn", envname = "r-hubfn", python = NULL,
-                          extra_packages = NULL, ...) {
-  reticulate::virtualenv_create(envname, python = python, packages = "numpy<2")
-  reticulate::virtualenv_install(envname, c("numpy<2", package, extra_packages), ...)
-  exe <- reticulate::virtualenv_python(envname)
-  message("hubfn installed in virtualenv '", envname, "' (", exe, "). Restart R to use it.")
-  invisible(exe)
+  isTRUE(tryCatch({
+    .choose_python()
+    reticulate::py_module_available("hubfn")
+  }, error = function(e) FALSE))
 }

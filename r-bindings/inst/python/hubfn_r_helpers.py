@@ -85,7 +85,46 @@ def _prep(value, dtype, scalar):
 
 
 def _out(value):
-    return to_numpy(value) if (is_tensor(value) or isinstance(value, np.ndarray)) else value
+    """Outputs for R: tensors and arrays as NumPy (strings decoded), lists and dicts of them too.
+
+    A BERT encoder's `encoder_outputs` is a list of tensors: it reaches R as a list of R arrays.
+    """
+    if is_tensor(value) or isinstance(value, np.ndarray):
+        return to_numpy(value)
+    if isinstance(value, dict):
+        return {k: _out(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_out(v) for v in value]
+    ragged = _ragged_to_list(value)
+    return value if ragged is None else ragged
+
+
+def _ragged_to_list(value):
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(value, tf.RaggedTensor):
+        return [_out(row) for row in value]
+    if tf is not None and isinstance(value, tf.SparseTensor):
+        return to_numpy(tf.sparse.to_dense(value))
+    return None
+
+
+def call_input_specs(module):
+    """The inputs a TF2 module's `__call__` was saved with, as [{name, dtype, shape}], or None.
+
+    R needs them to convert R doubles (its only numbers) to a `__call__`'s integer inputs, e.g. a
+    BERT encoder's int32 ids. One tensor argument is named after its spec (else "inputs"); a dict
+    argument gives one input per key, in the saved order. None when unknown or not plain tensors.
+    """
+    if not getattr(module, "has_call", False):
+        return None
+    return _specs_of_function(getattr(module.obj, "__call__", None))
+
+
+def _spec(name, spec):
+    shape = None if spec.shape.rank is None else [d for d in spec.shape.as_list()]
+    return {"name": str(name), "dtype": spec.dtype.name, "shape": shape}
 
 
 def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=False, training=False,
@@ -105,9 +144,7 @@ def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=Fal
         out = {k: out[k] for k in sorted(out)}
     if not convert:
         return out
-    if as_dict:
-        return {k: _out(v) for k, v in out.items()}
-    return [_out(out)]
+    return _out(out) if as_dict else [_out(out)]
 
 
 def sorted_keys(d):
@@ -133,3 +170,69 @@ def sync_environ(values, unset, prefixes=("HUBFN_",)):
     for name in gone:
         if name in os.environ:
             del os.environ[name]
+
+
+# --- callable sub-objects (a BERT preprocessor's tokenize, bert_pack_inputs) ---------------------
+def sub_callable(module, name):
+    """The callable sub-object `name` of a TF2 module's saved object, or None.
+
+    Restored tf.functions and restored objects with a saved __call__ count; variables, assets and
+    private names do not.
+    """
+    if not name or name.startswith("_") or getattr(module, "format", None) == "tf1_hub":
+        return None
+    obj = getattr(module.obj, name, None)
+    if obj is None:
+        return None
+    if getattr(obj, "concrete_functions", None) is not None:
+        return obj
+    if "__call__" in type(obj).__dict__ or "__call__" in getattr(obj, "__dict__", {}):
+        return obj
+    return None
+
+
+def sub_input_specs(module, name):
+    """Input specs of sub-object `name` (as call_input_specs), or None when not plain tensors."""
+    fn = sub_callable(module, name)
+    if fn is None:
+        return None
+    fn = fn if getattr(fn, "concrete_functions", None) is not None else getattr(fn, "__call__", None)
+    return _specs_of_function(fn)
+
+
+def _specs_of_function(fn):
+    import tensorflow as tf
+
+    for cf in list(getattr(fn, "concrete_functions", None) or []):
+        try:
+            args, _ = cf.structured_input_signature
+        except Exception:  # pragma: no cover
+            continue
+        if not args:
+            continue
+        first = args[0]
+        if isinstance(first, tf.TensorSpec):
+            return [_spec(first.name or "inputs", first)]
+        if isinstance(first, dict) and all(isinstance(v, tf.TensorSpec) for v in first.values()):
+            return [_spec(k, v) for k, v in first.items()]
+        return None
+    return None
+
+
+def apply_sub_r(module, name, inputs, dtypes, scalars, mode, kwargs=None, convert=True):
+    """Call sub-object `name` on inputs prepared by R: mode "single" (one value), "dict" (by
+    name) or "list" (positional list, e.g. bert_pack_inputs' segments); kwargs as given."""
+    from hubfn import errors
+
+    fn = sub_callable(module, name)
+    if fn is None:
+        raise errors.SignatureError(f"Module {module.handle!r} has no callable sub-object {name!r}.")
+    prepared = {k: _prep(v, dtypes.get(k), scalars.get(k, False)) for k, v in inputs.items()}
+    if mode == "single":
+        x = next(iter(prepared.values()))
+    elif mode == "list":
+        x = [prepared[k] for k in sorted(prepared, key=int)]
+    else:
+        x = prepared
+    out = fn(x, **dict(kwargs or {}))
+    return [_out(out)] if convert else out

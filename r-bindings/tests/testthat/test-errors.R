@@ -33,8 +33,9 @@ test_that("other hubfn errors map to their classes", {
   expect_error(hub_load(empty), class = "hubfn_not_a_module_error", regexp = "no saved_model.pb")
   m <- hub_load(fruit_dir())
   expect_error(m(list(apples = 1, oranges = 2), signature = "fruit_to_pet"),
-               class = "hubfn_output_error", regexp = "as_dict=True")
-  expect_error(m(list(1, 2)), class = "hubfn_input_error", regexp = "must be named")
+               class = "hubfn_output_error", regexp = "as_dict = TRUE", fixed = TRUE)
+  expect_error(m(list(1, 2)), class = "hubfn_input_error", regexp = "one element per input, in order: x (got 2)",
+               fixed = TRUE)
   expect_error(export_savedmodel(m, fruit_dir()), class = "hubfn_export_error", regexp = "not empty")
   expect_error(module_apply("not a module", 1), class = "hubfn_error")
 })

@@ -58,9 +58,9 @@ test_that("R arrays in and out keep their dtypes", {
   t <- m(list(ints = 1:2, flags = c(TRUE, TRUE), words = c("p", "q")), as_dict = TRUE, convert = FALSE)
   expect_s3_class(t$twice, "tensorflow.python.framework.ops.EagerTensor")
   expect_equal(reticulate::py_to_r(t$twice$dtype$name), "int32")
-  # doubles with fractions are refused for an int32 input, with hubfn's message
+  # doubles with fractions are refused for an int32 input, in R's words
   expect_error(m(list(ints = c(1.5, 2), flags = c(TRUE, TRUE), words = c("a", "b"))),
-               class = "hubfn_input_error", regexp = "expects int32, got float64")
+               class = "hubfn_input_error", regexp = "Input 'ints' of signature 'default' (.*) expects int32: whole numbers; got 1.5 \\(element 1\\)")
   expect_error(m(list(ints = c(1L, NA), flags = c(TRUE, TRUE), words = c("a", "b"))),
                class = "hubfn_input_error", regexp = "NA")
 })

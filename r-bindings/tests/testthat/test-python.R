@@ -1,16 +1,57 @@
-test_that("HUBFN_PYTHON chooses the Python when RETICULATE_PYTHON is unset", {
+# Choosing Python lazily (issue item 8), and what library(hubfn) says without one.
+
+test_that("HUBFN_PYTHON chooses the Python when RETICULATE_PYTHON is unset, at first use", {
   skip_if_no_hubfn()
   skip_if_not_installed("callr")
   skip_if_hubfn_not_installed()
   want <- reticulate::py_config()$python
   got <- callr::r(function() {
-    Sys.unsetenv("RETICULATE_PYTHON")
     loadNamespace("hubfn")
-    c(hubfn:::.configure_python(), reticulate::py_config()$python, hubfn::hubfn_available())
+    started_by_load <- reticulate::py_available(initialize = FALSE)
+    c(started_by_load, hubfn::hubfn_available(), reticulate::py_config()$python)
   }, env = c(callr::rcmd_safe_env(), HUBFN_PYTHON = want, RETICULATE_PYTHON = ""))
-  expect_equal(got[[1]], "HUBFN_PYTHON")
-  expect_equal(normalizePath(got[[2]]), normalizePath(want))
-  expect_equal(got[[3]], "TRUE")
+  expect_equal(got[[1]], "FALSE")  # loading the package starts no Python
+  expect_equal(got[[2]], "TRUE")
+  expect_equal(normalizePath(got[[3]]), normalizePath(want))
+})
+
+test_that("loading hubfn does not pin Python: another package's choice before first use wins", {
+  skip_if_no_hubfn()
+  skip_if_not_installed("callr")
+  skip_if_hubfn_not_installed()
+  want <- reticulate::py_config()$python
+  got <- callr::r(function(want) {
+    library(hubfn)
+    reticulate::use_python(want, required = TRUE)  # as another package (or the user) would
+    c(reticulate::py_config()$python, hubfn::hubfn_available())
+  }, args = list(want = want), env = c(callr::rcmd_safe_env(), HUBFN_PYTHON = "/nonexistent/python",
+                                       RETICULATE_PYTHON = ""))
+  expect_equal(normalizePath(got[[1]]), normalizePath(want))
+  expect_equal(got[[2]], "TRUE")
+})
+
+test_that("library(hubfn) without a usable Python says so in one line with the fix", {
+  skip_if_not_installed("callr")
+  skip_if_hubfn_not_installed()
+  empty <- tempfile("no-venvs-")
+  dir.create(empty)
+  got <- callr::r(function() {
+    msgs <- character()
+    withCallingHandlers(library(hubfn), packageStartupMessage = function(m) {
+      msgs <<- c(msgs, conditionMessage(m)); invokeRestart("muffleMessage")
+    })
+    list(msgs = msgs, started = reticulate::py_available(initialize = FALSE))
+  }, env = c(callr::rcmd_safe_env(), RETICULATE_PYTHON = "", HUBFN_PYTHON = "", WORKON_HOME = empty,
+             RETICULATE_VIRTUALENV_ROOT = empty))
+  expect_length(got$msgs, 1L)
+  expect_length(strsplit(sub("\n$", "", got$msgs), "\n")[[1]], 1L)
+  expect_match(got$msgs, "no Python with the hubfn package found; run hubfn::install_hubfn() once", fixed = TRUE)
+  expect_false(got$started)
+  # a RETICULATE_PYTHON that does not exist is named
+  got <- callr::r(function() {
+    tryCatch({ library(hubfn); "no message" }, packageStartupMessage = function(m) conditionMessage(m))
+  }, env = c(callr::rcmd_safe_env(), RETICULATE_PYTHON = "/nonexistent/python3"))
+  expect_match(got, "RETICULATE_PYTHON=/nonexistent/python3 does not exist; run hubfn::install_hubfn()", fixed = TRUE)
 })
 
 test_that("export_savedmodel works with the tensorflow package's generic, in either attach order", {

@@ -1,0 +1,106 @@
+# R inputs of every kind (issue items 3 and 4): factors, unnamed lists, whole doubles and integer
+# ranges, data frames, errors in R's words; and list outputs as R lists of R arrays.
+
+test_that("factors go in as their labels, alone and as data-frame columns", {
+  skip_if_no_hubfn()
+  m <- hub_load(types_dir())
+  words <- factor(c("b", "a", "b"))
+  out <- m(list(ints = 1:3, flags = c(TRUE, TRUE, FALSE), words = words), as_dict = TRUE)
+  expect_identical(out$upper, c("B", "A", "B"))
+  emb <- hub_load(shape_dir("text_embedding"))
+  expect_equal(emb(factor(c("good day", "hi"))), emb(c("good day", "hi")))
+  df <- data.frame(text = factor(c("hi", "heello", "goodbye")))
+  expect_equal(emb(df), emb(c("hi", "heello", "goodbye")))  # one column into a [?] input: the column
+  # a factor matrix keeps its dims
+  f <- factor(c("a", "b", "c", "d"))
+  dim(f) <- c(2, 2)
+  expect_identical(dim(hubfn:::.unfactor(f)), c(2L, 2L))
+})
+
+test_that("a list without names maps to the inputs in signature order", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  named <- m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)
+  expect_identical(m(list(c(1, 2), c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE), named)
+  expect_equal(m$signatures$fruit_to_pet(list(c(1, 2), c(3, 4)))$cats, c(5, 8))
+  expect_error(m(list(1, 2, 3), signature = "fruit_to_pet"), class = "hubfn_input_error",
+               regexp = "in order: apples, oranges (got 3)", fixed = TRUE)
+  expect_error(m(list(apples = 1, 2), signature = "fruit_to_pet"), class = "hubfn_input_error",
+               regexp = "all be named, or none")
+})
+
+test_that("whole doubles go into integer inputs; numbers out of the integer range are an input error", {
+  skip_if_no_hubfn()
+  m <- hub_load(types_dir())
+  ok <- m(list(ints = c(2^31 - 1, -2^31, 0), flags = c(TRUE, TRUE, TRUE), words = c("a", "b", "c")),
+          as_dict = TRUE)
+  expect_identical(ok$wide, c(3 * (2^31 - 1), 3 * -2^31, 0))  # int64 output: exact in a double
+  e <- tryCatch(m(list(ints = c(1, 2^31), flags = c(TRUE, TRUE), words = c("a", "b"))), error = function(e) e)
+  expect_s3_class(e, "hubfn_input_error")
+  expect_match(conditionMessage(e), "expects int32, whose values run from -2147483648 to 2147483647; got 2147483648 (element 2)",
+               fixed = TRUE)
+  expect_error(m(list(ints = -2^31 - 1, flags = TRUE, words = "a")), class = "hubfn_input_error")
+  expect_error(m(list(ints = Inf, flags = TRUE, words = "a")), class = "hubfn_input_error", regexp = "whole numbers")
+  # the same rule for the int32 ids of a BERT-style encoder's __call__ (a dict of inputs)
+  enc <- hub_load(shape_dir("bert_encoder"))
+  ids <- matrix(c(1, 5, 7, 0, 0, 0, 0, 0), 1)
+  out <- enc(list(input_word_ids = ids, input_mask = 1 * (ids > 0), input_type_ids = 0 * ids), as_dict = TRUE)
+  expect_equal(dim(out$pooled_output), c(1L, 4L))
+  ids[1, 2] <- 2^40 + 7
+  expect_error(enc(list(input_word_ids = ids, input_mask = 1 * (ids > 0), input_type_ids = 0 * ids)),
+               class = "hubfn_input_error", regexp = "Input 'input_word_ids' of __call__ .* expects int32")
+})
+
+test_that("a data frame into a one-input signature is a matrix; into several, one input per column", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  df <- data.frame(a = c(1, 2, 5), b = c(3, 4, 6))
+  expect_equal(m(df), m(as.matrix(unname(df))))
+  expect_equal(m(df), as.matrix(unname(df)) %*% matrix(c(1, 3, 2, 4), 2) + matrix(c(0.5, -0.5), 3, 2, byrow = TRUE))
+  pets <- m(data.frame(oranges = c(3, 4), apples = c(1, 2)), signature = "fruit_to_pet", as_dict = TRUE)
+  expect_equal(pets$cats, c(5, 8))
+})
+
+test_that("wrong kinds of R value are refused in R's words", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  e <- tryCatch(m(c("a", "b")), error = function(e) e)
+  expect_s3_class(e, "hubfn_input_error")
+  expect_equal(conditionMessage(e), sprintf(
+    "Input 'x' of signature 'default' ('%s') expects float32: a numeric vector or array; got a character vector.",
+    fruit_dir()))
+  emb <- hub_load(shape_dir("text_embedding"))
+  expect_error(emb(c(1, 2)), class = "hubfn_input_error",
+               regexp = "expects string: a character vector or array (or a factor); got a double vector.", fixed = TRUE)
+  types <- hub_load(types_dir())
+  expect_error(types(list(ints = 1L, flags = 1, words = "a")), class = "hubfn_input_error",
+               regexp = "expects bool: a logical vector or array; got a double vector")
+  expect_error(m(list(apples = list(1), oranges = 2), signature = "fruit_to_pet"), class = "hubfn_input_error",
+               regexp = "pass a numeric, integer, logical or character vector")
+  # hubfn's own messages reach R with R's spelling of arguments
+  expect_error(m(list(apples = 1, oranges = 2), signature = "fruit_to_pet"), class = "hubfn_output_error",
+               regexp = "as_dict = TRUE", fixed = TRUE)
+})
+
+test_that("list outputs come back as R lists of R arrays; strings as character", {
+  skip_if_no_hubfn()
+  pre <- hub_load(shape_dir("bert_preprocessor"))
+  enc <- hub_load(shape_dir("bert_encoder"))
+  inputs <- pre(c("hello world", "good day to you"), as_dict = TRUE)
+  expect_setequal(names(inputs), c("input_word_ids", "input_mask", "input_type_ids"))
+  expect_type(inputs$input_word_ids, "integer")
+  expect_equal(dim(inputs$input_word_ids), c(2L, 8L))
+  expect_equal(rowSums(inputs$input_mask), c(3, 5))
+  out <- enc(inputs, as_dict = TRUE)
+  expect_type(out$encoder_outputs, "list")
+  expect_length(out$encoder_outputs, 2L)
+  for (layer in out$encoder_outputs) {
+    expect_true(is.array(layer))
+    expect_equal(dim(layer), c(2L, 8L, 4L))
+  }
+  expect_equal(out$encoder_outputs[[2]], out$sequence_output)
+  expect_equal(out$default, out$pooled_output)
+  # whole doubles for the ids work too (R users type numbers)
+  doubles <- lapply(inputs, function(x) array(as.double(x), dim(x)))
+  expect_equal(enc(doubles, as_dict = TRUE)$pooled_output, out$pooled_output)
+})

@@ -1,0 +1,63 @@
+# layer_hub() with R tfhub's conventions, and Keras 3 models fitted from R (issue item 2).
+
+test_that("layer_hub passes ... to the Keras layer (input_shape, name, dtype)", {
+  skip_if_no_hubfn()
+  layer <- layer_hub(handle = fruit_dir(), input_shape = c(2), name = "fruity", dtype = "float32")
+  expect_s3_class(layer, "hubfn_layer")
+  expect_true(is.function(layer))
+  expect_equal(layer$name, "fruity")
+  expect_equal(layer$dtype, "float32")
+  expect_output(print(layer), "<hubfn layer fruity: .*trainable: FALSE>")
+  model <- keras_model_sequential() %>% layer_hub(handle = fruit_dir(), input_shape = c(2), name = "hub")
+  expect_equal(model$layers[[1]]$name, "hub")
+  expect_equal(as_r(model(reticulate::np_array(matrix(c(1, 0), 1), dtype = "float32"))), matrix(c(1.5, 1.5), 1))
+  expect_error(layer_hub(handle = fruit_dir(), no_such_argument = 1), class = "hubfn_python_error",
+               regexp = "no_such_argument")
+})
+
+test_that("a layer made without object is callable from R, and composes with %>%", {
+  skip_if_no_hubfn()
+  features <- layer_hub(handle = shape_dir("image_feature_vector"))
+  input <- layer_input(shape = c(8, 8, 3))
+  output <- input %>% features() %>% layer_dense(1)
+  model <- keras_model(input, output)
+  a <- array(runif(2 * 8 * 8 * 3), c(2, 8, 8, 3))
+  y <- as_r(model(reticulate::np_array(a, dtype = "float32")))
+  expect_equal(dim(y), c(2L, 1L))
+  # the layer inside is the one made in R: same weights as the module
+  direct <- hub_load(shape_dir("image_feature_vector"))(a)
+  expect_equal(as_r(features(reticulate::np_array(a, dtype = "float32"))), direct, tolerance = 1e-6)
+  expect_equal(as_r(features(a)), direct, tolerance = 1e-6)  # an R array in
+  # passes to Keras as its Python layer, in a list of layers
+  seq_model <- keras_py()$Sequential(list(keras_py()$Input(shape = reticulate::tuple(8L, 8L, 3L)), features))
+  expect_length(seq_model$layers, 1L)
+  # fields of the layer read and set from R
+  features$trainable <- FALSE
+  expect_false(features$trainable)
+})
+
+test_that("Sequential and functional models holding layer_hub fit from R", {
+  skip_if_no_hubfn()
+  keras <- keras_py()
+  keras$utils$set_random_seed(1L)
+  x <- matrix(runif(64), 32, 2)
+  y <- matrix(x[, 1] * 2 - x[, 2], 32, 1)
+  seq_model <- keras_model_sequential() %>%
+    layer_hub(handle = fruit_dir(), input_shape = c(2), trainable = TRUE) %>%
+    layer_dense(1)
+  input <- layer_input(shape = 2)
+  fun_model <- keras_model(input, input %>% layer_hub(handle = fruit_dir(), trainable = TRUE) %>% layer_dense(1))
+  warnings <- reticulate::import("warnings")
+  for (model in list(seq_model, fun_model)) {
+    model$compile(optimizer = keras$optimizers$SGD(learning_rate = 0.01), loss = "mse")
+    before <- model$evaluate(x, y, verbose = 0L)
+    hist <- model$fit(x, y, epochs = 5L, batch_size = 8L, verbose = 0L)
+    after <- model$evaluate(x, y, verbose = 0L)
+    expect_lt(after, before)
+    expect_length(hist$history$loss, 5L)
+  }
+  # the module's weights moved in the trainable layer, and not in anyone else's module
+  expect_false(isTRUE(all.equal(as_r(seq_model$layers[[1]]$weights[[1]]),
+                                as_r(hub_load(fruit_dir())$variables[[1]]))))
+  expect_equal(hub_load(fruit_dir())(c(1, 0)), matrix(c(1.5, 1.5), 1))
+})
