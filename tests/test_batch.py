@@ -1,0 +1,145 @@
+"""Batched apply (hubfn.batch): module_apply(..., batch_size=N) equals one call on every kind of input and
+output, cuts pandas inputs too, checks batch_size, and shows a progress bar only when asked or on a terminal."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hubfn
+from hubfn import errors, examples
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import hashed_text  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def text_dir(modules_dir):
+    """A text-embedding module (string[?] -> float32[?, 16]) with a dict-in, dict-out "compare" signature."""
+    return hashed_text.export_hashed_text_module(modules_dir / "hashed_text")
+
+
+def same(batched, whole):
+    """Batched results are NumPy; one call gives tensors. Same keys, shapes, dtypes and numbers."""
+    if isinstance(whole, dict):
+        assert isinstance(batched, dict) and sorted(batched) == sorted(whole)
+        for k in whole:
+            same(batched[k], whole[k])
+        return
+    whole = whole.numpy()
+    assert isinstance(batched, np.ndarray)
+    assert batched.shape == whole.shape and batched.dtype == whole.dtype
+    np.testing.assert_allclose(batched, whole, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 5000])
+def test_float_input_batched_equals_one_call(fruit_dir, batch_size):
+    m = hubfn.hub_load(fruit_dir)
+    x = np.random.default_rng(0).normal(size=(1000, 2))  # float64: converted per batch like in one call
+    same(hubfn.module_apply(m, x, batch_size=batch_size), hubfn.module_apply(m, x))
+
+
+def test_tf1_module_batched_equals_one_call(tf1_dir):
+    m = hubfn.hub_load(tf1_dir)
+    x = np.random.default_rng(1).normal(size=(333, 3)).astype(np.float32)
+    out = m(x, batch_size=50)
+    same(out, m(x))
+    np.testing.assert_allclose(out, examples.tf1_forward(x), rtol=1e-5, atol=1e-5)
+
+
+def test_dict_in_dict_out_batched_equals_one_call(fruit_dir):
+    m = hubfn.hub_load(fruit_dir)
+    rng = np.random.default_rng(2)
+    inputs = {"apples": rng.normal(size=501), "oranges": list(rng.normal(size=501))}  # array and list
+    whole = m(inputs, signature="fruit_to_pet", as_dict=True)
+    same(m(inputs, signature="fruit_to_pet", as_dict=True, batch_size=100), whole)
+    np.testing.assert_allclose(whole["cats"].numpy(), 2 * inputs["apples"] + np.array(inputs["oranges"]),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["list", "numpy", "pandas"])
+def test_string_input_batched_equals_one_call(text_dir, kind):
+    m = hubfn.hub_load(text_dir)
+    text = hashed_text.sentences(777, seed=3)
+    if kind == "numpy":
+        text = np.array(text, dtype=object)
+    elif kind == "pandas":
+        pd = pytest.importorskip("pandas")
+        text = pd.Series(text, index=np.arange(777) * 3 + 10)  # positional cutting, whatever the index
+    whole = m(list(text))
+    out = m(text, batch_size=100)
+    assert out.shape == (777, 16)
+    same(out, whole)
+
+
+def test_string_dict_in_dict_out_batched_equals_one_call(text_dir):
+    m = hubfn.hub_load(text_dir)
+    inputs = {"left": hashed_text.sentences(300, seed=4), "right": hashed_text.sentences(300, seed=5)}
+    same(m(inputs, signature="compare", as_dict=True, batch_size=32),
+         m(inputs, signature="compare", as_dict=True))
+    same(m(inputs, signature="compare", as_dict=True, batch_size=299)["similarity"],
+         m(inputs, signature="compare", as_dict=True)["similarity"])
+
+
+def test_pandas_dataframe_rows(fruit_dir):
+    pd = pytest.importorskip("pandas")
+    m = hubfn.hub_load(fruit_dir)
+    df = pd.DataFrame(np.random.default_rng(6).normal(size=(90, 2)), columns=["a", "b"], index=range(500, 590))
+    same(m(df, batch_size=16), m(df.to_numpy()))
+    same(m({"apples": df["a"], "oranges": df["b"]}, signature="fruit_to_pet", as_dict=True, batch_size=16),
+         m({"apples": df["a"].to_numpy(), "oranges": df["b"].to_numpy()}, signature="fruit_to_pet", as_dict=True))
+
+
+def test_empty_input_gives_empty_arrays(fruit_dir):
+    m = hubfn.hub_load(fruit_dir)
+    out = m(np.zeros((0, 2), np.float32), batch_size=10)
+    assert isinstance(out, np.ndarray) and out.shape == (0, 2)
+
+
+@pytest.mark.parametrize("size", [3.0, np.int64(3), np.float64(3.0)])
+def test_whole_numbers_of_any_type_are_batch_sizes(fruit_dir, size):
+    m = hubfn.hub_load(fruit_dir)
+    x = np.ones((10, 2), np.float32)
+    same(m(x, batch_size=size), m(x))
+
+
+@pytest.mark.parametrize("size", [0, -5, 2.5, "10", True, float("nan"), [4]])
+def test_bad_batch_sizes_are_input_errors(fruit_dir, size):
+    m = hubfn.hub_load(fruit_dir)
+    with pytest.raises(errors.InputError, match="batch_size must be a positive whole number"):
+        m(np.ones((10, 2), np.float32), batch_size=size)
+
+
+def test_inputs_with_different_row_counts_are_named(fruit_dir):
+    m = hubfn.hub_load(fruit_dir)
+    with pytest.raises(errors.InputError, match=r"different numbers of rows \('apples': 5, 'oranges': 4\)"):
+        m({"apples": np.ones(5), "oranges": np.ones(4)}, signature="fruit_to_pet", as_dict=True, batch_size=2)
+
+
+def test_a_single_value_cannot_be_batched(text_dir):
+    m = hubfn.hub_load(text_dir)
+    with pytest.raises(errors.InputError, match="single value"):
+        m("one sentence", batch_size=2)
+    with pytest.raises(errors.InputError, match="single value"):
+        m(np.array("one sentence"), batch_size=2)
+
+
+def test_batch_errors_are_the_unbatched_errors(fruit_dir):
+    """Conversion happens per batch through module_apply, so a bad dtype is the same InputError."""
+    m = hubfn.hub_load(fruit_dir)
+    with pytest.raises(errors.InputError, match="expects float32"):
+        m(np.array([["a", "b"]] * 4), batch_size=2)
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(fruit_dir, capsys):
+    m = hubfn.hub_load(fruit_dir)
+    x = np.ones((50, 2), np.float32)
+    m(x, batch_size=10)  # pytest's stderr is no terminal: quiet by default
+    m(x, batch_size=10, progress=False)
+    assert capsys.readouterr().err == ""
+    m(x, batch_size=10, progress=True)
+    err = capsys.readouterr().err
+    assert "50/50" in err and "rows" in err
+    with pytest.raises(errors.InputError, match="progress must be"):
+        m(x, batch_size=10, progress="yes")
