@@ -29,6 +29,36 @@ def tf1_dir(modules_dir):
     return examples.tf1_hub_module(modules_dir / "tf1")
 
 
+@pytest.fixture(scope="session")
+def shape_dir(modules_dir):
+    """shape_dir(name) -> the directory of one module shape from tests/shapes.py, built once per session."""
+    import shapes
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = shapes.BUILDERS[name](modules_dir / f"shape_{name}")
+        return built[name]
+
+    return get
+
+
+def _shape_fixture(name):
+    @pytest.fixture(scope="session", name=f"{name}_dir")
+    def fixture(shape_dir):
+        return shape_dir(name)
+
+    fixture.__doc__ = f"The {name!r} module shape (tests/shapes.py)."
+    return fixture
+
+
+for _name in ("text_embedding", "text_embedding_serving", "image_feature_vector", "image_keras_hubfn",
+              "image_keras_export", "bert_encoder", "bert_encoder_keras", "bert_preprocessor", "tf1_text",
+              "tf1_image", "tf1_sparse", "ragged", "mixed"):
+    globals()[f"_{_name}_dir"] = _shape_fixture(_name)
+
+
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     """A fresh, empty TFHUB_CACHE_DIR for one test."""
