@@ -1,7 +1,8 @@
 """Module archives (tar or tar.gz) as a stream: gzip decoding, tar parsing, limits and path checks.
 
-One pass: raw chunks from the network -> isal gzip decoder -> tar headers parsed here -> member bytes
-written file by file by hubfn.fetch.extract. The archive is never held in memory. We parse tar ourselves (not `tarfile`)
+One pass: raw chunks from the network -> isal gzip decoder -> tar headers (parsed strictly by
+hubfn.fetch.tarheader) -> member bytes written file by file by hubfn.fetch.extract. The archive is never
+held in memory. We parse tar ourselves (not `tarfile`)
 because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
 touch the disk, and want to copy member data in large pieces.
 
@@ -20,12 +21,10 @@ from isal import isal_zlib
 
 from .. import errors
 from ..util.env import env_number
+from .tarheader import BLOCK, ZERO_BLOCK, checksum_ok
 
-BLOCK = 512
 OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory
-MAX_META = 1 << 20  # pax / GNU long-name headers larger than this are not real module archives
 MAX_TRAILER = 16 << 20  # bytes tolerated after the tar end marker (padding)
-ZERO_BLOCK = bytes(BLOCK)
 REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 
 
@@ -52,11 +51,13 @@ class Limits:
 
 @attrs.frozen
 class Extracted:
-    """What was written: regular files with sizes (the entry's manifest) and symlinks with targets."""
+    """What was written (the entry's manifest): regular files with sizes and content hashes
+    (hubfn.fetch.digest), and symlinks with targets."""
 
     files: dict
     links: dict
     total_bytes: int
+    hashes: dict = attrs.field(factory=dict)
 
 
 def looks_like(data: bytes):
@@ -65,7 +66,7 @@ def looks_like(data: bytes):
         return "gzip"  # (a lone first byte: a truncated gzip, reported as such by the decoder)
     if not data:
         return "an empty body"
-    if len(data) >= BLOCK and (data[257:262] == b"ustar" or _checksum_ok(data[:BLOCK])):
+    if len(data) >= BLOCK and (data[257:262] == b"ustar" or checksum_ok(data[:BLOCK])):
         return "tar"
     head = data[:1024].lstrip()
     low = head[:256].lower()
@@ -123,7 +124,7 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
 def _starts_a_tar(data):
     """True if `data` begins with a tar header (or the end marker of an empty tar)."""
     block = data[:BLOCK]
-    return len(block) == BLOCK and (block == ZERO_BLOCK or block[257:262] == b"ustar" or _checksum_ok(block))
+    return len(block) == BLOCK and (block == ZERO_BLOCK or block[257:262] == b"ustar" or checksum_ok(block))
 
 
 def _gunzip(head, chunks, name, max_ratio):
@@ -181,6 +182,8 @@ class Stream:
         return False
 
     def read(self, n, what):
+        if n < 0:  # sizes are checked by tarheader; this guard keeps a slip there from ever looping
+            raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
         parts, need = [], n
         while need:
             if not self.buf and not self._fill():
@@ -191,11 +194,27 @@ class Stream:
             need -= len(take)
         return b"".join(parts)
 
-    def copy(self, fd, n, what):
+    def skip(self, n, what):
+        """Discard n bytes without holding them (member data of directories and links)."""
+        if n < 0:
+            raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
+        while n:
+            if not self.buf and not self._fill():
+                raise self.truncated(what)
+            take = min(n, len(self.buf))
+            self.buf = self.buf[take:]
+            n -= take
+
+    def copy(self, fd, n, what, sink=None):
+        """Write n bytes to the file descriptor fd, passing each piece to sink() too (the content hash)."""
+        if n < 0:
+            raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
         while n:
             if not self.buf and not self._fill():
                 raise self.truncated(what)
             take = self.buf[:n]
+            if sink is not None:
+                sink(take)
             view = take
             while view:
                 view = view[os.write(fd, view):]
@@ -219,92 +238,6 @@ class Stream:
 def _quote(data):
     text = " ".join(data[:300].decode("utf-8", "replace").split())
     return repr(text[:160] + ("…" if len(text) > 160 else ""))
-
-
-def _checksum_ok(block):
-    try:
-        want = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
-    except ValueError:
-        return False
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    if want == unsigned:
-        return True
-    # Some old tar writers summed signed chars; accept that variant too.
-    signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
-    return want == signed
-
-
-def _number(field):
-    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes >= 8 GiB
-        value = int.from_bytes(field[1:], "big")
-        return value
-    text = field.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
-
-
-def _text(field):
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
-def _pax(data):
-    out, pos = {}, 0
-    while pos < len(data):
-        sp = data.index(b" ", pos)
-        length = int(data[pos:sp])
-        key, _, value = data[sp + 1:pos + length - 1].partition(b"=")
-        out[key.decode()] = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return out
-
-
-@attrs.frozen
-class Member:
-    name: str
-    type: bytes
-    size: int
-    mode: int
-    linkname: str
-
-
-def members(stream: Stream):
-    """Tar members in order; stops after the end-of-archive marker, raising if it never comes."""
-    overrides = {}
-    while True:
-        block = stream.read(BLOCK, "a tar header")
-        if block == ZERO_BLOCK:
-            # The end marker is two zero blocks; one alone is what a cut archive can look like.
-            if stream.read(BLOCK, "the tar end marker (two zero blocks)") != ZERO_BLOCK:
-                raise errors.ArchiveError(f"Module URL {stream.name}: a lone zero block inside the tar "
-                                          "archive (its end marker is two); the archive is damaged.")
-            return
-        if not _checksum_ok(block):
-            raise errors.ArchiveError(f"Module URL {stream.name}: a tar header is damaged (bad checksum).")
-        type_ = block[156:157] or REGULAR
-        size = _number(block[124:136])
-        if type_ in (b"x", b"g", b"L", b"K"):
-            if size > MAX_META:
-                raise errors.ArchiveError(f"Module URL {stream.name}: a tar metadata header of {size} bytes.")
-            data = stream.read(size, "a tar header")
-            stream.read(-size % BLOCK, "a tar header")
-            if type_ == b"x":
-                try:
-                    overrides.update(_pax(data))
-                except ValueError:
-                    raise errors.ArchiveError(f"Module URL {stream.name}: a damaged pax header.") from None
-            elif type_ == b"L":
-                overrides["path"] = _text(data)
-            elif type_ == b"K":
-                overrides["linkpath"] = _text(data)
-            continue
-        name = _text(block[0:100])
-        if block[257:262] == b"ustar" and block[345:500].strip(b"\0"):
-            name = _text(block[345:500]) + "/" + name
-        if type_ == b"\0":
-            type_ = REGULAR
-        yield Member(name=overrides.get("path", name), type=type_,
-                     size=int(overrides.get("size", size)), mode=_number(block[100:108]),
-                     linkname=overrides.get("linkpath", _text(block[157:257])))
-        overrides = {}
 
 
 def safe_relpath(name, base, what):
