@@ -34,3 +34,10 @@ def __getattr__(name):
 
 def __dir__():
     return __all__
+
+
+# `.keras` files holding a hub_layer load after `import hubfn`: the layer is registered with Keras
+# when Keras is (or already was) imported, without importing TensorFlow here (see the module).
+from .tune.keras_registration import register_when_keras_loads as _register_keras  # noqa: E402
+
+_register_keras()

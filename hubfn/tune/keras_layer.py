@@ -1,98 +1,412 @@
-"""hub_layer: a module as a Keras 3 layer, frozen or fine-tuned.
+"""hub_layer: a module as a Keras 3 layer, frozen or fine-tuned, frozen and unfrozen at will.
 
-Keras 3 only trains and saves its own `keras.Variable`s, and a module's weights are TensorFlow
-variables captured by its functions. Each module variable is therefore adopted by a Keras variable
-that holds that very tf.Variable (no copy): Keras computes gradients for it, the optimizer's updates
-land in the module, and `.keras` files save and restore it.
+Weights. Keras 3 only trains and saves its own `keras.Variable`s, and a module's weights are TensorFlow
+variables captured by its functions. Each module variable is therefore adopted by a Keras variable that
+holds that very tf.Variable (no copy): Keras computes gradients for it, the optimizer's updates land in
+the module, and `.keras` files save and restore it. The Keras variables are made once, in the module's
+own order, so a `.keras` file lines them up the same way whatever the layer's trainability was.
+
+Shared and private copies. A frozen layer uses the module's shared inference copy (loaded once per
+process). The first time the layer is unfrozen (`layer.trainable = True`), or when a `.keras` file
+brings weights that differ from the module's, it loads a private copy and its Keras variables switch to
+it: training never moves the weights other users of the module see.
+
+Tracking. The loaded SavedModel object is an attribute of the layer, so TensorFlow's object graph
+reaches its lookup tables and assets: a Keras model holding the layer exports with them
+(`model.export`, `hubfn.export_savedmodel`).
+
+Outputs follow tensorflow_hub.KerasLayer: without a signature the module's `__call__` runs and its
+result comes back as it is (a dict stays a dict, as BERT encoders need); `output_key` picks one output;
+`as_dict=True` (alias `signature_outputs_as_dict`) returns every output of a signature.
 """
+
+import numbers
+import warnings
 
 import keras
 
-from .. import api, errors, handles
-from ..apply import pick_output
+from .. import api, errors
+from ..apply import CALL, pick_output
 from ..module import Module
 
 
 class _AdoptedVariable(keras.Variable):
     """A Keras variable whose storage is an existing tf.Variable (TensorFlow backend)."""
 
-    def __init__(self, tf_variable, trainable):
+    def __init__(self, tf_variable):
         self._adopted = tf_variable
         name = tf_variable.name.rsplit(":", 1)[0].replace("/", "_")
-        super().__init__(initializer=tf_variable, dtype=tf_variable.dtype.name, trainable=trainable, name=name)
+        # Made non-trainable so Keras files every module variable in one list, in module order;
+        # the layer sets `trainable` on each afterwards.
+        super().__init__(initializer=tf_variable, dtype=tf_variable.dtype.name, trainable=False, name=name)
 
     def _initialize(self, value):  # Keras would make a new tf.Variable from `value`; share instead
         self._value = self._adopted
 
+    def adopt(self, tf_variable):
+        """Hold another copy of the same weight from now on (the layer's private copy)."""
+        self._adopted = self._value = tf_variable
+
 
 @keras.saving.register_keras_serializable(package="hubfn")
 class HubLayer(keras.layers.Layer):
-    """Applies a module's signature to its inputs; see `hub_layer` for the arguments."""
+    """Applies a module to its inputs; see `hub_layer` for the arguments."""
 
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
-                 **kwargs):
+                 as_dict=None, output_shape=None, signature_outputs_as_dict=None, **kwargs):
+        as_dict = _one_flag(as_dict, signature_outputs_as_dict)
+        if output_key is not None and as_dict:
+            raise errors.OutputError(f"hub_layer({_name(handle)!r}): pass output_key= or as_dict=True, not both.")
+        kwargs.setdefault("autocast", False)  # the module's dtypes were fixed when it was saved
+        input_shape = _own_input_shape(kwargs)
         super().__init__(trainable=trainable, **kwargs)
-        if not isinstance(handle, Module):
-            handle = handles.as_handle(handle)
-        # A Module passed in keeps its variant (unless fine-tuning a TF1 module picks {"train"}).
-        self._module = api.hub_module(handle, trainable=trainable, tags=tags)
-        self.handle = self._module.handle  # the config holds the handle string, not the Module
-        self.signature = signature
-        self.output_key = output_key
-        self.arguments = dict(arguments or {})
-        self.tags = None if self._module.tags is None else sorted(self._module.tags)  # JSON: a list
-        trainable_ids = {id(v) for v in self._module.trainable_variables}
-        # Tracked by Keras as this layer's weights, in the module's own order.
-        self.module_variables = [_AdoptedVariable(v, trainable=id(v) in trainable_ids)
-                                 for v in self._module.variables]
+        # hubfn converts inputs by the module's own specs (Keras would cast floats, refuse lists and numbers).
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self._string_input_shape = input_shape
+        self._source = handle  # a handle, or a Module whose graph variant is kept
+        # The config holds the handle string; a Module's tags are kept so a reload picks the same variant.
+        self._tags_arg = tags if tags is not None or not isinstance(handle, Module) or handle.tags is None \
+            else sorted(handle.tags)
+        self._options = _Options(signature, output_key, as_dict, dict(arguments or {}), _shape_nest(output_shape))
+        module = api.hub_module(handle, trainable=trainable, tags=tags)
+        self._warned = False
+        self._mask = ()
+        self._private = False
+        self.module_variables = [_AdoptedVariable(v) for v in module.variables]
+        self._use(module, private=bool(trainable))
         self.built = True
+        self._ready = True
+        # Each variable's flag (and the warning if nothing can train); not `self.trainable = ...`, which
+        # Keras skips when the value is unchanged.
+        HubLayer.trainable.fset(self, trainable)
 
+    # --- what the layer is -------------------------------------------------------------------------
     @property
     def module(self):
+        """The Module the layer runs now (the shared inference copy, or its private copy)."""
         return self._module
 
+    handle = property(lambda self: self._module.handle)
+    signature = property(lambda self: self._options.signature)
+    output_key = property(lambda self: self._options.output_key)
+    arguments = property(lambda self: dict(self._options.arguments))
+    tags = property(lambda self: self._tags_arg)
+
+    @property
+    def input_shape(self):
+        # Only for a non-float `dtype` with `input_shape` (the TF Hub tutorials' text layers): a
+        # Sequential model then builds its input from this shape and the layer's dtype, not float32.
+        if self._string_input_shape is None:
+            raise AttributeError("input_shape")
+        return self._string_input_shape
+
+    # --- trainability ------------------------------------------------------------------------------
     @property
     def trainable(self):
         return keras.layers.Layer.trainable.fget(self)
 
     @trainable.setter
     def trainable(self, value):
-        module = getattr(self, "_module", None)  # None while Layer.__init__ runs
-        if value and module is not None and not module.trainable:
-            # Its weights are the shared inference copy; training them would change every user's module.
-            raise errors.TrainableError(
-                f"hub_layer({self.handle!r}) was made with trainable=False, so it cannot be unfrozen. "
-                "Make it with trainable=True (and freeze it with layer.trainable = False until needed)."
-            )
+        value = bool(value)
+        ready = getattr(self, "_ready", False)  # False while Layer.__init__ runs
+        if ready and value and not self._private:
+            self._go_private()
         keras.layers.Layer.trainable.fset(self, value)
+        if ready:
+            for variable, trains in zip(self.module_variables, self._mask):
+                variable.trainable = value and trains
+            if value and not any(self._mask) and not self._warned:
+                self._warned = True
+                warnings.warn(f"hub_layer({self.handle!r}) is trainable but its module has no trainable "
+                              "variables: fitting will not change it.", UserWarning, stacklevel=3)
 
+    def _use(self, module, private):
+        self._module = module
+        self._hub_object = module.obj  # tracked: exports reach the module's tables and assets
+        self._private = private
+        trains = {id(v) for v in module.trainable_variables} if module.trainable else set()
+        self._mask = tuple(id(v._adopted) in trains for v in self.module_variables)
+
+    def _go_private(self):
+        """Switch to a private trainable copy holding the current weights (never the shared copy)."""
+        private = api.hub_module(self._source, trainable=True, tags=self._tags_arg)
+        new = _match_variables([v._adopted for v in self.module_variables], private.variables, self.handle)
+        for variable, target in zip(self.module_variables, new):
+            target.assign(variable._adopted)
+            variable.adopt(target)
+        self._use(private, private=True)
+
+    def load_own_variables(self, store):
+        # Weights that differ from the module's (a fine-tuned model saved frozen, say) must not be
+        # written into the shared inference copy.
+        if not self._private and any(
+                not _same(store[str(i)], v._adopted) for i, v in enumerate(self.module_variables)):
+            self._go_private()
+        super().load_own_variables(store)
+
+    # --- running -----------------------------------------------------------------------------------
     def call(self, inputs, training=None):
-        if self.arguments:
-            inputs = {**(inputs if isinstance(inputs, dict) else {"default": inputs}), **self.arguments}
         train = bool(training) and self.trainable
-        outputs = api.module_apply(self._module, inputs, signature=self.signature, as_dict=True, training=train)
+        name = self._function_name()
+        options = self._options
+        arguments = options.arguments or None
+        if arguments and name != CALL:
+            inputs, arguments = self._merge_arguments(name, inputs), None  # signatures take them as inputs
+        outputs = api.module_apply(self._module, inputs, signature=name, as_dict=True, training=train,
+                                   arguments=arguments)
         if self.trainable:
             for loss in self._module.regularization_losses:
                 self.add_loss(loss())
-        return self._pick(outputs)
+        result = self._shape_outputs(name, outputs)
+        if options.output_shape is not None:
+            _set_shapes(result, options.output_shape, _batch_dim(inputs), self.handle)
+        return result
 
-    def _pick(self, outputs):
-        return pick_output(outputs, self.output_key, f"hub_layer({self.handle!r})", "Pass output_key= one of them.")
+    def _function_name(self):
+        """__call__ when the module has one and no signature was named (as tensorflow_hub does)."""
+        if self._options.signature is not None:
+            return self._options.signature
+        return CALL if self._module.has_call else None
 
+    def _merge_arguments(self, name, inputs):
+        extra = self._options.arguments
+        if isinstance(inputs, dict):
+            return {**extra, **inputs}
+        names = [n for n in self._module.signature(name or _default_signature(self._module)).input_names
+                 if n not in extra]
+        if len(names) != 1:
+            raise errors.InputError(f"hub_layer({self.handle!r}): besides the arguments {sorted(extra)}, the "
+                                    f"signature takes {', '.join(names) or 'nothing'}; pass a dict of inputs.")
+        return {**extra, names[0]: inputs}
+
+    def _shape_outputs(self, name, outputs):
+        """The layer's result from module_apply's dict, following the output options."""
+        options = self._options
+        where = f"hub_layer({self.handle!r})"
+        raw_dict = name != CALL or set(outputs) != {"default"} or _call_returns_dict(self._module)
+        if options.output_key is not None:
+            return pick_output(outputs, options.output_key, where, "")
+        if options.as_dict:
+            return outputs
+        if not raw_dict:
+            return outputs["default"]  # what __call__ returned: a tensor, list or tuple
+        if name == CALL and options.as_dict is None:
+            return outputs
+        return pick_output(outputs, None, where, "Pass output_key= one of them, or as_dict=True for all.")
+
+    # --- shapes -------------------------------------------------------------------------------------
+    def compute_output_spec(self, *args, **kwargs):
+        # Layer's version would make every output float32 from compute_output_shape; tracing the call
+        # (Operation's version) gives each output its own dtype and structure.
+        return super(keras.layers.Layer, self).compute_output_spec(*args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        """From `output_shape=` when given, else by tracing the module on inputs of that shape."""
+        if self._options.output_shape is not None:
+            batch = _first_dim(input_shape)
+            return _map_shapes(lambda s: (batch, *s), self._options.output_shape)
+        spec = self.compute_output_spec(_placeholders(input_shape, self._input_dtypes()))
+        return _map_leaves(lambda t: tuple(t.shape), spec)
+
+    def _input_dtypes(self):
+        """The dtype(s) the module declares for its inputs: one name, or {input name: dtype}."""
+        policy = self.dtype_policy.name
+        if self._string_input_shape is not None:
+            return policy
+        name = self._function_name()
+        if name == CALL:
+            return _call_input_dtypes(self._module)
+        sig = self._module.signature(name or _default_signature(self._module))
+        dtypes = {t.name: t.dtype for t in sig.inputs}
+        return next(iter(dtypes.values())) if len(dtypes) == 1 else dtypes
+
+    # --- config ------------------------------------------------------------------------------------
     def get_config(self):
         config = super().get_config()
-        config.update(handle=self.handle, signature=self.signature, output_key=self.output_key,
-                      arguments=self.arguments, tags=self.tags)
+        o = self._options
+        config.update(handle=self.handle, signature=o.signature, output_key=o.output_key, arguments=dict(o.arguments),
+                      tags=self._tags_arg, as_dict=o.as_dict, output_shape=_shape_json(o.output_shape))
         return config
 
 
-def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None, **kwargs):
+class _Options:
+    """The layer's output options: a plain object, so neither Keras nor TensorFlow tracks its dicts."""
+
+    def __init__(self, signature, output_key, as_dict, arguments, output_shape):
+        self.signature, self.output_key, self.as_dict = signature, output_key, as_dict
+        self.arguments, self.output_shape = arguments, output_shape
+
+
+def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
+              as_dict=None, output_shape=None, **kwargs):
     """A Keras 3 layer applying the module at `handle` (a handle, or a Module whose handle is used).
 
     trainable: fine-tune the module's weights (its regularization losses are added to the model's).
-    signature / output_key: which function to run and which of its outputs to return.
-    arguments: extra inputs passed on every call (merged into a dict input).
+        Settable later (`layer.trainable = True`): the layer then trains a private copy of the module.
+    signature: the signature to run; None runs the module's `__call__` (TF2) or "default" (TF1).
+    output_key: return this one output. as_dict: True returns every output as a dict (a signature's,
+        or {"default": x}); None returns what `__call__` returns (a dict stays a dict) or a signature's
+        "default"/only output. `signature_outputs_as_dict=` is accepted as tensorflow_hub's name for it.
+    arguments: keyword arguments for every call: passed to `__call__` as such (e.g. return_dict=True),
+        given to a signature as extra named inputs.
+    output_shape: the output shape(s) without the batch dimension (a nest like the outputs), for
+        modules whose outputs have no static shape; also used by `compute_output_shape`.
     tags: the graph variant of a TF1 hub module (trainable=True picks {"train"} when there is one).
+    **kwargs: Keras layer arguments (name, dtype, input_shape, ...).
     """
     return HubLayer(handle, trainable=trainable, signature=signature, output_key=output_key,
-                    arguments=arguments, tags=tags, **kwargs)
+                    arguments=arguments, tags=tags, as_dict=as_dict, output_shape=output_shape, **kwargs)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _name(handle):
+    return handle.handle if isinstance(handle, Module) else str(handle)
+
+
+def _one_flag(as_dict, signature_outputs_as_dict):
+    if signature_outputs_as_dict is None:
+        return as_dict
+    if as_dict is not None and bool(as_dict) != bool(signature_outputs_as_dict):
+        raise errors.OutputError("as_dict= and signature_outputs_as_dict= are the same option; they disagree.")
+    return bool(signature_outputs_as_dict)
+
+
+def _own_input_shape(kwargs):
+    """Take `input_shape` out of the Keras kwargs when `dtype` is not a float (see HubLayer.input_shape)."""
+    import tensorflow as tf
+
+    dtype = kwargs.get("dtype")
+    if isinstance(dtype, tf.DType):
+        dtype = kwargs["dtype"] = dtype.name  # tensorflow_hub's tutorials pass dtype=tf.string
+    if kwargs.get("input_shape") is None or not isinstance(dtype, str):
+        return None
+    try:
+        floating = tf.as_dtype(dtype).is_floating
+    except TypeError:  # a mixed-precision policy name
+        floating = True
+    if floating:
+        return None
+    return (None, *_shape_nest(kwargs.pop("input_shape")))
+
+
+def _default_signature(module):
+    names = module.signature_names
+    return "default" if "default" in names or len(names) != 1 else names[0]
+
+
+def _match_variables(old, new, handle):
+    """`new` (a fresh load's variables) in the order of `old`: by position, else by unique names."""
+    if [v.name for v in old] == [v.name for v in new]:
+        return list(new)
+    by_name = {v.name: v for v in new}
+    if len(by_name) == len(new) and all(v.name in by_name for v in old):
+        return [by_name[v.name] for v in old]
+    raise errors.TrainableError(
+        f"hub_layer({handle!r}): the trainable copy of the module has other variables than the frozen one, "
+        "so this layer cannot be unfrozen. Make it with trainable=True (and freeze it until needed)."
+    )
+
+
+def _same(stored, tf_variable):
+    import numpy as np
+
+    value = np.asarray(stored)
+    return value.shape == tuple(tf_variable.shape) and np.array_equal(value, tf_variable.numpy())
+
+
+def _call_returns_dict(module):
+    fn = getattr(module.obj, "__call__", None)
+    return any(isinstance(c.structured_outputs, dict) for c in getattr(fn, "concrete_functions", ()))
+
+
+def _call_input_dtypes(module):
+    """The dtype(s) of a restored __call__'s first argument, from its saved input specs."""
+    import tensorflow as tf
+
+    for concrete in getattr(getattr(module.obj, "__call__", None), "concrete_functions", ()):
+        args = concrete.structured_input_signature[0]
+        if args:
+            first = args[0]
+            if isinstance(first, dict):
+                return {k: s.dtype.name for k, s in first.items() if isinstance(s, tf.TensorSpec)}
+            if isinstance(first, tf.TensorSpec):
+                return first.dtype.name
+    return "float32"
+
+
+# Shapes are nests of tuples (dicts and lists around them); a tuple of ints and Nones is one shape.
+def _is_shape(x):
+    return isinstance(x, (list, tuple)) and all(d is None or isinstance(d, numbers.Integral) for d in x)
+
+
+def _shape_nest(x):
+    if x is None:
+        return None
+    if hasattr(x, "as_list"):  # tf.TensorShape
+        x = x.as_list()
+    if isinstance(x, dict):
+        return {k: _shape_nest(v) for k, v in x.items()}
+    if _is_shape(x):
+        return tuple(None if d is None else int(d) for d in x)
+    if isinstance(x, (list, tuple)):
+        return [_shape_nest(v) for v in x]
+    raise errors.OutputError(f"output_shape= must be a shape or a nest (dict, list) of shapes, not {x!r}.")
+
+
+def _shape_json(x):
+    return None if x is None else _map_shapes(list, x)
+
+
+def _map_shapes(fn, nest):
+    if isinstance(nest, dict):
+        return {k: _map_shapes(fn, v) for k, v in nest.items()}
+    if isinstance(nest, tuple):
+        return fn(nest)
+    return [_map_shapes(fn, v) for v in nest]
+
+
+def _map_leaves(fn, nest):
+    if isinstance(nest, dict):
+        return {k: _map_leaves(fn, v) for k, v in nest.items()}
+    if isinstance(nest, (list, tuple)):
+        return type(nest)(_map_leaves(fn, v) for v in nest)
+    return fn(nest)
+
+
+def _first_dim(input_shape):
+    if isinstance(input_shape, dict):
+        return _first_dim(next(iter(input_shape.values())))
+    if _is_shape(input_shape):
+        return input_shape[0] if input_shape else None
+    return _first_dim(input_shape[0])
+
+
+def _batch_dim(inputs):
+    import tensorflow as tf
+
+    first = tf.nest.flatten(inputs)[0]
+    shape = getattr(first, "shape", None)
+    return shape[0] if shape is not None and len(shape) else None
+
+
+def _placeholders(input_shape, dtypes):
+    if isinstance(input_shape, dict):
+        return {k: keras.KerasTensor(tuple(s), dtype=dtypes.get(k, "float32") if isinstance(dtypes, dict)
+                                     else dtypes) for k, s in input_shape.items()}
+    return keras.KerasTensor(tuple(input_shape), dtype=dtypes if isinstance(dtypes, str) else "float32")
+
+
+def _set_shapes(outputs, shapes, batch, handle):
+    if isinstance(shapes, tuple):
+        try:
+            outputs.set_shape((batch, *shapes))
+        except ValueError as e:
+            raise errors.OutputError(f"hub_layer({handle!r}): output_shape={shapes} does not fit the output "
+                                     f"({e}).") from None
+    elif isinstance(shapes, dict):
+        for key, shape in shapes.items():
+            _set_shapes(outputs[key], shape, batch, handle)
+    else:
+        for out, shape in zip(outputs, shapes):
+            _set_shapes(out, shape, batch, handle)
