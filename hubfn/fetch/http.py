@@ -7,12 +7,13 @@ Settings come from the environment, read at call time so tests and long-lived pr
   HUBFN_CONNECT_TIMEOUT (s, default 15)   HUBFN_READ_TIMEOUT (s, default 60: no byte for that long)
   HUBFN_RETRIES (default 4)                HUBFN_BACKOFF (first wait in s, default 1, doubled each time)
   HUBFN_MAX_RETRY_AFTER (s, default 120: longest Retry-After honoured)
+  HUBFN_REFUSED_GIVE_UP (s, default 3: how long to retry a refused connection)
   TFHUB_DISABLE_CERT_VALIDATION=true       (as in tensorflow_hub; warns)
+Retries run inside urllib3 (hubfn.fetch.retry.Policy on the session's adapters), one layer per request.
 Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
 come from the usual variables.
 """
 
-import email.utils
 import os
 import threading
 import time
@@ -24,11 +25,12 @@ import requests
 
 from .. import errors
 from ..util.env import env_number, tfhub_flag
+from . import retry
 
 FORMAT_PARAM = "tf-hub-format"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 CHUNK = 1 << 20
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_STATUS = retry.RETRY_STATUS
 
 _local = threading.local()  # a requests.Session is not documented as thread-safe: one per thread
 
@@ -40,6 +42,7 @@ class Settings:
     retries: int
     backoff: float
     max_retry_after: float
+    refused_give_up: float = 3.0
 
     @classmethod
     def from_env(cls):
@@ -47,7 +50,12 @@ class Settings:
                    read_timeout=env_number("HUBFN_READ_TIMEOUT", 60),
                    retries=env_number("HUBFN_RETRIES", 4, int),
                    backoff=env_number("HUBFN_BACKOFF", 1.0),
-                   max_retry_after=env_number("HUBFN_MAX_RETRY_AFTER", 120))
+                   max_retry_after=env_number("HUBFN_MAX_RETRY_AFTER", 120),
+                   refused_give_up=env_number("HUBFN_REFUSED_GIVE_UP", 3.0))
+
+    def policy(self):
+        """The urllib3 Retry that carries these settings (hubfn.fetch.retry)."""
+        return retry.Policy.make(self.retries, self.backoff, self.refused_give_up, self.max_retry_after)
 
     def wait(self, attempt, retry_after=None):
         """Seconds to sleep before retry number `attempt` (1-based); a server's Retry-After wins."""
@@ -129,19 +137,6 @@ class Response:
         self.raw.close()
 
 
-def parse_retry_after(value):
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def body_start(resp: requests.Response, limit=300) -> str:
     try:
         data = next(resp.raw.stream(limit, decode_content=True), b"")
@@ -180,42 +175,53 @@ def open_archive(url: str, settings: Settings, start=0, validator=None) -> Respo
         headers["Range"] = f"bytes={start}-"
         if validator:
             headers["If-Range"] = validator
-    attempt = 0
-    while True:
-        attempt += 1
-        retry_after = None
-        try:
-            resp = session().get(url, headers=headers, stream=True, verify=verify_setting(),
-                                 timeout=(settings.connect_timeout, settings.read_timeout))
-        except requests.exceptions.SSLError as e:
-            raise errors.FetchError(
-                f"Module URL {url}: TLS error ({e}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
-                "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-            problem = f"could not connect ({type(e).__name__}: {e})"
-        except requests.exceptions.RequestException as e:
-            raise errors.FetchError(f"Module URL {url}: {e}") from None
-        except OSError as e:  # requests reports a CA bundle path that does not exist this way
-            raise errors.FetchError(f"Module URL {url}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
-                                    "SSL_CERT_FILE.") from None
-        else:
-            if resp.status_code in (200, 206):
-                return _accepted(resp, url, start)
-            if resp.status_code == 416 and start > 0:
-                resp.close()  # our partial file is no longer a prefix of what is served: start over
-                return open_archive(url, settings, 0, None)
-            if resp.status_code not in RETRY_STATUS:
-                err = status_error(resp, url)
-                resp.close()
-                raise err
-            problem = f"HTTP {resp.status_code} {resp.reason}"
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            resp.close()
-        if attempt > settings.retries:
-            raise errors.FetchError(
-                f"Module URL {url}: {problem}, after {attempt} attempts. Check the URL and your network "
-                "(proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
-        time.sleep(settings.wait(attempt, retry_after))
+    s = session()
+    for adapter in s.adapters.values():  # redirects may cross from http to https: set both
+        adapter.max_retries = settings.policy()
+    began = time.monotonic()
+    try:
+        resp = s.get(url, headers=headers, stream=True, verify=verify_setting(),
+                     timeout=(settings.connect_timeout, settings.read_timeout))
+    except requests.exceptions.SSLError as e:
+        raise errors.FetchError(
+            f"Module URL {url}: TLS error ({_reason(e)}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
+            "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+        raise errors.FetchError(
+            f"Module URL {url}: could not connect ({_reason(e)}); gave up after "
+            f"{time.monotonic() - began:.1f} s. Check the URL and your network (proxy settings: HTTPS_PROXY / "
+            "NO_PROXY), or try again later.") from None
+    except requests.exceptions.RequestException as e:
+        raise errors.FetchError(f"Module URL {url}: {e}") from None
+    except OSError as e:  # requests reports a CA bundle path that does not exist this way
+        raise errors.FetchError(f"Module URL {url}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
+                                "SSL_CERT_FILE.") from None
+    if resp.status_code in (200, 206):
+        return _accepted(resp, url, start)
+    if resp.status_code == 416 and start > 0:
+        resp.close()  # our partial file is no longer a prefix of what is served: start over
+        return open_archive(url, settings, 0, None)
+    if resp.status_code not in RETRY_STATUS:
+        err = status_error(resp, url)
+        resp.close()
+        raise err
+    used = getattr(resp.raw, "retries", None)
+    attempts = used.attempts() if isinstance(used, retry.Policy) else settings.retries + 1
+    err = errors.FetchError(
+        f"Module URL {url}: HTTP {resp.status_code} {resp.reason}, after {attempts} attempts. Check the URL "
+        "and your network (proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
+    resp.close()
+    raise err
+
+
+def _reason(e):
+    """The innermost cause of a requests/urllib3 error, said briefly (no 'Max retries exceeded' noise)."""
+    reason = e.args[0] if e.args else e
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError holds the last error
+    text = str(reason)
+    if "Connection refused" in text:
+        return "connection refused"
+    return f"{type(reason).__name__}: {text}"[:300]
 
 
 def _accepted(resp, url, start) -> Response:
