@@ -30,6 +30,7 @@ class Route:
     redirect: str | None = None  # answer 302 to this path
     status: int = 200  # e.g. 403, 404 (with `body` as the error page)
     ranges: bool = True  # honour Range / If-Range (and send ETag, Accept-Ranges)
+    if_range: bool = True  # False: answer a Range with 206 even when If-Range names another version
     etag: bool = True  # send an ETag (else Last-Modified only when `last_modified`)
     last_modified: bool = False
     fail_first: int = 0  # answer this many requests with `fail_status` first
@@ -153,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         if rng and route.ranges:
             guard = self.headers.get("If-Range")
-            if guard is None or guard in (etag, modified):
+            if guard is None or guard in (etag, modified) or not route.if_range:
                 start = int(rng.split("=", 1)[1].split("-", 1)[0])
         part = body[start:]
         self.send_response(206 if start else 200)

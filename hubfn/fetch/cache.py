@@ -139,6 +139,7 @@ def _fetch_locked(handle, paths):
         shutil.rmtree(tmp, ignore_errors=True)
     url = http.download_url(handle)
     source = download.Source(url, paths.partial)
+    fresh_retry = True
     for _attempt in range(3):
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
@@ -155,9 +156,17 @@ def _fetch_locked(handle, paths):
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the server cannot continue it: begin again at byte 0
             continue
-        except (errors.ArchiveError, errors.NotAModuleError):
+        except (errors.ArchiveError, errors.NotAModuleError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the served bytes are bad: resuming from them would fail again
+            if source.resumed_from and fresh_retry:
+                # Bytes kept from an earlier attempt were part of it: a server whose validator did not
+                # change with the archive can still splice. One more try, all from the network.
+                log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is "
+                            "damaged (%s); downloading it again from the start.", url, e)
+                fresh_retry = False
+                source = download.Source(url, paths.partial)
+                continue
             raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # the partial file stays for the next attempt
@@ -218,7 +227,7 @@ class CacheEntry:
     size: int  # bytes of the files in the entry
     date: datetime.datetime
     verified: bool
-    check: str  # "manifest" (files and sizes) or "basic" (saved_model.pb and variables index)
+    check: str  # "contents" (deep: hashes), "manifest" (files and sizes), "basic" (saved_model.pb, index)
     problem: str | None = None
 
     def as_dict(self):
@@ -236,10 +245,10 @@ def _entry_keys(root):
     return sorted(n for n in names if HASH_RE.match(n) and os.path.isdir(os.path.join(root, n)))
 
 
-def _describe(root, key) -> CacheEntry:
+def _describe(root, key, deep=False) -> CacheEntry:
     paths = Paths(root, key)
     handle = manifest.handle_of(paths)
-    problem = manifest.check_entry(paths, handle)
+    problem = manifest.check_entry(paths, handle, deep=deep)
     size = 0
     for dirpath, _dirs, files in os.walk(paths.entry):
         for name in files:
@@ -248,9 +257,13 @@ def _describe(root, key) -> CacheEntry:
             except OSError:
                 pass
     stamp = os.path.getmtime(paths.descriptor if os.path.exists(paths.descriptor) else paths.entry)
+    data = manifest.load(paths)
+    check = "basic"
+    if manifest.usable(paths, handle, data):
+        check = "contents" if deep and manifest.hashed(data) else "manifest"
     return CacheEntry(handle=handle, path=paths.entry, size=size,
                       date=datetime.datetime.fromtimestamp(stamp), verified=problem is None,
-                      check="manifest" if manifest.usable(paths, handle) else "basic", problem=problem)
+                      check=check, problem=problem)
 
 
 def cache_list() -> list:
@@ -259,13 +272,17 @@ def cache_list() -> list:
     return [_describe(root, key) for key in _entry_keys(root)]
 
 
-def cache_verify(handle=None) -> list:
-    """Check every entry (or the one of `handle`) without repairing it; the next load repairs."""
-    entries = cache_list()
-    if handle is None:
-        return entries
-    key = _key_of(handle)
-    return [e for e in entries if os.path.basename(e.path) == key]
+def cache_verify(handle=None, deep=False) -> list:
+    """Check every entry (or the one of `handle`) without repairing it; the next load repairs.
+
+    deep=True reads every file of hubfn's entries against the content hashes recorded when it was
+    extracted, and reports files that did not come from the archive; damage found so is remembered in
+    the manifest, so the next load fetches the entry again."""
+    root = cache_dir()
+    keys = _entry_keys(root)
+    if handle is not None:
+        keys = [k for k in keys if k == _key_of(handle)]
+    return [_describe(root, key, deep=deep) for key in keys]
 
 
 def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the documented keyword

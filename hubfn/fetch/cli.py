@@ -1,7 +1,8 @@
 """`hubfn cache`: list, verify and remove cached modules (hubfn's and tensorflow_hub's).
 
     hubfn cache list               handle, size, date and check result of every entry
-    hubfn cache verify [HANDLE]    check entries; exit status 1 if any is damaged
+    hubfn cache verify [HANDLE]    check entries (files and sizes); exit status 1 if any is damaged
+    hubfn cache verify --deep      also read every file against its content hash, report extra files
     hubfn cache remove HANDLE      remove one entry (HANDLE may be the 40-hex directory name)
     hubfn cache remove --all       empty the cache
 """
@@ -31,7 +32,7 @@ def cmd_cache(args):
             print(_row(e))
         return 0
     if args.action == "verify":
-        entries = cache.cache_verify(args.handle)
+        entries = cache.cache_verify(args.handle, deep=args.deep)
         if args.handle and not entries:
             raise errors.CacheError(f"{args.handle!r} is not in the cache {cache.cache_dir()}.")
         for e in entries:
@@ -55,8 +56,16 @@ def cmd_cache(args):
 
 def add_parser(sub):
     p = sub.add_parser("cache", help="list, verify or remove cached modules")
-    p.add_argument("action", choices=["list", "verify", "remove"])
-    p.add_argument("handle", nargs="?", help="module URL (or its 40-hex cache directory name)")
-    p.add_argument("--all", action="store_true", help="with remove: remove every entry")
-    p.set_defaults(func=cmd_cache)
+    # One sub-parser per action, so options may come before or after HANDLE (`verify --deep URL`).
+    actions = p.add_subparsers(dest="action", required=True, metavar="{list,verify,remove}")
+    actions.add_parser("list", help="every entry: handle, size, date, check result")
+    verify = actions.add_parser("verify", help="check entries; exit status 1 if any is damaged")
+    verify.add_argument("handle", nargs="?", help="module URL (or its 40-hex cache directory name)")
+    verify.add_argument("--deep", action="store_true",
+                        help="read every file against the content hash recorded when it was extracted, "
+                             "and report files that did not come from the archive")
+    remove = actions.add_parser("remove", help="remove one entry, or all with --all")
+    remove.add_argument("handle", nargs="?", help="module URL (or its 40-hex cache directory name)")
+    remove.add_argument("--all", action="store_true", help="remove every entry")
+    p.set_defaults(func=cmd_cache, handle=None, all=False, deep=False)
     return p

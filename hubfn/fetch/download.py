@@ -3,6 +3,12 @@
 `Source.chunks()` yields the archive from byte 0 to the end exactly once, whatever happens underneath:
   - bytes of an earlier, interrupted download (`<hash>.hubfn-partial`) are replayed from disk when the
     server confirms with a 206 to `Range` + `If-Range: <validator>` that they are still a valid prefix;
+    the validator (ETag, else Last-Modified) and total size are kept beside them, and a 206 naming another
+    validator or total (a server that ignores If-Range while the archive changed) means starting over,
+    never splicing two versions; so does a 200;
+  - a partial that already holds the whole archive (its length is the total known for its validator:
+    a process killed while extracting) is replayed without any request; the archive checks (gzip CRC,
+    tar end marker) still run over it;
   - every byte from the network is appended to the partial file before it is passed on, so a killed
     process leaves a prefix the next one can continue from;
   - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
@@ -92,7 +98,7 @@ class Source:
             fs.unlink_if_present(p)
 
     def _prefix(self):
-        """(bytes on disk, validator) usable for a resume, or (0, None)."""
+        """(bytes on disk, their PartialInfo) usable for a resume, or (0, None)."""
         info = read_partial_info(self.info_path)
         try:
             have = os.path.getsize(self.partial)
@@ -102,15 +108,24 @@ class Source:
             return 0, None
         if info.total is not None and have > info.total:
             return 0, None
-        return have, info.validator
+        return have, info
 
     def chunks(self):
-        have, validator = self._prefix()
+        have, info = self._prefix()
+        if have and have == info.total:
+            yield from self._complete(have)
+            return
+        validator = info.validator if have else None
         resp = http.open_archive(self.url, self.settings, start=have, validator=validator)
+        if resp.start and not same_archive(resp, validator, info.total):
+            log.warning("%s changed since the partial download (%s, now %s) and the server sent a range of "
+                        "the new version anyway; starting over.", self.url, validator, resp.validator)
+            resp.close()
+            resp = http.open_archive(self.url, self.settings)
         if resp.start == 0:
             have = 0  # a 200: the server ignored the range or the archive changed; start over
-        total = resp.total
-        validator = resp.validator or (validator if have else None)  # a 206 need not repeat the ETag
+        total = resp.total if resp.total is not None else (info.total if have else None)
+        validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
         mode = "r+b" if have else "wb"
         with open(self.partial, mode) as f:
             if have:
@@ -154,7 +169,7 @@ class Source:
                         if not (validator and resp.accepts_ranges):
                             raise Restart() from None
                         resp = http.open_archive(self.url, self.settings, start=pos, validator=validator)
-                        if resp.start != pos:
+                        if resp.start != pos or not same_archive(resp, validator, total):
                             resp.close()
                             raise Restart() from None
                 pos = self.pos
@@ -168,6 +183,17 @@ class Source:
         secs = time.monotonic() - started
         log.info("Downloaded %s: %d bytes in %.1f s%s.", self.url, pos, secs,
                  f" (resumed at byte {have})" if have else "")
+
+    def _complete(self, have):
+        log.info("Using the whole archive of %s kept from an earlier attempt (%d bytes); no new request.",
+                 self.url, have)
+        self.resumed_from = have
+        with open(self.partial, "rb") as f:
+            for chunk in _replay(f, have):
+                if self.stopped:
+                    raise Stopped()
+                self.pos += len(chunk)
+                yield chunk
 
     def _body(self, resp, f, bar):
         it = resp.chunks()
@@ -183,6 +209,14 @@ class Source:
             if bar is not None:
                 bar.update(len(chunk))
             yield chunk
+
+
+def same_archive(resp, validator, total):
+    """Whether a 206 continues the archive our bytes came from: same validator (when it names one, as
+    RFC 9110 says it must) and same total size (when both are known)."""
+    if resp.validator is not None and resp.validator != validator:
+        return False
+    return resp.total is None or total is None or resp.total == total
 
 
 def _replay(f, n):

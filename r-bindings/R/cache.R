@@ -29,6 +29,8 @@
 #'
 #' @param handle A module URL; `NULL` for every entry.
 #' @param all Remove every entry.
+#' @param deep `cache_verify()`: also read every file against the content hash recorded when it was
+#'   downloaded, and report files that did not come from the archive.
 #' @return `cache_dir()`: a path. `cache_list()`, `cache_verify()`, `cache_remove()`: what hubfn
 #'   returns, as R values (a data frame when the entries are records with the same fields).
 #' @examples
@@ -57,9 +59,9 @@ cache_list <- function() {
 
 #' @rdname cache
 #' @export
-cache_verify <- function(handle = NULL) {
+cache_verify <- function(handle = NULL, deep = FALSE) {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_verify", "fetch.cache")(handle = handle))))
+  .records(.plain(.py_call(.hubfn_fn("cache_verify", "fetch.cache")(handle = handle, deep = isTRUE(deep)))))
 }
 
 #' @rdname cache

@@ -1,0 +1,141 @@
+"""Resuming cannot splice two versions of an archive, and a download kept whole is used without a request.
+
+Real servers on 127.0.0.1 (tests/servers.py), one of them ignoring If-Range while its archive changes,
+and real loader processes killed with SIGKILL.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import hubfn
+import servers
+from hubfn import errors
+from hubfn.fetch.cache import Paths
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOISE = "assets/noise.bin"
+
+
+@pytest.fixture(scope="module")
+def versions(fruit_dir):
+    """Two archives of one module, same size, different noise: only the validator tells them apart."""
+    a, b = os.urandom(2 << 20), os.urandom(2 << 20)
+    return {compress: [(servers.targz(fruit_dir, extra={NOISE: n}, compress=compress), n) for n in (a, b)]
+            for compress in (True, False)}
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, cache_dir):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("HUBFN_BACKOFF", "0.01")
+
+
+def keep_a_partial(server, path, body, monkeypatch):
+    """A first attempt that stalls at byte 100000 and gives up, keeping its bytes."""
+    monkeypatch.setenv("HUBFN_READ_TIMEOUT", "0.3")
+    monkeypatch.setenv("HUBFN_RETRIES", "0")
+    url = server.add(path, body=body, stall_at=100_000, stall_secs=2, faults=99)
+    with pytest.raises(errors.FetchError, match="stopped at byte 100000"):
+        hubfn.hub_resolve(url)
+    monkeypatch.delenv("HUBFN_READ_TIMEOUT")
+    monkeypatch.delenv("HUBFN_RETRIES")
+    return url
+
+
+def noise_of(entry):
+    with open(os.path.join(entry, NOISE), "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["tar.gz", "tar"])
+def test_changed_archive_behind_a_server_ignoring_if_range_is_not_spliced(server, versions, monkeypatch,
+                                                                          compress, caplog):
+    (old, _), (new, new_noise) = versions[compress]
+    path = f"/splice/m.{'tar.gz' if compress else 'tar'}"
+    url = keep_a_partial(server, path, old, monkeypatch)
+    server.add(path, body=new, if_range=False, faults=0)  # republished; If-Range ignored
+    server.clear()
+    with caplog.at_level(logging.WARNING, logger="hubfn"):
+        entry = hubfn.hub_resolve(url)
+    assert noise_of(entry) == new_noise, "the entry is the new version, not old bytes + new bytes"
+    resumed, fresh = server.gets(path)
+    assert resumed.headers["Range"] == "bytes=100000-" and resumed.headers["If-Range"].startswith('"')
+    assert "Range" not in fresh.headers
+    assert "changed since the partial download" in caplog.text
+    assert hubfn.cache_verify(url, deep=True)[0].verified
+
+
+def test_200_to_a_range_request_starts_over(server, versions, monkeypatch):
+    (old, _), (new, new_noise) = versions[True]
+    url = keep_a_partial(server, "/splice/norange.tar.gz", old, monkeypatch)
+    server.add("/splice/norange.tar.gz", body=new, ranges=False, faults=0)
+    server.clear()
+    assert noise_of(hubfn.hub_resolve(url)) == new_noise
+    (only,) = server.gets("/splice/norange.tar.gz")
+    assert only.headers["Range"] == "bytes=100000-"  # answered 200: the whole new archive, used as such
+
+
+LOADER = r"""
+import sys, hubfn
+print("ready", flush=True)
+print(hubfn.hub_resolve(sys.argv[1]), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_to_extract(fruit_dir):
+    """Small on the wire, 160 MiB unpacked: the download ends long before the extraction does."""
+    return servers.targz(fruit_dir, extra={"variables/zeros.bin": bytes(160 << 20)})
+
+
+def kill_while_extracting(server, path, body, cache_dir):
+    """Run a loader and SIGKILL it once the whole archive is on disk and the extraction has begun."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    for attempt in range(3):
+        url = server.add(f"{path}{attempt}.tar.gz", body=body)
+        paths = Paths.for_handle(url, root=str(cache_dir))
+        proc = subprocess.Popen([sys.executable, "-c", LOADER, url], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.exists(paths.partial) and os.path.getsize(paths.partial) == len(body) \
+                    and paths.tmp_dirs():
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        proc.wait()
+        if proc.returncode == -signal.SIGKILL and not os.path.exists(paths.entry):
+            return url, paths
+    pytest.fail("the extraction always finished before the kill")
+
+
+def test_whole_partial_is_installed_without_a_request(server, slow_to_extract, cache_dir, caplog):
+    url, paths = kill_while_extracting(server, "/whole/a", slow_to_extract, cache_dir)
+    path = url.split("127.0.0.1:")[1].split("/", 1)[1]
+    server.clear()
+    with caplog.at_level(logging.INFO, logger="hubfn"):
+        entry = hubfn.hub_resolve(url)
+    assert server.gets("/" + path) == [], "no request: the kept archive was whole"
+    assert "kept from an earlier attempt" in caplog.text
+    assert os.path.getsize(os.path.join(entry, "variables", "zeros.bin")) == 160 << 20
+    assert not os.path.exists(paths.partial) and paths.tmp_dirs() == []
+
+
+def test_damaged_whole_partial_is_fetched_again(server, slow_to_extract, cache_dir):
+    url, paths = kill_while_extracting(server, "/whole/b", slow_to_extract, cache_dir)
+    with open(paths.partial, "r+b") as f:  # the kept bytes rot on disk
+        f.seek(len(slow_to_extract) // 2)
+        f.write(b"\xffrot\xff")
+    path = "/" + url.split("127.0.0.1:")[1].split("/", 1)[1]
+    server.clear()
+    entry = hubfn.hub_resolve(url)
+    (fresh,) = server.gets(path)
+    assert "Range" not in fresh.headers
+    assert hubfn.cache_verify(url, deep=True)[0].verified and os.path.isdir(entry)
