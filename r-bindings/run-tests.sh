@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The R package's tests: build the package, then `R CMD check --no-manual`, which runs the
-# testthat tests (all in one R process) against the installed package. Prints one line
+# The R package's tests: build the package (build.sh: with the hubfn Python sources and the
+# vignettes, which R CMD build knits), then `R CMD check --no-manual`, which installs it, runs the
+# testthat tests (all in one R process, install_hubfn() into a temporary virtualenv root among
+# them) and re-builds the vignettes. Prints one line
 # "R: N passed, N failed" (failed = failed expectations + test errors, plus 1 if R CMD check
 # reported an ERROR or WARNING) and exits non-zero if anything failed.
 set -uo pipefail
@@ -8,6 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 # shellcheck source=/dev/null
 source "$root/scripts/env.sh"
+export RETICULATE_REMAP_OUTPUT_STREAMS=1  # the vignettes show Python's prints
+export TZ=${TZ:-UTC}                      # else R asks timedatectl, which warns without systemd
+unset TFHUB_CACHE_DIR                     # tests and vignettes set their own
 
 if ! command -v R >/dev/null 2>&1; then
     echo "R is not installed (run: bash scripts/setup.sh --r)" >&2
@@ -18,21 +23,25 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfn-r-check.XXXXXX")
 [ -n "${HUBFN_KEEP_CHECK:-}" ] || trap 'rm -rf "$tmp"' EXIT
 results="$tmp/results.txt"
+install_log="$tmp/install-time.txt"
 
 cd "$tmp" || exit 1
-if ! R CMD build --no-build-vignettes --no-manual "$here" >"$tmp/build.log" 2>&1; then
-    cat "$tmp/build.log" >&2
+start=$(date +%s)
+if ! tarball=$(bash "$here/build.sh" "$tmp" 2>"$tmp/build.log" | tail -n 1) || [ ! -f "$tarball" ]; then
+    grep -v -e '^WARNING:tensorflow' -e '^I0000' -e '^E0000' -e 'absl::' "$tmp/build.log" | tail -n 40 >&2
+    echo "R CMD build (with the vignettes) failed"
     echo "R: 0 passed, 1 failed"
     exit 1
 fi
-tarball=$(ls "$tmp"/hubfn_*.tar.gz | head -n 1)
+echo "R CMD build with vignettes: ok ($(( $(date +%s) - start ))s)"
 
 start=$(date +%s)
 HUBFN_R_TEST_RESULTS="$results" \
+HUBFN_R_INSTALL_LOG="$install_log" \
 _R_CHECK_FORCE_SUGGESTS_=false \
 _R_CHECK_SYSTEM_CLOCK_=0 \
 _R_CHECK_CRAN_INCOMING_=false \
-    R CMD check --no-manual --no-build-vignettes "$tarball" >"$tmp/check.log" 2>&1
+    R CMD check --no-manual "$tarball" >"$tmp/check.log" 2>&1
 check_rc=$?
 secs=$(( $(date +%s) - start ))
 
@@ -63,6 +72,7 @@ if [ "$check_rc" -ne 0 ] || grep -qE '^Status: .*(ERROR|WARNING)' "$tmp/check.lo
     fi
 fi
 
+if [ -s "$install_log" ]; then cat "$install_log"; fi
 if [ -s "$results" ]; then
     read -r passed failed skipped <"$results"
     tail -n +2 "$results"

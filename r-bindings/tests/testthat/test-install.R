@@ -80,6 +80,7 @@ test_that("install_hubfn() with no arguments installs hubfn into an empty virtua
   # library(hubfn) in a fresh R finds this env (no RETICULATE_PYTHON) and says nothing
   skip_if_not_installed("callr")
   out <- callr::r(function() {
+    Sys.unsetenv("RETICULATE_PYTHON")
     msgs <- character()
     withCallingHandlers(library(hubfn), packageStartupMessage = function(m) {
       msgs <<- c(msgs, conditionMessage(m)); invokeRestart("muffleMessage")

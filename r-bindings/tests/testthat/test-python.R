@@ -6,6 +6,7 @@ test_that("HUBFN_PYTHON chooses the Python when RETICULATE_PYTHON is unset, at f
   skip_if_hubfn_not_installed()
   want <- reticulate::py_config()$python
   got <- callr::r(function() {
+    Sys.unsetenv("RETICULATE_PYTHON")  # reticulate takes an empty value for a path
     loadNamespace("hubfn")
     started_by_load <- reticulate::py_available(initialize = FALSE)
     c(started_by_load, hubfn::hubfn_available(), reticulate::py_config()$python)
@@ -21,6 +22,7 @@ test_that("loading hubfn does not pin Python: another package's choice before fi
   skip_if_hubfn_not_installed()
   want <- reticulate::py_config()$python
   got <- callr::r(function(want) {
+    Sys.unsetenv("RETICULATE_PYTHON")
     library(hubfn)
     reticulate::use_python(want, required = TRUE)  # as another package (or the user) would
     c(reticulate::py_config()$python, hubfn::hubfn_available())
@@ -36,6 +38,7 @@ test_that("library(hubfn) without a usable Python says so in one line with the f
   empty <- tempfile("no-venvs-")
   dir.create(empty)
   got <- callr::r(function() {
+    Sys.unsetenv("RETICULATE_PYTHON")
     msgs <- character()
     withCallingHandlers(library(hubfn), packageStartupMessage = function(m) {
       msgs <<- c(msgs, conditionMessage(m)); invokeRestart("muffleMessage")

@@ -59,7 +59,7 @@ test_that("tfhub: hub_load correctly uses the env var", {
   }, args = list(url = url), env = c(callr::rcmd_safe_env(), TFHUB_CACHE_DIR = tmp,
                                      RETICULATE_PYTHON = Sys.getenv("RETICULATE_PYTHON")))
   expect_equal(x[[1]], "hubfn_module")
-  key <- reticulate::py_to_r(reticulate::import("hashlib")$sha1(charToRaw(url))$hexdigest())
+  key <- reticulate::import("hashlib")$sha1(charToRaw(url))$hexdigest()
   files <- list.files(tmp)
   # tfhub expects 2 entries (the module directory and its descriptor); hubfn adds its manifest
   # (and lock) beside them
