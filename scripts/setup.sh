@@ -39,4 +39,11 @@ if [ "$want_r" = 1 ]; then
         apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     fi
 fi
+# Java 17 for PySpark (tests/test_spark.py runs a local SparkSession; hubfn[spark] on a fresh machine).
+if ! command -v java >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    mkdir -p /usr/share/man/man1  # slim Debian images lack it and the JRE's postinst fails without it
+    apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+fi
 echo "setup: ok ($root/.venv)"

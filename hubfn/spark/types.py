@@ -1,0 +1,119 @@
+"""Types between a module's signature, Spark SQL and Arrow, and the column conversions that use them.
+
+Spark hands a vectorized UDF its columns as Arrow arrays and takes Arrow arrays back. The conversions
+here move whole buffers: a list<float> column of fixed length becomes one [rows, length] NumPy array
+over Arrow's values buffer, and a [rows, dim] output becomes a ListArray over the output's own memory.
+No Python object is made per row, except for strings, which TensorFlow takes as Python str/bytes anyway.
+"""
+
+import numpy as np
+
+from .. import errors
+
+# TensorFlow dtype name -> Spark SQL type name; half precision travels as float (Spark has no float16).
+_SPARK_TYPE = {
+    "float16": "float", "bfloat16": "float", "float32": "float", "float64": "double",
+    "int8": "byte", "int16": "short", "int32": "int", "int64": "bigint", "uint8": "short",
+    "uint16": "int", "uint32": "bigint", "bool": "boolean", "string": "string",
+}
+
+
+def spark_type(info, where: str):
+    """The Spark DataType of one row of output `info` (a hubfn TensorInfo): its batch axis is dropped."""
+    from pyspark.sql import types as T
+
+    name = _SPARK_TYPE.get(info.dtype)
+    if name is None:
+        raise errors.OutputError(f"{where}: output {info.name!r} has dtype {info.dtype}, which Spark cannot hold.")
+    if info.shape is None or len(info.shape) == 0:
+        raise errors.OutputError(
+            f"{where}: output {info.name!r} has shape {_shape(info.shape)}, not one row per input row; "
+            "a Spark UDF needs outputs whose first axis is the batch."
+        )
+    t = T._parse_datatype_string(name)
+    for _ in info.shape[1:]:
+        t = T.ArrayType(t, containsNull=False)
+    return t
+
+
+def return_type(outputs, as_struct: bool, where: str):
+    """One output's type, or a struct of all of them (in signature order)."""
+    from pyspark.sql import types as T
+
+    if not as_struct:
+        return spark_type(outputs[0], where)
+    return T.StructType([T.StructField(o.name, spark_type(o, where), nullable=False) for o in outputs])
+
+
+def _shape(shape):
+    from ..signatures import format_shape
+
+    return format_shape(shape)
+
+
+# --- Arrow -> NumPy (inputs) --------------------------------------------------------------------
+def column_to_numpy(arr, name: str, where: str):
+    """An Arrow array (one input column) as a NumPy array with the rows on the first axis."""
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        raise errors.InputError(
+            f"{where}: input {name!r} has {arr.null_count} null row(s) of {len(arr)}; "
+            "drop or fill them first (e.g. df.na.drop() or coalesce)."
+        )
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return arr.to_numpy(zero_copy_only=False)  # Python str/bytes: what TensorFlow's string tensors take
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _list_to_numpy(arr, name, where)
+    if pa.types.is_struct(t):
+        raise errors.InputError(
+            f"{where}: input {name!r} is a struct column; pass its fields as the signature's inputs."
+        )
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _list_to_numpy(arr, name, where):
+    import pyarrow as pa
+
+    n = len(arr)
+    if pa.types.is_fixed_size_list(arr.type):
+        width = arr.type.list_size
+    else:
+        lengths = np.diff(arr.offsets.to_numpy())
+        width = int(lengths[0]) if n else 0
+        if n and not (lengths == width).all():
+            raise errors.InputError(
+                f"{where}: input {name!r} has arrays of different lengths ({int(lengths.min())} to "
+                f"{int(lengths.max())}); every row must have the same length."
+            )
+    values = arr.flatten()  # honours the array's offset into its buffers
+    if values.null_count:
+        raise errors.InputError(f"{where}: input {name!r} has null elements inside its arrays; fill them first.")
+    inner = column_to_numpy(values, name, where)
+    return inner.reshape((n, width) + inner.shape[1:])
+
+
+# --- NumPy -> Arrow (outputs) -------------------------------------------------------------------
+def numpy_to_arrow(values: np.ndarray, spark_t):
+    """A [rows, ...] NumPy output as an Arrow array of the Arrow type Spark expects for `spark_t`."""
+    import pyarrow as pa
+    from pyspark.sql import types as T
+
+    if isinstance(spark_t, T.ArrayType):
+        n = values.shape[0]
+        width = values.shape[1] if values.ndim > 1 else 0
+        inner = numpy_to_arrow(np.ascontiguousarray(values).reshape((n * width,) + values.shape[2:]),
+                               spark_t.elementType)
+        offsets = pa.array(np.arange(n + 1, dtype=np.int32) * np.int32(width))
+        return pa.ListArray.from_arrays(offsets, inner)
+    if isinstance(spark_t, T.StringType):
+        if values.dtype.kind == "O":  # TensorFlow gives bytes; Spark strings are UTF-8
+            return pa.array(values, type=pa.binary()).cast(pa.string())
+        return pa.array(values, type=pa.string())
+    arrow_t = {T.FloatType: pa.float32(), T.DoubleType: pa.float64(), T.ByteType: pa.int8(),
+               T.ShortType: pa.int16(), T.IntegerType: pa.int32(), T.LongType: pa.int64(),
+               T.BooleanType: pa.bool_()}[type(spark_t)]
+    return pa.array(values.astype(arrow_t.to_pandas_dtype(), copy=False), type=arrow_t)

@@ -1,0 +1,179 @@
+"""module_udf: a module as a vectorized Spark UDF, typed from its signature.
+
+On the driver, module_udf resolves the handle once (a URL is fetched into the driver's cache) to read the
+signature, and fixes the UDF's Spark return type from it. A bad handle, signature, output key or
+batch_size is a hubfn error right there, before any Spark job. The UDF's body runs on the workers
+(hubfn.spark.worker): each worker process loads the module once and applies it to every Arrow batch.
+
+The UDF is an Arrow UDF (pyspark.sql.functions.arrow_udf, Spark >= 4.1), the Arrow-native form of a
+scalar pandas UDF: same batching and scheduling, but columns arrive and leave as Arrow arrays. A pandas
+UDF would turn every array<float> cell into a Python list on the way out; here vectors stay in buffers.
+"""
+
+import os
+
+from .. import errors, handles
+from ..apply import CALL, pick_output
+from ..batch import check_batch_size
+from . import types, worker
+
+DEFAULT_BATCH_SIZE = 1024
+
+
+class _EventsParam:
+    """Accumulator of worker events, ("load", pid) and ("batch", pid, rows), as a list."""
+
+    def zero(self, value):
+        return []
+
+    def addInPlace(self, a, b):
+        a.extend(b)
+        return a
+
+
+class WorkerStats:
+    """What the workers of one module_udf did: module loads and batches, per worker process id."""
+
+    def __init__(self, accumulator):
+        self._acc = accumulator
+
+    def _count(self, kind, weight):
+        counts = {}
+        for event in self._acc.value:
+            if event[0] == kind:
+                counts[event[1]] = counts.get(event[1], 0) + weight(event)
+        return counts
+
+    @property
+    def loads(self) -> dict:
+        """{worker pid: modules loaded}; 1 per worker when each loads once."""
+        return self._count("load", lambda e: 1)
+
+    @property
+    def batches(self) -> dict:
+        """{worker pid: Arrow batches applied}."""
+        return self._count("batch", lambda e: 1)
+
+    @property
+    def rows(self) -> int:
+        return sum(self._count("batch", lambda e: e[2]).values())
+
+
+def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None,
+               batch_size=DEFAULT_BATCH_SIZE, threads=None):
+    """A Spark UDF that applies the module at `handle` to DataFrame columns.
+
+    udf = module_udf("http://host/acme/text/1"); df.select(udf("sentence").alias("embedding"))
+
+    signature: as in module_apply (None: "default", else __call__, else the only one).
+    Inputs: one column for a one-input signature; for several inputs, one struct column with a field per
+    input (F.struct("apples", "oranges")) or one column per input in the signature's order.
+    Output: the "default" (or only) output, or `output_key`, or with as_dict=True a struct of them all.
+    Types: float32[?] -> float, float32[?, d] -> array<float>, string -> string, and so on.
+    tags: the graph variant, as in hub_load. batch_size: rows per module call inside each Arrow batch
+    (Spark's spark.sql.execution.arrow.maxRecordsPerBatch, 10,000 by default, bounds it from above).
+    threads: TensorFlow threads per worker (None: spark.task.cpus, i.e. 1 unless configured).
+
+    The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext
+    is active in this process; None otherwise (e.g. under Spark Connect).
+    """
+    from pyspark.sql.functions import arrow_udf
+
+    size = None if batch_size is None else check_batch_size(batch_size)
+    handle = handles.as_handle(handle)
+    if handles.handle_kind(handle) == handles.LOCAL:  # workers may run elsewhere: no relative paths
+        handle = os.path.abspath(os.path.expanduser(handle))
+    call, inputs, outputs, named = _describe(handle, signature, tags)
+    where = f"module_udf({handle!r}, signature={call!r})"
+    if as_dict and output_key is not None:
+        raise errors.OutputError(f"{where}: pass either output_key or as_dict=True, not both.")
+    if not as_dict:
+        by_name = {o.name: o for o in outputs}
+        outputs = [pick_output(by_name, output_key, where, "Pass output_key=... or as_dict=True.")]
+    spark_types = [types.spark_type(o, where) for o in outputs]
+    config = {
+        "handle": handle, "tags": None if tags is None else _tags(tags), "signature": signature, "call": call,
+        "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
+        "spark_types": spark_types, "struct": bool(as_dict), "batch_size": size, "threads": threads,
+        "stats": _accumulator(),
+    }
+    return_type = types.return_type(outputs, bool(as_dict), where)
+
+    def apply_module(*cols: "pa.Array") -> "pa.Array":  # noqa: F821 (string hints: pyarrow stays lazy)
+        return worker.apply_batch(config, cols)
+
+    import pyarrow as pa
+
+    apply_module.__annotations__ = {"cols": pa.Array, "return": pa.Array}
+    udf = arrow_udf(apply_module, return_type)
+    udf.hubfn_stats = None if config["stats"] is None else WorkerStats(config["stats"])
+    return udf
+
+
+def _tags(tags):
+    from ..api import _as_tags
+
+    return _as_tags(tags)
+
+
+def _describe(handle, signature, tags):
+    """(function name, inputs, outputs, inputs-by-name) of the function module_apply would run."""
+    from ..api import _as_tags
+    from ..resolve import hub_resolve
+    from ..signatures import read_saved_model
+
+    info = read_saved_model(hub_resolve(handle))
+    variant = info.variant(_as_tags(tags))
+    names = [s.name for s in variant.signatures]
+    if signature is None:
+        if "default" in names:
+            signature = "default"
+        elif len(names) == 1 and info.format != "tf2":
+            signature = names[0]
+        else:
+            return _describe_call(handle, tags, names)
+    if signature == CALL:
+        return _describe_call(handle, tags, names)
+    if signature not in names:
+        raise errors.SignatureError(
+            f"Module {handle!r} has no signature {signature!r}; its signatures are: {', '.join(names) or '(none)'}."
+        )
+    sig = variant.signatures[names.index(signature)]
+    return signature, list(sig.inputs), list(sig.outputs), len(sig.inputs) > 1
+
+
+def _describe_call(handle, tags, names):
+    """A TF2 module's __call__, typed from its one traced function (loaded on the driver to see it)."""
+    from ..api import hub_load
+    from ..signatures import TensorInfo
+
+    m = hub_load(handle, tags=tags)
+    fns = getattr(getattr(m.obj, "__call__", None), "concrete_functions", None) if m.has_call else None
+    if not fns:
+        if len(names) == 1:
+            return _describe(handle, names[0], tags)
+        raise errors.SignatureError(
+            f"Module {handle!r} has no \"default\" signature and no __call__ to type the UDF from; pick one "
+            f"with signature=...: {', '.join(names) or '(none)'}."
+        )
+    fn = fns[0]
+    args = [a for a in fn.structured_input_signature[0] if hasattr(a, "dtype")]
+    if len(args) != 1:
+        raise errors.SignatureError(f"Module {handle!r}: __call__ takes {len(args)} tensors; name a signature.")
+    outs = fn.structured_outputs
+    outs = outs if isinstance(outs, dict) else {"default": outs}
+
+    def ti(name, spec):
+        return TensorInfo(name=name, dtype=spec.dtype.name,
+                          shape=None if spec.shape.rank is None else spec.shape.as_list())
+
+    return CALL, [ti(args[0].name or "input", args[0])], [ti(k, v) for k, v in sorted(outs.items())], False
+
+
+def _accumulator():
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context
+    if sc is None:
+        return None
+    return sc.accumulator([], _EventsParam())
