@@ -9,7 +9,7 @@ from . import handles
 from .apply import module_apply
 from .export import export_savedmodel
 from .load import load_object
-from .module import Module
+from .module import Module, new_load_id
 from .resolve import hub_resolve
 from .signatures import TF1_HUB, choose_tags, read_saved_model
 
@@ -36,11 +36,16 @@ def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None) -> 
 
 
 def module_signatures(module_or_handle, resolvers=None) -> list:
-    """The module's signatures as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}]."""
+    """The module's signatures and functions as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}].
+
+    SignatureDefs come first; then `__call__` and callable sub-objects (TF2), which carry "kind": "function",
+    "structure" (how inputs are passed: "tensor", "dict", "list", "args"), "options" and "returns".
+    Non-dense tensors add "kind" ("ragged", "sparse", "list" with "length").
+    """
     if isinstance(module_or_handle, Module):
-        return [s.as_dict() for s in module_or_handle.signatures]
+        return [s.as_dict() for s in module_or_handle.listing]
     info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers))
-    return [s.as_dict() for s in info.variant(None).signatures]
+    return [s.as_dict() for s in info.variant(None).listing]
 
 
 def _as_tags(tags):
@@ -64,7 +69,8 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
         load_tags = None if variant == info.variant(None) else variant.tags
     obj = load_object(path, load_tags, info.format, trainable=trainable)
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
-                  signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj)
+                  signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj, functions=variant.functions,
+                  load_id=new_load_id() if trainable else 0)
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",

@@ -1,13 +1,21 @@
 """Apply: run one of a module's functions on user inputs and pick the outputs asked for.
 
-The steps, in order: choose the function (`_select`), check and convert the inputs against its
-signature (`_convert_inputs`), call it, and shape the result (`_pick_outputs`).
+The steps: choose the function (`_select`), check and convert the inputs against its declared specs
+(hubfn.inputs), call it, and shape the result (`_pick_outputs`). The choice and the converters depend
+only on (module, signature, training), so they are made once into a plan kept on the Module; a call
+then costs the conversions it needs and TensorFlow's own call.
+
+Ways in, all with the same input rules:
+- a SignatureDef by name, called with named inputs (a dict, or one value for a one-input signature);
+- `__call__` of a TF2 module (signature="__call__", or by default), called as it was saved: one tensor,
+  a dict, a list, or several arguments;
+- a callable sub-object by name (signature="tokenize"), the same way. `arguments=` gives either of these
+  the Python keyword arguments they were saved with (e.g. seq_length=16).
 """
 
-import numpy as np
-
 from . import errors
-from .signatures import TF1_HUB, format_shape
+from .inputs import Converter, keyed
+from .signatures import TF1_HUB
 
 CALL = "__call__"
 
@@ -16,97 +24,210 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
                  arguments=None):
     """Apply `module` to `inputs`.
 
-    signature: None picks "default", else the module's `__call__` (TF2), else its only signature.
-    inputs: one value for a one-input signature, or a dict keyed by the signature's input names.
+    signature: a SignatureDef, `__call__` or a callable sub-object by name; None picks "default", else the
+        module's `__call__` (TF2), else "serving_default", else its only signature.
+    inputs: one value for a one-input function, or a dict keyed by input names (a list for a function
+        saved to take a list).
     as_dict: True returns every output as a dict; False returns the "default" (or only) output.
-    training: passed to a TF2 module's `__call__` (used for fine-tuning); signatures take no such flag.
+    training: passed to a TF2 module's `__call__` (fine-tuning); a trainable TF1 module runs its {"train"}
+        graph only with training=True.
     batch_size: apply to at most this many rows at a time and join the outputs (see hubfn.batch);
     progress: show a progress bar while doing so (None: only on a terminal).
-    arguments: keyword arguments for a TF2 `__call__` (e.g. return_dict=True; used by hub_layer).
+    arguments: Python keyword arguments for `__call__` or a sub-object (e.g. return_dict=True).
     """
     if batch_size is not None:
         from .batch import apply_in_batches
 
         return apply_in_batches(module, inputs, batch_size, signature=signature, as_dict=as_dict,
                                 training=training, progress=progress)
-    name, sig = _select(module, signature, training)
-    if name == CALL:
-        outputs = _call_method(module, inputs, sig, training, arguments or {})
-    else:
-        kwargs = _convert_inputs(module, sig, inputs)
-        outputs = None
-        if training and module.trainable and module.format == TF1_HUB:
-            from .tune.finetune import tf1_training_call
-
-            outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
-        if outputs is None:
-            outputs = _run_signature(module, name, kwargs)
-    return _pick_outputs(module, name, outputs, as_dict)
+    key = (signature, bool(training))
+    plan = module.plans.get(key)
+    if plan is None:
+        plan = module.plans[key] = _make_plan(module, signature, bool(training))
+    return plan(inputs, as_dict, arguments)
 
 
 def _select(module, signature, training):
     """(name, Signature or None) of the function to run."""
     if signature is not None:
-        if signature == CALL and module.has_call:
-            return CALL, None
+        if signature == CALL and module.has_call and CALL not in module.function_names:
+            return CALL, None  # a __call__ whose input specs were not saved
         return signature, module.signature(signature)
     if training and module.has_call:
         # Signatures are traced for inference; only __call__ can take training=True.
-        return CALL, _call_signature(module)
+        return CALL, _call_spec(module)
     if "default" in module.signature_names:
         return "default", module.signature("default")
     if module.has_call:
-        return CALL, None
+        return CALL, _call_spec(module)
+    if "serving_default" in module.signature_names:  # e.g. Keras 3 model.export
+        return "serving_default", module.signature("serving_default")
     if len(module.signatures) == 1:
         return module.signatures[0].name, module.signatures[0]
     raise errors.SignatureError(
         f"Module {module.handle!r} has no \"default\" signature and no __call__; pick one with "
-        f"signature=...: {', '.join(module.signature_names) or '(none)'}."
+        f"signature=...: {', '.join(s.name for s in module.listing) or '(none)'}."
     )
 
 
-def _call_signature(module):
-    # When __call__ and the "default" signature exist together they take the same input.
+def _call_spec(module):
+    for f in module.functions:
+        if f.name == CALL:
+            return f
+    # No saved specs: when __call__ and the "default" signature exist together they take the same input.
     return module.signature("default") if "default" in module.signature_names else None
 
 
-def _signature_fn(module, name):
+# --- plans -----------------------------------------------------------------------------------------
+def _make_plan(module, signature, training):
+    name, sig = _select(module, signature, training)
+    where = f"{'Signature' if sig is None or sig.kind == 'signature' else 'Function'} {name!r} of {module.handle!r}"
+    if sig is not None and sig.kind == "signature" and name in module.signature_names:
+        run = _signature_runner(module, name, sig, training, where)
+    else:
+        run = _function_runner(module, name, sig, training, where)
+
+    def plan(inputs, as_dict, arguments):
+        return _pick_outputs(where, run(inputs, arguments), as_dict)
+
+    return plan
+
+
+def _signature_runner(module, name, sig, training, where):
+    import tensorflow as tf
+
+    converters = {t.name: Converter(t, f"Input {t.name!r} of signature {name!r} ({module.handle!r})")
+                  for t in sig.inputs}
+    expected = sig.input_names
+    sparse = [t.name for t in sig.inputs if t.kind == "sparse"]
+    fn = _signature_fn(module, name, training)
+    train_updates = training and module.trainable and module.format == TF1_HUB
+
+    def run(inputs, arguments):
+        if arguments:
+            raise errors.InputError(f"{where} is a signature and takes no arguments= ({', '.join(arguments)}); "
+                                    "pass everything as named inputs.")
+        values = keyed(inputs, expected, where)
+        kwargs = {k: converters[k](values[k]) for k in expected}
+        if train_updates:
+            from .tune.finetune import tf1_training_call
+
+            outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
+            if outputs is not None:
+                return outputs
+        for k in sparse:  # TensorFlow's v1 loader takes a sparse input as its three parts
+            st = kwargs.pop(k)
+            kwargs.update({f"{k}_indices": st.indices, f"{k}_values": st.values, f"{k}_dense_shape": st.dense_shape})
+        try:
+            return fn(**kwargs)
+        except tf.errors.InvalidArgumentError as e:
+            # Values that fit each input's spec but not each other (e.g. lengths that differ).
+            first = (e.message or str(e)).strip().splitlines()[0]
+            raise errors.InputError(
+                f"{where} could not run on these inputs: {first}. "
+                f"Check that the inputs ({', '.join(expected)}) fit together."
+            ) from None
+
+    return run
+
+
+def _signature_fn(module, name, training):
+    if module.format == TF1_HUB and module.trainable and not training:
+        from .tune.finetune import inference_signature
+
+        fn = inference_signature(module, name)  # the inference graph on the tuned variables
+        if fn is not None:
+            return fn
     try:
         return module.obj.signatures[name]
     except KeyError:  # the tag set's graph lacks it although saved_model.pb listed it
         raise errors.SignatureError(f"Module {module.handle!r}: signature {name!r} cannot be called.") from None
 
 
-def _run_signature(module, name, kwargs):
+def _function_runner(module, name, sig, training, where):
     import tensorflow as tf
 
-    fn = _signature_fn(module, name)
-    try:
-        return fn(**kwargs)
-    except tf.errors.InvalidArgumentError as e:
-        # Values that fit each input's spec but not each other (e.g. lengths that differ).
-        first = (e.message or str(e)).strip().splitlines()[0]
-        raise errors.InputError(
-            f"Signature {name!r} of {module.handle!r} could not run on these inputs: {first}. "
-            f"Check that the inputs ({', '.join(module.signature(name).input_names)}) fit together."
-        ) from None
+    fn = module.obj.__call__ if name == CALL else getattr(module.obj, name, None)
+    if not callable(fn):
+        raise errors.SignatureError(f"Module {module.handle!r}: {name!r} cannot be called.")
+    convert = _structure_converter(module, name, sig, where)
+    extra = {"training": True} if training and (sig is None and _call_takes_training(fn) or
+                                                sig is not None and sig.takes_training) else {}
+
+    def run(inputs, arguments):
+        value = convert(inputs)
+        kwargs = {**extra, **arguments} if arguments else extra
+        try:
+            return fn(value, **kwargs) if sig is None or sig.structure != "args" else fn(*value, **kwargs)
+        except tf.errors.InvalidArgumentError as e:
+            first = (e.message or str(e)).strip().splitlines()[0]
+            raise errors.InputError(f"{where} could not run on these inputs: {first}.") from None
+        except (ValueError, TypeError) as e:
+            if sig is None or "concrete function" not in str(e) and "Binding inputs" not in str(e):
+                raise
+            raise errors.InputError(
+                f"{where} was not saved for these inputs or arguments; it takes {sig.describe()}. "
+                "Python arguments other than the saved ones go in arguments=."
+            ) from None
+
+    return run
 
 
-def _call_method(module, inputs, sig, training, arguments):
+def _structure_converter(module, name, sig, where):
+    """A function turning user inputs into what the saved function takes, by its input structure."""
+    if sig is None:  # no saved specs: default conversions, as TensorFlow would do
+        return _default_converter()
+    converters = [Converter(t, f"Input {t.name!r} of {name!r} ({module.handle!r})") for t in sig.inputs]
+    names = sig.input_names
+    if sig.structure == "tensor":
+        (only,) = converters
+
+        def tensor(inputs):
+            if isinstance(inputs, dict):
+                inputs = keyed(inputs, names, where)[names[0]]
+            return only(inputs)
+
+        return tensor
+    if sig.structure == "dict":
+        by_name = dict(zip(names, converters))
+
+        def as_dict(inputs):
+            values = keyed(inputs, names, where)
+            return {k: by_name[k](values[k]) for k in names}
+
+        return as_dict
+    if sig.structure == "list":
+        def as_list(inputs):
+            if not isinstance(inputs, (list, tuple)):
+                inputs = [inputs]
+            if not converters:
+                return list(inputs)
+            return [converters[min(i, len(converters) - 1)](v) for i, v in enumerate(inputs)]
+
+        return as_list
+
+    def as_args(inputs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == len(names):
+            inputs = dict(zip(names, inputs))
+        values = keyed(inputs, names, where)
+        return [c(values[k]) for k, c in zip(names, converters)]
+
+    return as_args
+
+
+def _default_converter():
+    import numpy as np
     import tensorflow as tf
 
-    if isinstance(inputs, dict):
-        if sig is not None:
-            inputs = _convert_inputs(module, sig, inputs)
-        else:
-            inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
-    elif sig is not None and len(sig.inputs) == 1:
-        inputs = _convert_value(module, sig.inputs[0], inputs)
-    else:
-        inputs = _to_tensor_default(inputs)
-    if training and _call_takes_training(module.obj.__call__):
-        return module.obj(inputs, training=True, **arguments)
-    return module.obj(inputs, **arguments)
+    def convert(value):
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, (tf.Tensor, tf.Variable, tf.RaggedTensor, tf.SparseTensor)):
+            return value
+        arr = np.asarray(value)
+        return tf.convert_to_tensor(arr.astype(np.float32) if arr.dtype == np.float64 else arr)
+
+    return convert
 
 
 def _call_takes_training(fn) -> bool:
@@ -116,107 +237,14 @@ def _call_takes_training(fn) -> bool:
     return argspec is not None and ("training" in argspec.args or "training" in argspec.kwonlyargs)
 
 
-def _to_tensor_default(value):
-    import tensorflow as tf
-
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        return value
-    arr = np.asarray(value)
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)  # Python floats mean float32 to TensorFlow models
-    return tf.convert_to_tensor(arr)
-
-
-# --- inputs ------------------------------------------------------------------------------------
-def _convert_inputs(module, sig, inputs) -> dict:
-    expected = sig.input_names
-    if not isinstance(inputs, dict):
-        if len(expected) != 1:
-            raise errors.InputError(
-                f"Signature {sig.name!r} of {module.handle!r} takes {len(expected)} inputs; "
-                f"pass a dict with keys {', '.join(expected)}."
-            )
-        inputs = {expected[0]: inputs}
-    missing = [k for k in expected if k not in inputs]
-    extra = [k for k in inputs if k not in expected]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(map(repr, missing))}")
-        if extra:
-            parts.append(f"unexpected {', '.join(map(repr, extra))}")
-        raise errors.InputError(
-            f"Signature {sig.name!r} of {module.handle!r}: {'; '.join(parts)}. "
-            f"Expected keys: {', '.join(expected)}."
-        )
-    return {t.name: _convert_value(module, t, inputs[t.name], sig.name) for t in sig.inputs}
-
-
-def _kind(dtype) -> str:
-    """'float', 'int', 'bool', 'string' or 'other' for a tf.DType."""
-    if dtype.is_floating:
-        return "float"
-    if dtype.is_integer:
-        return "int"
-    if dtype.is_bool:
-        return "bool"
-    if dtype.name == "string":
-        return "string"
-    return "other"
-
-
-# Which kinds of value may be converted to which kinds of input (int -> float is fine; the reverse
-# would silently drop fractions, so it is refused).
-_ALLOWED = {"float": {"float", "int"}, "int": {"int"}, "bool": {"bool"}, "string": {"string"}}
-
-
-def _value_kind(arr) -> str:
-    k = arr.dtype.kind
-    return {"f": "float", "i": "int", "u": "int", "b": "bool", "U": "string", "S": "string",
-            "O": "string"}.get(k, "other")
-
-
-def _convert_value(module, spec, value, sig_name="default"):
-    import tensorflow as tf
-
-    target = tf.as_dtype(spec.dtype)
-    where = f"Input {spec.name!r} of signature {sig_name!r} ({module.handle!r})"
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        got_kind, got_dtype, tensor = _kind(value.dtype), value.dtype.name, value
-    else:
-        try:
-            arr = np.asarray(value)
-        except ValueError as e:  # ragged nested lists
-            raise errors.InputError(f"{where}: cannot make an array of the value given ({e}).") from None
-        got_kind, got_dtype, tensor = _value_kind(arr), arr.dtype.name, None
-        if got_kind == "string" and arr.dtype.kind == "O" and arr.size and not isinstance(
-                arr.flat[0], (str, bytes)):
-            got_kind = "other"
-    allowed = _ALLOWED.get(_kind(target), {_kind(target)})
-    if got_kind not in allowed:
-        raise errors.InputError(
-            f"{where} expects {spec.dtype}, got {got_dtype}; "
-            + ("round and convert to an integer type first." if got_kind == "float" and _kind(target) == "int"
-               else f"pass {spec.dtype} values.")
-        )
-    if tensor is None:
-        tensor = tf.constant(arr) if got_kind == "string" else tf.constant(arr.astype(target.as_numpy_dtype))
-    elif tensor.dtype != target:
-        tensor = tf.cast(tensor, target)
-    if spec.shape is not None and not tf.TensorShape(spec.shape).is_compatible_with(tensor.shape):
-        raise errors.InputError(f"{where} expects shape {format_shape(spec.shape)}, got {list(tensor.shape)}.")
-    return tensor
-
-
 # --- outputs -----------------------------------------------------------------------------------
-def _pick_outputs(module, name, outputs, as_dict):
+def _pick_outputs(where, outputs, as_dict):
     if not isinstance(outputs, dict):
         return {"default": outputs} if as_dict else outputs
     outputs = dict(outputs)
     if as_dict:
         return outputs
-    return pick_output(outputs, None, f"Signature {name!r} of {module.handle!r}",
-                       "Pass as_dict=True to get them all.")
+    return pick_output(outputs, None, where, "Pass as_dict=True to get them all.")
 
 
 def pick_output(outputs: dict, key, where: str, fix: str):
@@ -235,4 +263,3 @@ def pick_output(outputs: dict, key, where: str, fix: str):
     if key not in outputs:
         raise errors.OutputError(f"{where} has no output {key!r}; its outputs are: {', '.join(sorted(outputs))}.")
     return outputs[key]
-

@@ -22,11 +22,11 @@ def cmd_info(args):
     print(f"format:    {m.format}")
     print(f"tags:      {'default' if m.tags is None else format_tags(m.tags)}")
     print(f"variants:  {', '.join(format_tags(t) for t in m.tag_sets)}")
-    print("signatures:")
-    for s in m.signatures:
+    print("signatures:" if not m.functions else "signatures and functions:")
+    for s in m.listing:
         print(f"  {s.describe()}")
-    if m.has_call and "default" not in m.signature_names:
-        print("  __call__ (no declared signature)")
+    if m.has_call and "__call__" not in m.function_names:
+        print("  __call__ (input specs not saved)")
     return 0
 
 

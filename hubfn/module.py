@@ -1,9 +1,14 @@
 """Module: the immutable handle users hold, and the one `hub_load`/`hub_module` return.
 
 A Module is a value: the handle as given, where it was resolved to, which graph variant (tags), its
-format, whether it is trainable, and its signatures. The loaded TensorFlow object rides along (it takes
-no part in equality or repr); it is shared by every Module of the same (path, tags, trainable).
+format, whether it is trainable, its signatures and its object-graph functions (`__call__` and callable
+sub-objects such as a BERT preprocessor's `tokenize`). The loaded TensorFlow object rides along (it takes
+no part in equality or repr); it is shared by every inference Module of the same (path, tags). A
+trainable Module owns its weights, which training moves: each trainable load is a value of its own
+(`load_id`), equal only to itself.
 """
+
+import itertools
 
 import attrs
 
@@ -25,27 +30,42 @@ class Module:
     signatures: tuple = attrs.field(converter=tuple)
     tag_sets: tuple = attrs.field(converter=tuple)  # every graph variant the module has
     obj: object = attrs.field(eq=False, hash=False)  # the loaded SavedModel object
+    functions: tuple = attrs.field(default=(), converter=tuple)  # object-graph functions (TF2)
+    load_id: int = attrs.field(default=0, repr=False)  # 0: the shared inference load; else one trainable load
+    # Per-(signature, training) call plans, made on first use (hubfn.apply); not part of the value.
+    plans: dict = attrs.field(factory=dict, init=False, eq=False, hash=False, repr=False)
 
-    def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None):
+    def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
+                 arguments=None):
         """Apply the module: the same as `module_apply(self, inputs, ...)`."""
         from .apply import module_apply
 
         return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training,
-                            batch_size=batch_size, progress=progress)
+                            batch_size=batch_size, progress=progress, arguments=arguments)
 
-    # --- signatures ------------------------------------------------------------------------------
+    # --- signatures and functions ----------------------------------------------------------------
     @property
     def signature_names(self):
         return tuple(s.name for s in self.signatures)
 
+    @property
+    def listing(self):
+        """Every way in: the signatures, then the functions no signature shadows (`__call__`, sub-objects)."""
+        names = set(self.signature_names)
+        return self.signatures + tuple(f for f in self.functions if f.name not in names)
+
+    @property
+    def function_names(self):
+        return tuple(f.name for f in self.functions)
+
     def signature(self, name):
-        """The Signature called `name`; SignatureError lists the names there are."""
-        for s in self.signatures:
+        """The Signature (or object-graph function) called `name`; SignatureError lists the names there are."""
+        for s in self.listing:
             if s.name == name:
                 return s
         raise errors.SignatureError(
-            f"Module {self.handle!r} has no signature {name!r}; "
-            f"its signatures are: {', '.join(self.signature_names) or '(none)'}."
+            f"Module {self.handle!r} has no signature or function {name!r}; "
+            f"it has: {', '.join(s.name for s in self.listing) or '(none)'}."
         )
 
     @property
@@ -78,11 +98,19 @@ class Module:
                  f"  format: {self.format}, tags: {variant}, trainable: {self.trainable}"]
         if self.format == TF1_HUB and self.trainable and self.tags == frozenset({"train"}):
             lines[-1] += ' (the {"train"} variant, chosen for fine-tuning)'
-        if self.has_call and "default" not in self.signature_names:
-            lines.append("  __call__: callable")
-        for s in self.signatures:
+        for s in self.listing:
             lines.append("  " + s.describe())
+        if self.has_call and "__call__" not in self.function_names:
+            lines.append("  __call__: callable (input specs not saved)")
         return "\n".join(lines) + ">"
+
+
+_load_ids = itertools.count(1)
+
+
+def new_load_id() -> int:
+    """A fresh identity for one trainable load."""
+    return next(_load_ids)
 
 
 def _has_restored_call(obj) -> bool:

@@ -8,7 +8,7 @@ import os
 
 import attrs
 
-from . import errors, moduledir
+from . import errors, moduledir, objectgraph
 
 TF2 = "tf2"
 TF1_HUB = "tf1_hub"
@@ -23,29 +23,50 @@ def _shape_tuple(shape):
 
 @attrs.frozen
 class TensorInfo:
-    """One input or output: its name, dtype name ("float32") and shape (None for unknown dims)."""
+    """One input or output: its name, dtype name ("float32") and shape (None for unknown dims).
+
+    kind: "dense" (a tf.Tensor), "ragged" (tf.RaggedTensor), "sparse" (tf.SparseTensor), "list" (a list of
+    `length` tensors of this dtype and shape, e.g. a BERT encoder's encoder_outputs) or "other".
+    """
 
     name: str
     dtype: str
     shape: tuple | None = attrs.field(converter=_shape_tuple)  # None: unknown rank
     # The graph tensor behind it ("x:0"), used to run TF1 graphs; not part of the value.
     tensor_name: str | None = attrs.field(default=None, eq=False, repr=False)
+    kind: str = "dense"
+    length: int | None = None
 
     def describe(self) -> str:
-        return f"{self.name}: {self.dtype}{format_shape(self.shape)}"
+        prefix = {"dense": "", "list": f"list of {self.length} "}.get(self.kind, self.kind + " ")
+        return f"{self.name}: {prefix}{self.dtype}{format_shape(self.shape)}"
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype,
-                "shape": None if self.shape is None else list(self.shape)}
+        out = {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape)}
+        if self.kind != "dense":  # dense stays the plain three keys every caller knows
+            out["kind"] = self.kind
+        if self.kind == "list":
+            out["length"] = self.length
+        return out
 
 
 @attrs.frozen
 class Signature:
-    """A named function of a module with its inputs and outputs, in name order."""
+    """A named function of a module with its inputs and outputs, in name order.
+
+    A SignatureDef has kind "signature" (called with named inputs). A function from the object graph
+    (`__call__`, or a callable sub-object such as `tokenize`) has kind "function" and says how its inputs
+    are passed (`structure`: "tensor", "dict", "list" or "args"), the Python arguments it was saved with
+    (`options`, e.g. training=False; pass others with arguments=) and what it returns ("tensor", "dict", "list").
+    """
 
     name: str
     inputs: tuple = attrs.field(converter=tuple)
     outputs: tuple = attrs.field(converter=tuple)
+    kind: str = "signature"
+    structure: str = "dict"
+    options: tuple = attrs.field(default=(), converter=tuple)  # (name, value) pairs
+    returns: str = "dict"
 
     @property
     def input_names(self):
@@ -55,23 +76,40 @@ class Signature:
     def output_names(self):
         return tuple(t.name for t in self.outputs)
 
+    @property
+    def takes_training(self) -> bool:
+        return any(k == "training" for k, _ in self.options)
+
     def describe(self) -> str:
         ins = ", ".join(t.describe() for t in self.inputs)
+        if self.kind == "function":
+            ins = {"dict": "{%s}", "list": "[%s]"}.get(self.structure, "%s") % ins
+            ins = ", ".join([ins] + [f"{k}={v!r}" for k, v in self.options])
         outs = ", ".join(t.describe() for t in self.outputs)
         return f"{self.name}({ins}) -> {{{outs}}}"
 
     def as_dict(self) -> dict:
-        return {"name": self.name,
-                "inputs": [t.as_dict() for t in self.inputs],
-                "outputs": [t.as_dict() for t in self.outputs]}
+        out = {"name": self.name,
+               "inputs": [t.as_dict() for t in self.inputs],
+               "outputs": [t.as_dict() for t in self.outputs]}
+        if self.kind == "function":
+            out.update(kind="function", structure=self.structure, options=dict(self.options), returns=self.returns)
+        return out
 
 
 @attrs.frozen
 class Variant:
-    """One graph variant (MetaGraph): its tag set and signatures."""
+    """One graph variant (MetaGraph): its tag set, signatures and (TF2) object-graph functions."""
 
     tags: frozenset = attrs.field(converter=frozenset)
     signatures: tuple = attrs.field(converter=tuple)
+    functions: tuple = attrs.field(default=(), converter=tuple)
+
+    @property
+    def listing(self):
+        """Signatures, then the functions whose names no signature takes (those would be the same)."""
+        names = {s.name for s in self.signatures}
+        return self.signatures + tuple(f for f in self.functions if f.name not in names)
 
 
 @attrs.frozen
@@ -137,8 +175,31 @@ def _tensor_info(name, proto) -> TensorInfo:
 
     shape = None if proto.tensor_shape.unknown_rank else [
         None if d.size < 0 else d.size for d in proto.tensor_shape.dim]
+    encoding = proto.WhichOneof("encoding")
+    kind = {"name": "dense", "coo_sparse": "sparse"}.get(encoding, "other")
     return TensorInfo(name=name, dtype=dtypes.as_dtype(proto.dtype).name, shape=shape,
-                      tensor_name=proto.name or None)
+                      tensor_name=proto.name or None, kind=kind)
+
+
+def _spec_info(name, spec) -> TensorInfo:
+    if isinstance(spec, list) and spec and all(isinstance(s, objectgraph.Spec) for s in spec):
+        return TensorInfo(name=name, dtype=spec[0].dtype, shape=spec[0].shape, kind="list", length=len(spec))
+    if not isinstance(spec, objectgraph.Spec):
+        return TensorInfo(name=name, dtype="nested", shape=None, kind="other")
+    return TensorInfo(name=name, dtype=spec.dtype, shape=spec.shape, kind=spec.kind)
+
+
+def _functions(meta_graph) -> list:
+    """Signatures (kind "function") of the root's `__call__` and callable sub-objects."""
+    out = []
+    for name, (arg_names, concrete) in sorted(objectgraph.callables(meta_graph).items()):
+        structure, inputs, options = objectgraph.describe_inputs(arg_names, concrete)
+        returns, outputs = objectgraph.describe_outputs(concrete[0][2])
+        out.append(Signature(name=name, kind="function", structure=structure, returns=returns,
+                             inputs=[_spec_info(n, s) for n, s in inputs],
+                             outputs=[_spec_info(n, s) for n, s in outputs],
+                             options=sorted(options.items())))
+    return out
 
 
 def read_saved_model(path: str) -> SavedModelInfo:
@@ -173,6 +234,8 @@ def read_saved_model(path: str) -> SavedModelInfo:
                 inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
                 outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
             ))
-        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs))
+        variants.append((mg, sigs))
     fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
+    variants = [Variant(tags=mg.meta_info_def.tags, signatures=sigs,
+                        functions=_functions(mg) if fmt == TF2 else ()) for mg, sigs in variants]
     return SavedModelInfo(path=path, format=fmt, variants=variants)

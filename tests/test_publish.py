@@ -154,7 +154,7 @@ def test_module_page_and_json_show_every_signature(served, name, fixture, reques
     parser.feed(page.text)
     expected = {}
     for v in info.variants:
-        for s in v.signatures:
+        for s in v.listing:  # signatures, then __call__ and sub-objects (TF2)
             expected[(",".join(sorted(v.tags)), s.name)] = {
                 "inputs": [(t.name, t.dtype, _shape(t.shape)) for t in s.inputs],
                 "outputs": [(t.name, t.dtype, _shape(t.shape)) for t in s.outputs]}

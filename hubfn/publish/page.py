@@ -1,6 +1,7 @@
 """What the server says about a module: its facts as plain data, as an HTML page, and as JSON.
 
-The facts come from `saved_model.pb` through hubfn.signatures (no TensorFlow load). For a packed
+The facts come from `saved_model.pb` through hubfn.signatures (no TensorFlow load): the SignatureDefs and,
+for TF2 modules, the object graph's `__call__` and callable sub-objects with their saved input specs. For a packed
 .tar.gz the few small files needed (saved_model.pb, tfhub_module.pb, README.md) are read out of the
 archive into a temporary directory. HTML and JSON are rendered from the same dict, so they cannot
 disagree. Every value put into HTML is escaped: module names, README text and the Host header are not
@@ -38,7 +39,7 @@ def module_facts(module_dir: str, size_bytes: int) -> dict:
     return {
         "format": info.format,
         "size_bytes": size_bytes,
-        "variants": [{"tags": sorted(v.tags), "signatures": [s.as_dict() for s in v.signatures]}
+        "variants": [{"tags": sorted(v.tags), "signatures": [s.as_dict() for s in v.listing]}
                      for v in info.variants],
         "readme": _read_readme(os.path.join(module_dir, "README.md")),
     }
@@ -99,10 +100,25 @@ def _shape(shape):
     return format_shape(shape, unknown="unknown rank")
 
 
+def _dtype(t):
+    kind = t.get("kind", "dense")
+    if kind == "list":
+        return f'list of {t.get("length")} {t["dtype"]}'
+    return t["dtype"] if kind == "dense" else f'{kind} {t["dtype"]}'
+
+
+def _how_called(s):
+    """A function's calling convention in words: how its inputs go in and its saved Python arguments."""
+    ins = {"tensor": "one tensor", "dict": "a dict of the inputs below", "list": "a list of tensors",
+           "args": "the inputs below as arguments"}.get(s.get("structure"), "its inputs")
+    opts = ", ".join(f"{k}={v!r}" for k, v in sorted((s.get("options") or {}).items()))
+    return f"Function (object graph), called with {ins}" + (f"; options: {opts}" if opts else "") + "."
+
+
 def _tensor_table(cls, tensors):
     e = html.escape
     rows = "".join(
-        f'<tr><td class="name">{e(t["name"])}</td><td class="dtype">{e(t["dtype"])}</td>'
+        f'<tr><td class="name">{e(t["name"])}</td><td class="dtype">{e(_dtype(t))}</td>'
         f'<td class="shape">{e(_shape(t["shape"]))}</td></tr>' for t in tensors)
     return (f'<table class="{cls}"><caption>{cls}</caption>'
             f"<tr><th>name</th><th>dtype</th><th>shape</th></tr>{rows}</table>")
@@ -139,7 +155,8 @@ def module_html(f: dict) -> bytes:
         if not v["signatures"]:
             parts.append("<p>No signatures.</p>")
         for s in v["signatures"]:
-            parts.append(f'<div class="signature" data-name="{e(s["name"])}"><h4>{e(s["name"])}</h4>'
+            how = (f'<p class="function">{e(_how_called(s))}</p>' if s.get("kind") == "function" else "")
+            parts.append(f'<div class="signature" data-name="{e(s["name"])}"><h4>{e(s["name"])}</h4>{how}'
                          f'{_tensor_table("inputs", s["inputs"])}{_tensor_table("outputs", s["outputs"])}</div>')
         parts.append("</section>")
     if f.get("readme"):

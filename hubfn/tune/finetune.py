@@ -23,14 +23,39 @@ _pruned_lock = threading.Lock()
 
 
 def all_variables(module):
-    return list(getattr(module.obj, "variables", ()) or ())
+    listed = list(getattr(module.obj, "variables", ()) or ())
+    if listed or module.format == TF1_HUB:
+        return listed
+    return _object_graph_variables(module.obj)
 
 
 def trainable_variables(module):
     if module.format == TF1_HUB:
         return _tf1_trainable(module)
     listed = list(getattr(module.obj, "trainable_variables", ()) or ())
-    return listed or all_variables(module)  # a module that lists none trains all
+    if listed:
+        return listed
+    # A module saved from a plain tf.Module lists nothing: its variables are still in the object graph,
+    # each saved with its own trainable flag.
+    found = [v for v in _object_graph_variables(module.obj) if v.trainable]
+    if not found:
+        raise errors.TrainableError(
+            f"Module {module.handle!r} lists no trainable_variables and its object graph holds no trainable "
+            "variable, so fine-tuning would change nothing. Load it with trainable=False."
+        )
+    return found
+
+
+def _object_graph_variables(obj):
+    """Every tf.Variable reachable from `obj` through tracked attributes, each once, in a stable order."""
+    import tensorflow as tf
+
+    seen, out = set(), []
+    for node in tf.train.TrackableView(obj).descendants():
+        if isinstance(node, tf.Variable) and id(node) not in seen:
+            seen.add(id(node))
+            out.append(node)
+    return out
 
 
 def regularization_losses(module):
@@ -93,6 +118,40 @@ def tf1_training_call(module, signature, kwargs):
     fn = _prune(module.obj, ("train", signature.name), feeds, fetches)
     results = fn(*[kwargs[t.name] for t in signature.inputs])
     return {t.name: r for t, r in zip(signature.outputs, results)}
+
+
+def inference_signature(module, name):
+    """Signature `name` of the module's inference graph (tags {}), running on the trainable module's variables.
+
+    A trainable TF1 module is loaded with its {"train"} graph (dropout, batch statistics), which must not
+    serve predictions. Its inference graph is loaded once beside it and its function's captured variable
+    handles are pointed at the train graph's variables (same names, one checkpoint), so inference sees
+    every tuned weight without copying. None when there is no such graph or signature (the caller then
+    runs the graph it has).
+    """
+    if module.tags is None or "train" not in module.tags:
+        return None
+    with _pruned_lock:
+        functions = _pruned.setdefault(module.obj, {})
+        if ("infer", name) in functions:
+            return functions[("infer", name)][1]
+    from ..load import load_object
+
+    infer = load_object(module.path, frozenset(), TF1_HUB, trainable=True)  # a private copy to rebind
+    fn = infer.signatures.get(name) if hasattr(infer, "signatures") else None
+    if fn is not None:
+        twins = {v.name: v for v in all_variables(module)}
+        handles = {}
+        for v in list(getattr(infer, "variables", ()) or ()):
+            if v.name not in twins:
+                fn = None  # a variable the train graph lacks: cannot share weights
+                break
+            handles[id(v.handle)] = twins[v.name].handle
+        if fn is not None:
+            fn.set_external_captures([handles.get(id(c), c) for c in fn.captured_inputs])
+    with _pruned_lock:
+        _pruned.setdefault(module.obj, {})[("infer", name)] = (infer, fn)  # keep the graph alive with it
+    return fn
 
 
 # --- export --------------------------------------------------------------------------------------
