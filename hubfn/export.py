@@ -126,16 +126,7 @@ def _describe_keras(model, input_signature):
     import tensorflow as tf
 
     if input_signature is None:
-        try:
-            model_inputs = model.inputs
-        except (AttributeError, ValueError):  # a model that was never built has no inputs at all
-            model_inputs = None
-        if not model_inputs:
-            raise errors.ExportError(
-                "Cannot export this Keras model: it has not been built, so its inputs are unknown. "
-                "Build it with keras.Input, or pass input_signature=[tf.TensorSpec(...)]."
-            )
-        input_signature = [tf.TensorSpec(t.shape, t.dtype, name="inputs") for t in model_inputs]
+        input_signature = _keras_input_specs(model)
     specs = list(input_signature)
 
     def run(inputs, training):
@@ -158,6 +149,29 @@ def _describe_keras(model, input_signature):
         regularization_losses=[_regularizer_fn(v) for v in model.weights
                                if getattr(v, "regularizer", None) is not None],
     )
+
+
+def _keras_input_specs(model):
+    """The model's input specs, in the structure its call takes: one spec (a dict of specs for a model
+    built on a dict of inputs, e.g. a BERT encoder's word ids, mask and type ids), or one per input."""
+    import tensorflow as tf
+
+    structure = None
+    for attribute in ("input", "inputs"):  # a Sequential model has `inputs` only
+        try:
+            structure = getattr(model, attribute)
+            break
+        except (AttributeError, ValueError):  # a model that was never built has no inputs at all
+            continue
+    if structure is None or (isinstance(structure, (list, tuple, dict)) and not structure):
+        raise errors.ExportError(
+            "Cannot export this Keras model: it has not been built, so its inputs are unknown. "
+            "Build it with keras.Input, or pass input_signature=[tf.TensorSpec(...)]."
+        )
+    if isinstance(structure, dict):
+        return [{key: tf.TensorSpec(t.shape, t.dtype, name=key) for key, t in structure.items()}]
+    flat = structure if isinstance(structure, (list, tuple)) else [structure]
+    return [tf.TensorSpec(t.shape, t.dtype, name="inputs") for t in flat]
 
 
 def _regularizer_fn(variable):
