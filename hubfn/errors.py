@@ -89,6 +89,10 @@ class OfflineError(CacheError):
     """HUBFN_OFFLINE is set and the module is not in the cache."""
 
 
+class DiskFullError(CacheError):
+    """Not enough free space in the cache directory for a download (found before it, or as ENOSPC)."""
+
+
 # --- serving ---------------------------------------------------------------------------------------
 class ServeError(HubError, OSError):
     """The module server cannot start, e.g. its host:port is in use or cannot be listened on."""

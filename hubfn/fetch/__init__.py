@@ -1,13 +1,19 @@
 """Fetch: an http(s) handle -> a checked module directory in the cache shared with tensorflow_hub.
 
 The stages, in the order a download runs through them:
-    http      requests session, timeouts, retries, status -> typed errors
-    download  the archive's bytes, resumable (Range/If-Range) through a partial file
+    http      requests session, timeouts, status -> typed errors
+    retry     the retry policy (a urllib3 Retry on the session's adapters)
+    download  the archive's bytes, resumable (Range/If-Range) through a partial file, never spliced
+    disk      free space checked before a download; a full disk said at once
     prefetch  network reads in a thread, ahead of the decoder
-    archive   streaming gunzip + a strict tar reader with size and ratio caps
+    archive   streaming gunzip, size and ratio caps
+    tarheader a strict tar header parser (every field and name checked)
     extract   members -> files, refusing anything that would leave the module directory
-    manifest  what an entry holds, checked on every cache hit
-    cache     the entry layout, the per-entry lock, list/verify/remove
+    digest    the content hash recorded per file
+    manifest  what an entry holds, checked cheaply on every cache hit (deeply on request)
+    layout    the cache's directory layout and the per-entry lock
+    cache     fetch_to_cache: lock, download, extract, check, install
+    manage    list/verify/remove
     cli       `hubfn cache ...`
 
 Rule: nothing in this package imports TensorFlow (tests/test_layout.py checks it), so tools that only

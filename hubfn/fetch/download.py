@@ -29,7 +29,7 @@ import urllib3
 
 from .. import errors
 from ..util import env, fs
-from . import http
+from . import disk, http
 
 log = logging.getLogger("hubfn")
 NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -84,6 +84,7 @@ class Source:
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
     pos: int = 0  # archive offset of the next byte
+    total: int | None = None  # the archive's size, once known
     stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
 
     def stop(self):
@@ -112,7 +113,10 @@ class Source:
 
     def chunks(self):
         have, info = self._prefix()
+        directory = os.path.dirname(os.path.abspath(self.partial))
         if have and have == info.total:
+            self.total = have
+            disk.check_room(directory, self.url, have, have)
             yield from self._complete(have)
             return
         validator = info.validator if have else None
@@ -126,8 +130,15 @@ class Source:
             have = 0  # a 200: the server ignored the range or the archive changed; start over
         total = resp.total if resp.total is not None else (info.total if have else None)
         validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
+        self.total = total
+        try:
+            disk.check_room(directory, self.url, total, have)
+        except errors.DiskFullError:
+            resp.close()
+            raise
         mode = "r+b" if have else "wb"
-        with open(self.partial, mode) as f:
+        # Unbuffered: a full disk must surface at the write that hit it, not at a later flush.
+        with open(self.partial, mode, buffering=0) as f:
             if have:
                 log.info("Resuming %s at byte %d of %s.", self.url, have, total)
                 self.resumed_from = have
@@ -151,6 +162,8 @@ class Source:
                         if total is not None and self.pos < total:
                             raise EOFError(f"the body ended at byte {self.pos} of {total}")
                         break
+                    except errors.HubError:
+                        raise  # a full disk (DiskFullError is an OSError too) is not a network drop
                     except (*NETWORK_ERRORS, EOFError) as e:
                         resp.close()
                         pos = self.pos
@@ -203,12 +216,25 @@ class Source:
                 return
             if self.stopped:
                 raise Stopped()
-            f.write(chunk)
+            self._append(f, chunk)
             self.pos += len(chunk)
             self.received += len(chunk)
             if bar is not None:
                 bar.update(len(chunk))
             yield chunk
+
+
+    def _append(self, f, chunk):
+        view = memoryview(chunk)
+        try:
+            while view:
+                view = view[f.write(view):]
+        except OSError as e:
+            directory = os.path.dirname(os.path.abspath(self.partial))
+            if disk.is_full(e):
+                raise disk.full_error(directory, self.url, self.total, self.pos) from None
+            raise errors.CacheError(f"Module URL {self.url}: cannot write {self.partial} ({e.strerror or e}). "
+                                    "Check the cache directory or set TFHUB_CACHE_DIR.") from None
 
 
 def same_archive(resp, validator, total):
