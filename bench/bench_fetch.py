@@ -1,6 +1,7 @@
 """Cold download of a large module over loopback: hubfn against tensorflow_hub and `curl | tar -xz`.
 
 Run: .venv/bin/python bench/bench_fetch.py [--mb 200] [--rss-mb 500] [--repeat 3]
+     .venv/bin/python bench/bench_fetch.py --hashes    (only the content-hash comparison, a few seconds)
 
 A real SavedModel with --mb MB of random float32 weights (incompressible, like trained weights) is
 exported with TensorFlow, packed as .tar.gz (gzip level 1) and served by `python -m http.server` in
@@ -11,6 +12,9 @@ inside the process around the call only (interpreter and TensorFlow start-up exc
 Ratios are hubfn / other (lower is better; target <= 0.5 of tensorflow_hub). Then the peak RSS of a
 process fetching a --rss-mb MB module with hubfn.hub_resolve, above its RSS just before the call
 (target <= 150 MB).
+
+--hashes: throughput of candidate content hashes for the manifest (hubfn.fetch.digest) over 64 MiB of
+random bytes in 1 MiB pieces, beside isal's gunzip of the same bytes, which the hash runs next to.
 """
 
 import argparse
@@ -129,12 +133,68 @@ def serve(directory):
     return proc, f"http://127.0.0.1:{port}"
 
 
+def bench_hashes(mib=64, repeat=5):
+    """GB/s of each hash (best of `repeat`), and the extra time each adds to gunzip, side by side."""
+    import hashlib
+    import zlib
+
+    import xxhash
+    from isal import igzip, isal_zlib
+
+    from hubfn.fetch import digest
+
+    data = os.urandom(mib << 20)
+    pieces = [memoryview(data)[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+
+    def best(run):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    def hasher(make):
+        def run():
+            h = make()
+            for p in pieces:
+                h.update(p)
+        return run
+
+    def crc(fn):
+        def run():
+            c = 0
+            for p in pieces:
+                c = fn(p, c)
+        return run
+
+    packed = igzip.compress(data, 1)
+
+    def gunzip():
+        d = isal_zlib.decompressobj(wbits=31)
+        for i in range(0, len(packed), 1 << 20):
+            d.decompress(packed[i:i + (1 << 20)])
+
+    base = best(gunzip)
+    print(f"content hash candidates, {mib} MiB in 1 MiB pieces (best of {repeat}); chosen: {digest.NAME}")
+    print(f"  {'isal gunzip':12s} {len(data) / base / 1e9:6.2f} GB/s   (the decoder the hash runs beside)")
+    cases = [("xxh3_128", hasher(xxhash.xxh3_128)), ("xxh3_64", hasher(xxhash.xxh3_64)),
+             ("isal crc32", crc(isal_zlib.crc32)), ("zlib crc32", crc(zlib.crc32))]
+    cases += [(n, hasher(lambda n=n: hashlib.new(n))) for n in ("sha1", "sha256", "blake2b", "md5")]
+    for name, run in cases:
+        secs = best(run)
+        print(f"  {name:12s} {len(data) / secs / 1e9:6.2f} GB/s   adds {secs / base:5.0%} to gunzip")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--rss-mb", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hashes", action="store_true", help="only compare content hashes")
     args = parser.parse_args()
+    if args.hashes:
+        return bench_hashes()
     work = tempfile.mkdtemp(prefix="bench-fetch-")
     site = os.path.join(work, "site")
     os.makedirs(site)
