@@ -80,9 +80,11 @@ def test_tf1_trainable_inference_uses_the_inference_graph_with_tuned_weights(tf1
     (moving,) = [v for v in m.variables if v.name == "bn/moving_mean:0"]
     t1, t2 = m(x, training=True).numpy(), m(x, training=True).numpy()
     assert not np.allclose(t1, t2) and not np.allclose(moving.numpy(), 0.0)
-    loss = _fit(m, x)
-    assert np.mean(loss[-5:]) < np.mean(loss[:5])  # dropout makes single steps noisy
+    target = np.ones((len(x), 4), np.float32)
+    before = float(np.mean((m(x).numpy() - target) ** 2))
+    _fit(m, x, target)
     tuned = m(x).numpy()
+    assert float(np.mean((tuned - target) ** 2)) < 0.8 * before
     np.testing.assert_allclose(m(x[:2]).numpy(), tuned[:2], rtol=1e-5)
     # The tuned weights, moved into a fresh load of the {} graph by hand, give the same predictions.
     check = hubfn.hub_module(tf1_image_dir, trainable=True, tags=[])
@@ -93,8 +95,7 @@ def test_tf1_trainable_inference_uses_the_inference_graph_with_tuned_weights(tf1
     np.testing.assert_allclose(frozen(x).numpy(), hubfn.hub_load(tf1_image_dir)(x).numpy())  # untouched
 
 
-def _fit(m, x, steps=30):
-    target = np.ones((len(x), 4), np.float32)
+def _fit(m, x, target, steps=30):
     opt = tf.keras.optimizers.SGD(0.3)
     losses = []
     for _ in range(steps):
