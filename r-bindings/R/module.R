@@ -71,15 +71,20 @@
                                    if (identical(chosen$name, "__call__")) "__call__"
                                    else sprintf("signature '%s'", chosen$name), info$handle)
   p <- .prep_inputs(inputs, chosen$specs, call, where)
-  keys <- if (p$single) ".single" else names(p$prepped)
-  values <- lapply(p$prepped, `[[`, "value")
-  dtypes <- lapply(p$prepped, function(q) q$dtype)
-  scalars <- lapply(p$prepped, `[[`, "scalar")
-  names(values) <- names(dtypes) <- names(scalars) <- keys
-  out <- .py_call(reticulate::py_call(
-    .py_helper("apply_r"), py, values, dtypes, scalars,  # named lists arrive as dicts
-    p$single, signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
-    convert = isTRUE(convert)), call)
+  if (p$single) {  # the common case, without dicts to convert
+    q <- p$prepped[[1]]
+    out <- .py_call(reticulate::py_call(
+      .py_helper("apply_r1"), py, q$value, q$dtype, q$scalar, signature = signature,
+      as_dict = isTRUE(as_dict), training = isTRUE(training), convert = isTRUE(convert)), call)
+  } else {
+    values <- unname(lapply(p$prepped, `[[`, "value"))
+    dtypes <- unname(lapply(p$prepped, function(q) q$dtype))
+    scalars <- vapply(p$prepped, `[[`, TRUE, "scalar", USE.NAMES = FALSE)
+    out <- .py_call(reticulate::py_call(
+      .py_helper("apply_rn"), py, names(p$prepped), values, dtypes, scalars,
+      signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
+      convert = isTRUE(convert)), call)
+  }
   if (!isTRUE(convert)) {
     return(if (isTRUE(as_dict)) .py_dict_to_list(out) else out)
   }

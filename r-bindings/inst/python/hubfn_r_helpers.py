@@ -147,6 +147,24 @@ def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=Fal
     return _out(out) if as_dict else [_out(out)]
 
 
+def apply_r1(module, value, dtype, scalar, signature=None, as_dict=False, training=False, convert=True):
+    """apply_r for one input: R converts no dicts (three R lists -> dicts cost ~1 ms per call)."""
+    return apply_r(module, {".single": value}, {".single": dtype}, {".single": scalar}, True,
+                   signature=signature, as_dict=as_dict, training=training, convert=convert)
+
+
+def apply_rn(module, keys, values, dtypes, scalars, signature=None, as_dict=False, training=False,
+             convert=True):
+    """apply_r for several inputs given as parallel lists (R's unnamed lists and vectors convert
+    faster than named lists to dicts). A length-one R vector arrives as a scalar."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    dtypes = list(dtypes) if isinstance(dtypes, (list, tuple)) else [dtypes]
+    scalars = list(scalars) if isinstance(scalars, (list, tuple)) else [scalars]
+    return apply_r(module, dict(zip(keys, values)), dict(zip(keys, dtypes)), dict(zip(keys, scalars)), False,
+                   signature=signature, as_dict=as_dict, training=training, convert=convert)
+
+
 def sorted_keys(d):
     return sorted(d)
 
