@@ -331,7 +331,12 @@ NULL
     return(.signature_functions(x))
   }
   if (!.py_has(py, name)) {
-    sub <- .sub_function(x, name)
+    if (name %in% names(attr(x, "hubfn_info")$specs)) {  # hubfn lists it: apply it through hubfn
+      return(function(inputs, as_dict = FALSE, convert = TRUE) {
+        module_apply(x, inputs, signature = name, as_dict = as_dict, convert = convert)
+      })
+    }
+    sub <- .sub_function(x, name)  # a hubfn that does not list sub-objects
     if (!is.null(sub)) {
       return(sub)
     }
