@@ -241,9 +241,8 @@ def _call_takes_training(fn) -> bool:
 def _pick_outputs(where, outputs, as_dict):
     if not isinstance(outputs, dict):
         return {"default": outputs} if as_dict else outputs
-    outputs = dict(outputs)
     if as_dict:
-        return outputs
+        return dict(outputs)
     return pick_output(outputs, None, where, "Pass as_dict=True to get them all.")
 
 
