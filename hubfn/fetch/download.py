@@ -223,7 +223,6 @@ class Source:
                 bar.update(len(chunk))
             yield chunk
 
-
     def _append(self, f, chunk):
         view = memoryview(chunk)
         try:
