@@ -16,7 +16,6 @@ import pytest
 import tensorflow as tf
 
 import hubfn
-import shapes
 
 TEXT = tf.constant(["the cat sat on a mat", "the dog runs fast", "a hub module", "cat dog sat",
                     "module runs on the mat", "fast cat"])
@@ -24,9 +23,8 @@ LABELS = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0], np.float32)
 
 
 @pytest.fixture(scope="module")
-def modules(tmp_path_factory):
-    base = tmp_path_factory.mktemp("classifier")
-    return {name: shapes.BUILDERS[name](base / name)
+def modules(shape_dir):  # tests/shapes.py, built once per session (conftest)
+    return {name: shape_dir(name)
             for name in ("bert_preprocessor", "bert_encoder", "bert_encoder_keras", "text_embedding")}
 
 

@@ -147,3 +147,28 @@ def test_unbuilt_keras_model_and_unspecified_signature_are_export_errors(tmp_pat
     with pytest.raises(errors.ExportError, match="'extra'.*input_signature"):
         hubfn.export_savedmodel(Scale(), tmp_path / "extra", signatures={"extra": no_specs})
     assert os.listdir(tmp_path) == []
+
+
+def test_model_holding_a_hub_layer_exports_with_its_assets(text_embedding_dir, tmp_path):
+    # A module with a vocabulary asset and a lookup table, used through hub_layer (frozen and fine-tuned):
+    # both exports carry the vocabulary and work after the original module is gone.
+    import shutil
+
+    source = shutil.copytree(text_embedding_dir, tmp_path / "source")
+    text = tf.constant(["the cat sat", "a dog runs fast", "hub"])
+    exports = []
+    for trainable in (False, True):
+        inp = keras.Input((), dtype="string")
+        model = keras.Model(inp, keras.layers.Dense(2)(hubfn.hub_layer(source, trainable=trainable)(inp)))
+        if trainable:
+            model.compile(keras.optimizers.SGD(0.5), "mse")
+            model.fit(text, np.ones((3, 2), np.float32), epochs=2, verbose=0)
+        expected = model.predict(text, verbose=0)
+        ours = hubfn.export_savedmodel(model, tmp_path / f"hubfn-{trainable}")
+        model.export(os.fspath(tmp_path / f"keras-{trainable}"), verbose=False)
+        for out in (ours, tmp_path / f"keras-{trainable}"):
+            assert os.listdir(os.path.join(out, "assets")) == os.listdir(os.path.join(source, "assets"))
+        exports += [(ours, expected), (tmp_path / f"keras-{trainable}", expected)]
+    shutil.rmtree(source)
+    for path, expected in exports:
+        np.testing.assert_allclose(hubfn.hub_load(path)(text).numpy(), expected, rtol=1e-5, atol=1e-6)

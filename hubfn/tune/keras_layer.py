@@ -125,7 +125,12 @@ class HubLayer(keras.layers.Layer):
         self._module = module
         self._hub_object = module.obj  # tracked: exports reach the module's tables and assets
         self._private = private
-        trains = {id(v) for v in module.trainable_variables} if module.trainable else set()
+        trains = set()
+        if module.trainable:
+            try:
+                trains = {id(v) for v in module.trainable_variables}
+            except errors.TrainableError:  # nothing to train: the layer warns instead (as tensorflow_hub)
+                pass
         self._mask = tuple(id(v._adopted) in trains for v in self.module_variables)
 
     def _go_private(self):
@@ -151,8 +156,11 @@ class HubLayer(keras.layers.Layer):
         name = self._function_name()
         options = self._options
         arguments = options.arguments or None
-        if arguments and name != CALL:
-            inputs, arguments = self._merge_arguments(name, inputs), None  # signatures take them as inputs
+        if not self._takes_keywords(name):
+            if arguments:
+                inputs, arguments = self._merge_arguments(name, inputs), None  # signatures: named inputs
+        else:
+            inputs, arguments = self._bind_hyperparameters(name, inputs, arguments)
         outputs = api.module_apply(self._module, inputs, signature=name, as_dict=True, training=train,
                                    arguments=arguments)
         if self.trainable:
@@ -169,6 +177,33 @@ class HubLayer(keras.layers.Layer):
             return self._options.signature
         return CALL if self._module.has_call else None
 
+    def _takes_keywords(self, name):
+        """Whether `arguments` are Python keywords (__call__, sub-objects), not named inputs (SignatureDefs)."""
+        return name is not None and name not in self._module.signature_names
+
+    def _bind_hyperparameters(self, name, inputs, arguments):
+        """For a function saved with several positional inputs whose later ones have Python defaults
+        (hyperparameters, e.g. `__call__(x, a=1., b=0.)`): one input value, then arguments= and the saved
+        defaults fill the rest, as a direct call would (tensorflow_hub passes arguments= as keywords)."""
+        if isinstance(inputs, (dict, list, tuple)):
+            return inputs, arguments
+        try:
+            spec = self._module.signature(name)
+        except errors.HubError:
+            return inputs, arguments
+        names = getattr(spec, "input_names", ())
+        if getattr(spec, "structure", None) != "args" or len(names) < 2:
+            return inputs, arguments
+        fn = getattr(self._module.obj, name, None)
+        argspec = getattr(getattr(fn, "function_spec", None), "fullargspec", None)
+        saved = dict(zip(argspec.args[::-1], (argspec.defaults or ())[::-1])) if argspec else {}
+        rest, values = dict(arguments or {}), {names[0]: inputs}
+        for key in names[1:]:
+            if key not in rest and key not in saved:
+                return inputs, arguments  # module_apply says what is missing
+            values[key] = rest.pop(key) if key in rest else saved[key]
+        return values, rest or None
+
     def _merge_arguments(self, name, inputs):
         extra = self._options.arguments
         if isinstance(inputs, dict):
@@ -184,14 +219,15 @@ class HubLayer(keras.layers.Layer):
         """The layer's result from module_apply's dict, following the output options."""
         options = self._options
         where = f"hub_layer({self.handle!r})"
-        raw_dict = name != CALL or set(outputs) != {"default"} or _call_returns_dict(self._module)
+        function = self._takes_keywords(name)  # __call__ or a sub-object: its result as it is
+        raw_dict = not function or set(outputs) != {"default"} or _returns_dict(self._module, name)
         if options.output_key is not None:
             return pick_output(outputs, options.output_key, where, "")
         if options.as_dict:
             return outputs
         if not raw_dict:
             return outputs["default"]  # what __call__ returned: a tensor, list or tuple
-        if name == CALL and options.as_dict is None:
+        if function and options.as_dict is None:
             return outputs
         return pick_output(outputs, None, where, "Pass output_key= one of them, or as_dict=True for all.")
 
@@ -217,8 +253,11 @@ class HubLayer(keras.layers.Layer):
         name = self._function_name()
         if name == CALL:
             return _call_input_dtypes(self._module)
-        sig = self._module.signature(name or _default_signature(self._module))
-        dtypes = {t.name: t.dtype for t in sig.inputs}
+        try:
+            sig = self._module.signature(name or _default_signature(self._module))
+            dtypes = {t.name: str(t.dtype) for t in sig.inputs}
+        except (errors.HubError, AttributeError, TypeError):
+            return "float32"
         return next(iter(dtypes.values())) if len(dtypes) == 1 else dtypes
 
     # --- config ------------------------------------------------------------------------------------
@@ -315,8 +354,8 @@ def _same(stored, tf_variable):
     return value.shape == tuple(tf_variable.shape) and np.array_equal(value, tf_variable.numpy())
 
 
-def _call_returns_dict(module):
-    fn = getattr(module.obj, "__call__", None)
+def _returns_dict(module, name):
+    fn = getattr(module.obj, name, None)
     return any(isinstance(c.structured_outputs, dict) for c in getattr(fn, "concrete_functions", ()))
 
 
