@@ -17,6 +17,7 @@ import time
 import pytest
 
 import tarcraft
+import hubfn
 from hubfn import errors
 from hubfn.fetch import digest, extract
 
@@ -188,3 +189,40 @@ def test_fuzzed_archives_are_refused_or_extracted_exactly(base_tar, scratch):
     print(f"fuzz: {CASES} cases in {secs:.1f} s: {outcomes}")
     assert snapshot(tmp_path) - outside <= {str(work)}
     assert outcomes["refused"] > CASES // 4 and outcomes["extracted"] > CASES // 20, outcomes
+
+
+SERVED_CASES = 200
+
+
+def test_fuzzed_archives_through_a_real_server(base_tar, server, cache_dir, monkeypatch):
+    """A sample of the same mutations, fetched by hub_resolve from a real server: a hubfn error that
+    leaves nothing in the cache (no entry, partial or lock), or an entry that passes the deep check."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("HUBFN_RETRIES", "0")
+    rng = random.Random(7)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    outcomes = {"refused": 0, "cached": 0}
+    try:
+        for case in range(SERVED_CASES):
+            data, what = mutate(rng, base_tar)
+            url = server.add(f"/fuzz/{case}.tar.gz", body=data)
+            signal.setitimer(signal.ITIMER_REAL, 10.0)
+            try:
+                hubfn.hub_resolve(url)
+            except errors.HubError as e:
+                assert url in str(e), (case, what, str(e))
+                outcomes["refused"] += 1
+            except Hang:
+                pytest.fail(f"case {case} ({what}) did not finish within 10 s")
+            else:
+                (entry,) = hubfn.cache_verify(url, deep=True)
+                assert entry.verified, (case, what, entry.problem)
+                outcomes["cached"] += 1
+                hubfn.cache_remove(url)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            assert not cache_dir.exists() or os.listdir(cache_dir) == [], (case, what, os.listdir(cache_dir))
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    print(f"fuzz through the server: {outcomes}")
+    assert outcomes["refused"] and outcomes["cached"], outcomes
