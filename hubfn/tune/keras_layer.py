@@ -18,9 +18,11 @@ reaches its lookup tables and assets: a Keras model holding the layer exports wi
 Outputs follow tensorflow_hub.KerasLayer: without a signature the module's `__call__` runs and its
 result comes back as it is (a dict stays a dict, as BERT encoders need); `output_key` picks one output;
 `as_dict=True` (alias `signature_outputs_as_dict`) returns every output of a signature.
+
+The file is longer than most: the layer's weights, trainability and outputs are one concern and read
+best together; output shapes live in `layer_shapes`.
 """
 
-import numbers
 import warnings
 
 import keras
@@ -28,6 +30,7 @@ import keras
 from .. import api, errors
 from ..apply import CALL, pick_output
 from ..module import Module
+from . import layer_shapes
 
 
 class _AdoptedVariable(keras.Variable):
@@ -68,7 +71,8 @@ class HubLayer(keras.layers.Layer):
         # The config holds the handle string; a Module's tags are kept so a reload picks the same variant.
         self._tags_arg = tags if tags is not None or not isinstance(handle, Module) or handle.tags is None \
             else sorted(handle.tags)
-        self._options = _Options(signature, output_key, as_dict, dict(arguments or {}), _shape_nest(output_shape))
+        self._options = _Options(signature, output_key, as_dict, dict(arguments or {}),
+                                 layer_shapes.shape_nest(output_shape))
         module = api.hub_module(handle, trainable=trainable, tags=tags)
         self._warned = False
         self._mask = ()
@@ -168,7 +172,7 @@ class HubLayer(keras.layers.Layer):
                 self.add_loss(loss())
         result = self._shape_outputs(name, outputs)
         if options.output_shape is not None:
-            _set_shapes(result, options.output_shape, _batch_dim(inputs), self.handle)
+            layer_shapes.set_shapes(result, options.output_shape, layer_shapes.batch_dim(inputs), self.handle)
         return result
 
     def _function_name(self):
@@ -240,10 +244,10 @@ class HubLayer(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         """From `output_shape=` when given, else by tracing the module on inputs of that shape."""
         if self._options.output_shape is not None:
-            batch = _first_dim(input_shape)
-            return _map_shapes(lambda s: (batch, *s), self._options.output_shape)
-        spec = self.compute_output_spec(_placeholders(input_shape, self._input_dtypes()))
-        return _map_leaves(lambda t: tuple(t.shape), spec)
+            batch = layer_shapes.first_dim(input_shape)
+            return layer_shapes.map_shapes(lambda s: (batch, *s), self._options.output_shape)
+        spec = self.compute_output_spec(layer_shapes.placeholders(input_shape, self._input_dtypes()))
+        return layer_shapes.map_leaves(lambda t: tuple(t.shape), spec)
 
     def _input_dtypes(self):
         """The dtype(s) the module declares for its inputs: one name, or {input name: dtype}."""
@@ -265,7 +269,8 @@ class HubLayer(keras.layers.Layer):
         config = super().get_config()
         o = self._options
         config.update(handle=self.handle, signature=o.signature, output_key=o.output_key, arguments=dict(o.arguments),
-                      tags=self._tags_arg, as_dict=o.as_dict, output_shape=_shape_json(o.output_shape))
+                      tags=self._tags_arg, as_dict=o.as_dict,
+                      output_shape=layer_shapes.shape_json(o.output_shape))
         return config
 
 
@@ -326,7 +331,7 @@ def _own_input_shape(kwargs):
         floating = True
     if floating:
         return None
-    return (None, *_shape_nest(kwargs.pop("input_shape")))
+    return (None, *layer_shapes.shape_nest(kwargs.pop("input_shape")))
 
 
 def _default_signature(module):
@@ -372,80 +377,3 @@ def _call_input_dtypes(module):
             if isinstance(first, tf.TensorSpec):
                 return first.dtype.name
     return "float32"
-
-
-# Shapes are nests of tuples (dicts and lists around them); a tuple of ints and Nones is one shape.
-def _is_shape(x):
-    return isinstance(x, (list, tuple)) and all(d is None or isinstance(d, numbers.Integral) for d in x)
-
-
-def _shape_nest(x):
-    if x is None:
-        return None
-    if hasattr(x, "as_list"):  # tf.TensorShape
-        x = x.as_list()
-    if isinstance(x, dict):
-        return {k: _shape_nest(v) for k, v in x.items()}
-    if _is_shape(x):
-        return tuple(None if d is None else int(d) for d in x)
-    if isinstance(x, (list, tuple)):
-        return [_shape_nest(v) for v in x]
-    raise errors.OutputError(f"output_shape= must be a shape or a nest (dict, list) of shapes, not {x!r}.")
-
-
-def _shape_json(x):
-    return None if x is None else _map_shapes(list, x)
-
-
-def _map_shapes(fn, nest):
-    if isinstance(nest, dict):
-        return {k: _map_shapes(fn, v) for k, v in nest.items()}
-    if isinstance(nest, tuple):
-        return fn(nest)
-    return [_map_shapes(fn, v) for v in nest]
-
-
-def _map_leaves(fn, nest):
-    if isinstance(nest, dict):
-        return {k: _map_leaves(fn, v) for k, v in nest.items()}
-    if isinstance(nest, (list, tuple)):
-        return type(nest)(_map_leaves(fn, v) for v in nest)
-    return fn(nest)
-
-
-def _first_dim(input_shape):
-    if isinstance(input_shape, dict):
-        return _first_dim(next(iter(input_shape.values())))
-    if _is_shape(input_shape):
-        return input_shape[0] if input_shape else None
-    return _first_dim(input_shape[0])
-
-
-def _batch_dim(inputs):
-    import tensorflow as tf
-
-    first = tf.nest.flatten(inputs)[0]
-    shape = getattr(first, "shape", None)
-    return shape[0] if shape is not None and len(shape) else None
-
-
-def _placeholders(input_shape, dtypes):
-    if isinstance(input_shape, dict):
-        return {k: keras.KerasTensor(tuple(s), dtype=dtypes.get(k, "float32") if isinstance(dtypes, dict)
-                                     else dtypes) for k, s in input_shape.items()}
-    return keras.KerasTensor(tuple(input_shape), dtype=dtypes if isinstance(dtypes, str) else "float32")
-
-
-def _set_shapes(outputs, shapes, batch, handle):
-    if isinstance(shapes, tuple):
-        try:
-            outputs.set_shape((batch, *shapes))
-        except ValueError as e:
-            raise errors.OutputError(f"hub_layer({handle!r}): output_shape={shapes} does not fit the output "
-                                     f"({e}).") from None
-    elif isinstance(shapes, dict):
-        for key, shape in shapes.items():
-            _set_shapes(outputs[key], shape, batch, handle)
-    else:
-        for out, shape in zip(outputs, shapes):
-            _set_shapes(out, shape, batch, handle)
