@@ -84,7 +84,7 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL,
   }
   done <- TRUE
   secs <- as.numeric(difftime(Sys.time(), start, units = "secs"))
-  message(sprintf("hubfn %s installed in %s (%s, %.0f s). Restart R to use it.", version[[1]], path, vpy, secs))
+  message(sprintf("hubfn %s installed in %s (made with %s, %.0f s). Restart R to use it.", version[[1]], path, py, secs))
   invisible(vpy)
 }
 

@@ -91,3 +91,23 @@ test_that("export_savedmodel works with the tensorflow package's generic, in eit
   expect_equal(unname(got[["tf_generic"]]), "tensorflow exported to dir1")
   expect_equal(unname(got[["via_hubfn"]]), "tensorflow exported to dir2")
 })
+
+test_that("without Python the tests fail in CI (CI=true) and are skipped elsewhere", {
+  skip_if_not_installed("callr")
+  skip_if_hubfn_not_installed()
+  helper <- normalizePath(test_path("helper-hubfn.R"))
+  run <- function(ci) callr::r(function(helper) {
+    dir <- tempfile("ci-tests-")
+    dir.create(dir)
+    file.copy(helper, file.path(dir, "helper-hubfn.R"))
+    writeLines('test_that("needs Python", { skip_if_no_hubfn(); expect_true(TRUE) })', file.path(dir, "test-one.R"))
+    suppressPackageStartupMessages(library(hubfn))
+    r <- as.data.frame(testthat::test_dir(dir, reporter = "silent", stop_on_failure = FALSE, load_package = "none"))
+    c(failed = sum(r$failed) + sum(r$error), skipped = sum(r$skipped), passed = sum(r$passed))
+  }, args = list(helper = helper), env = c(callr::rcmd_safe_env(), RETICULATE_PYTHON = "/nonexistent/python3",
+                                           HUBFN_PYTHON = "", CI = ci))
+  expect_equal(run("true")[["failed"]], 1)
+  local <- run("")
+  expect_equal(local[["failed"]], 0)
+  expect_equal(local[["skipped"]], 1)
+})
