@@ -13,7 +13,7 @@ import itertools
 import attrs
 
 from . import errors
-from .signatures import TF1_HUB, format_tags
+from .signatures import TF1_HUB, format_tags, listing
 
 
 def _tags(value):
@@ -51,8 +51,7 @@ class Module:
     @property
     def listing(self):
         """Every way in: the signatures, then the functions no signature shadows (`__call__`, sub-objects)."""
-        names = set(self.signature_names)
-        return self.signatures + tuple(f for f in self.functions if f.name not in names)
+        return listing(self.signatures, self.functions)
 
     @property
     def function_names(self):
@@ -60,7 +59,7 @@ class Module:
 
     def signature(self, name):
         """The Signature (or object-graph function) called `name`; SignatureError lists the names there are."""
-        for s in self.listing:
+        for s in self.signatures + self.functions:
             if s.name == name:
                 return s
         raise errors.SignatureError(

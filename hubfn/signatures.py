@@ -107,9 +107,24 @@ class Variant:
 
     @property
     def listing(self):
-        """Signatures, then the functions whose names no signature takes (those would be the same)."""
-        names = {s.name for s in self.signatures}
-        return self.signatures + tuple(f for f in self.functions if f.name not in names)
+        return listing(self.signatures, self.functions)
+
+
+def listing(signatures, functions) -> tuple:
+    """Signatures, then `__call__`, then the other functions that are not the same function again.
+
+    A function named like a signature, or a sub-object taking and giving exactly what an entry already
+    listed takes and gives (an exporter's wrapper, a signature's source function), is left out of
+    listings; it can still be called by name.
+    """
+    out = list(signatures)
+    seen = {(s.name,) for s in out} | {(s.inputs, s.outputs) for s in out}
+    for f in sorted(functions, key=lambda f: f.name != "__call__"):
+        if (f.name,) in seen or (f.name != "__call__" and (f.inputs, f.outputs) in seen):
+            continue
+        out.append(f)
+        seen |= {(f.name,), (f.inputs, f.outputs)}
+    return tuple(out)
 
 
 @attrs.frozen
