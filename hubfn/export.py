@@ -168,10 +168,20 @@ def _keras_input_specs(model):
             "Cannot export this Keras model: it has not been built, so its inputs are unknown. "
             "Build it with keras.Input, or pass input_signature=[tf.TensorSpec(...)]."
         )
+    def spec(t, name):  # ragged inputs stay ragged (the "default" signature takes their components)
+        if getattr(t, "sparse", False):
+            raise errors.ExportError(
+                f"Cannot export this Keras model: its input {name!r} is sparse, which Keras 3 cannot trace for "
+                "saving. Give the model dense inputs (e.g. padded ids), or export the module itself."
+            )
+        if getattr(t, "ragged", False):
+            return tf.RaggedTensorSpec(t.shape, t.dtype)
+        return tf.TensorSpec(t.shape, t.dtype, name=name)
+
     if isinstance(structure, dict):
-        return [{key: tf.TensorSpec(t.shape, t.dtype, name=key) for key, t in structure.items()}]
+        return [{key: spec(t, key) for key, t in structure.items()}]
     flat = structure if isinstance(structure, (list, tuple)) else [structure]
-    return [tf.TensorSpec(t.shape, t.dtype, name="inputs") for t in flat]
+    return [spec(t, "inputs") for t in flat]
 
 
 def _regularizer_fn(variable):

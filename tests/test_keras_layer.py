@@ -198,3 +198,20 @@ def test_hub_layer_and_export_per_shape(shape_dir, name, tmp_path):
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
     out = hubfn.export_savedmodel(model, tmp_path / "exported")
     np.testing.assert_allclose(np.asarray(hubfn.hub_load(out)(data)), np.asarray(got), rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_and_ragged_inputs_through_keras(tf1_sparse_dir, ragged_dir, tmp_path):
+    ids = tf.sparse.from_dense(tf.constant([[1, 2, 0], [3, 0, 0]], tf.int64))
+    inp = keras.Input((None,), dtype="int64", sparse=True)
+    model = keras.Model(inp, hubfn.hub_layer(tf1_sparse_dir)(inp))
+    np.testing.assert_allclose(model(ids).numpy(), hubfn.hub_load(tf1_sparse_dir)(ids).numpy(), rtol=1e-6)
+    with pytest.raises(errors.ExportError, match="sparse"):
+        hubfn.export_savedmodel(model, tmp_path / "sparse")
+    assert not (tmp_path / "sparse").exists()
+    rows = tf.ragged.constant([[1.0, 2.0], [3.0]])
+    inp = keras.Input((None,), ragged=True)
+    model = keras.Model(inp, hubfn.hub_layer(ragged_dir)(inp))
+    expected = hubfn.hub_load(ragged_dir)(rows).numpy()
+    np.testing.assert_allclose(model(rows).numpy(), expected, rtol=1e-6)
+    out = hubfn.export_savedmodel(model, tmp_path / "ragged")  # __call__ takes the ragged tensor as it is
+    np.testing.assert_allclose(hubfn.hub_load(out)(rows, signature="__call__").numpy(), expected, rtol=1e-6)
