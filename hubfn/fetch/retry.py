@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MAX_WAIT = 30.0
-MARGIN = 0.1  # seconds kept for the last attempt itself, so the give-up comes within the budget
+MARGIN = 0.25  # seconds kept for the last attempt (and a busy machine), so the give-up comes within the budget
 
 
 def refused(error):
