@@ -21,7 +21,7 @@ DEFAULT_BATCH_SIZE = 1024
 
 
 class _EventsParam:
-    """Accumulator of worker events, ("load", pid) and ("batch", pid, rows), as a list."""
+    """Accumulator of worker events, ("load", pid) and ("batch", pid, rows, seconds), as a list."""
 
     def zero(self, value):
         return []
@@ -57,6 +57,11 @@ class WorkerStats:
     @property
     def rows(self) -> int:
         return sum(self._count("batch", lambda e: e[2]).values())
+
+    @property
+    def seconds(self) -> float:
+        """Time the workers spent converting and applying (summed over workers), from batch events."""
+        return sum(self._count("batch", lambda e: e[3]).values())
 
 
 def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None,

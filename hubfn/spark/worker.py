@@ -13,6 +13,7 @@ every worker would oversubscribe the machine.
 
 import os
 import threading
+import time
 
 from .. import errors
 from . import types
@@ -80,6 +81,7 @@ def apply_batch(config, cols):
     where = f"module_udf({config['handle']!r}, signature={config['signature']!r})"
     inputs = _inputs(config, cols, where)
     module = get_module(config)
+    started = time.perf_counter()
     n = len(cols[0])
     if n == 0:
         outputs = {}
@@ -88,7 +90,7 @@ def apply_batch(config, cols):
                                    as_dict=True, progress=False)
     stats = config.get("stats")
     if stats is not None:
-        stats.add([("batch", os.getpid(), n)])
+        stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])
     names, spark_types = config["outputs"], config["spark_types"]
     arrays = []
     for name, t in zip(names, spark_types):
