@@ -69,8 +69,10 @@ class HubLayer(keras.layers.Layer):
         self._string_input_shape = input_shape
         self._source = handle  # a handle, or a Module whose graph variant is kept
         # The config holds the handle string; a Module's tags are kept so a reload picks the same variant.
-        self._tags_arg = tags if tags is not None or not isinstance(handle, Module) or handle.tags is None \
-            else sorted(handle.tags)
+        # A tuple: Keras and TensorFlow would track a list as state of the layer.
+        if tags is None and isinstance(handle, Module) and handle.tags is not None:
+            tags = sorted(handle.tags)
+        self._tags_arg = tags if tags is None or isinstance(tags, str) else tuple(tags)
         self._options = _Options(signature, output_key, as_dict, dict(arguments or {}),
                                  layer_shapes.shape_nest(output_shape))
         module = api.hub_module(handle, trainable=trainable, tags=tags)
@@ -269,7 +271,8 @@ class HubLayer(keras.layers.Layer):
         config = super().get_config()
         o = self._options
         config.update(handle=self.handle, signature=o.signature, output_key=o.output_key, arguments=dict(o.arguments),
-                      tags=self._tags_arg, as_dict=o.as_dict,
+                      tags=list(self._tags_arg) if isinstance(self._tags_arg, tuple) else self._tags_arg,
+                      as_dict=o.as_dict,
                       output_shape=layer_shapes.shape_json(o.output_shape))
         return config
 
