@@ -153,10 +153,15 @@ def _function_runner(module, name, sig, training, where):
     convert = _structure_converter(module, name, sig, where)
     extra = {"training": True} if training and (sig is None and _call_takes_training(fn) or
                                                 sig is not None and sig.takes_training) else {}
+    keyword = {} if sig is None else {t.name: Converter(t, f"Argument {t.name!r} of {name!r} ({module.handle!r})")
+                                      for t in sig.keyword_inputs}
 
     def run(inputs, arguments):
         value = convert(inputs)
-        kwargs = {**extra, **arguments} if arguments else extra
+        if arguments:
+            kwargs = {**extra, **{k: keyword[k](v) if k in keyword else v for k, v in arguments.items()}}
+        else:
+            kwargs = extra
         try:
             return fn(value, **kwargs) if sig is None or sig.structure != "args" else fn(*value, **kwargs)
         except tf.errors.InvalidArgumentError as e:

@@ -50,6 +50,7 @@ class Converter:
             self.target, self.tensor_kind = None, "other"
             return
         self.kind = kind_of(self.target)
+        # Built-in NumPy dtypes are singletons, so the fast path's `is` never matches a string input.
         self.np_dtype = None if self.kind == "string" else np.dtype(self.target.as_numpy_dtype)
         self.shape = info.shape
         self.rank = None if info.shape is None else len(info.shape)
@@ -71,7 +72,7 @@ class Converter:
     # --- dense --------------------------------------------------------------------------------------
     def dense(self, value):
         tf = self.tf
-        if type(value) is np.ndarray and value.dtype == self.np_dtype:  # the fast path: nothing to convert
+        if type(value) is np.ndarray and value.dtype is self.np_dtype:  # the fast path: nothing to convert
             self.check_shape(value.shape)
             return tf.constant(value)
         if isinstance(value, tf.Tensor):

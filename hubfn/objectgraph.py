@@ -78,11 +78,17 @@ def _has_spec(value):
 
 
 def _arg_names(function_proto):
+    """(argument names, names of those with a default value)."""
     spec = decode(function_proto.function_spec.fullargspec) if function_proto.HasField("function_spec") else {}
-    args = list((spec or {}).get("args") or [])
+    spec = spec or {}
+    args = list(spec.get("args") or [])
     if function_proto.function_spec.is_method and args and args[0] == "self":
         args = args[1:]
-    return args + list((spec or {}).get("kwonlyargs") or [])
+    defaults = spec.get("defaults") or ()
+    optional = set(args[len(args) - len(defaults):]) if defaults else set()
+    kwonly = list(spec.get("kwonlyargs") or [])
+    optional |= set((spec.get("kwonlydefaults") or {}).keys())
+    return args + kwonly, optional
 
 
 def _concrete(og, function_proto):
@@ -128,12 +134,15 @@ def callables(meta_graph):
 
 
 def describe_inputs(arg_names, concrete):
-    """(structure, [(input name, Spec)], {option name: traced value}) of a function's first concrete function.
+    """(structure, [(input name, Spec)], [(keyword input name, Spec)], {option: traced value}).
 
-    structure: "tensor" (one tensor argument), "dict" (one dict of tensors), "list" (one list of tensors)
-    or "args" (several tensor arguments). Options are the Python arguments (training, seq_length, ...).
-    The concrete function traced with training=False is preferred, being the one inference runs.
+    The inputs are the tensor arguments without a default: structure "tensor" (one tensor), "dict" (one
+    dict of tensors), "list" (one list of tensors) or "args" (several). Tensor arguments with a default
+    (hyperparameters such as `a=1.0`) are keyword inputs, given with arguments= and checked by the same
+    rules. Options are the Python arguments (training, seq_length, ...). The concrete function traced
+    with training=False is preferred, being the one inference runs.
     """
+    arg_names, optional = arg_names
     chosen = concrete[0]
     at = arg_names.index("training") if "training" in arg_names else None
     for c in concrete:
@@ -142,21 +151,23 @@ def describe_inputs(arg_names, concrete):
             break
     args, kwargs, _ = chosen
     names = arg_names + [f"arg{i}" for i in range(len(arg_names), len(args))]
-    tensors, options = [], {}
+    tensors, keyword, options = [], [], {}
     for name, value in list(zip(names, args)) + sorted(kwargs.items()):
-        if _has_spec(value):
-            tensors.append((name, value))
-        else:
+        if not _has_spec(value):
             options[name] = value
+        elif name in optional and tensors:
+            keyword.append((name, value))
+        else:
+            tensors.append((name, value))
     if len(tensors) == 1:
         name, value = tensors[0]
         if isinstance(value, Spec):
-            return "tensor", [(name, value)], options
+            return "tensor", [(name, value)], keyword, options
         if isinstance(value, dict):
-            return "dict", sorted(value.items()), options
+            return "dict", sorted(value.items()), keyword, options
         if isinstance(value, (list, tuple)):
-            return "list", [(f"{name}[{i}]", v) for i, v in enumerate(value)], options
-    return "args", tensors, options
+            return "list", [(f"{name}[{i}]", v) for i, v in enumerate(value)], keyword, options
+    return "args", tensors, keyword, options
 
 
 def describe_outputs(outputs):

@@ -67,6 +67,7 @@ class Signature:
     structure: str = "dict"
     options: tuple = attrs.field(default=(), converter=tuple)  # (name, value) pairs
     returns: str = "dict"
+    keyword_inputs: tuple = attrs.field(default=(), converter=tuple)  # optional tensor arguments (arguments=)
 
     @property
     def input_names(self):
@@ -84,7 +85,8 @@ class Signature:
         ins = ", ".join(t.describe() for t in self.inputs)
         if self.kind == "function":
             ins = {"dict": "{%s}", "list": "[%s]"}.get(self.structure, "%s") % ins
-            ins = ", ".join([ins] + [f"{k}={v!r}" for k, v in self.options])
+            ins = ", ".join([ins] + [f"{t.describe()} = optional" for t in self.keyword_inputs]
+                            + [f"{k}={v!r}" for k, v in self.options])
         outs = ", ".join(t.describe() for t in self.outputs)
         return f"{self.name}({ins}) -> {{{outs}}}"
 
@@ -94,6 +96,8 @@ class Signature:
                "outputs": [t.as_dict() for t in self.outputs]}
         if self.kind == "function":
             out.update(kind="function", structure=self.structure, options=dict(self.options), returns=self.returns)
+            if self.keyword_inputs:
+                out["keyword_inputs"] = [t.as_dict() for t in self.keyword_inputs]
         return out
 
 
@@ -208,10 +212,11 @@ def _functions(meta_graph) -> list:
     """Signatures (kind "function") of the root's `__call__` and callable sub-objects."""
     out = []
     for name, (arg_names, concrete) in sorted(objectgraph.callables(meta_graph).items()):
-        structure, inputs, options = objectgraph.describe_inputs(arg_names, concrete)
+        structure, inputs, keyword, options = objectgraph.describe_inputs(arg_names, concrete)
         returns, outputs = objectgraph.describe_outputs(concrete[0][2])
         out.append(Signature(name=name, kind="function", structure=structure, returns=returns,
                              inputs=[_spec_info(n, s) for n, s in inputs],
+                             keyword_inputs=[_spec_info(n, s) for n, s in keyword],
                              outputs=[_spec_info(n, s) for n, s in outputs],
                              options=sorted(options.items())))
     return out

@@ -32,6 +32,8 @@ def test_text_embedding_lists_call_and_matches_tensorflow_hub(text_embedding_dir
     np.testing.assert_allclose(out.numpy(), shapes.text_embedding_numpy(SENTENCES, emb.numpy()), rtol=1e-5)
     with pytest.raises(errors.InputError, match="'sentences'.*string.*float"):
         m([1.5, 2.5])
+    with pytest.raises(errors.InputError, match="'sentences'.*string.*float64"):
+        m(np.array([1.5, 2.5]))
     with pytest.raises(errors.InputError, match=r"'sentences'.*\[\?\].*\[1, 2\]"):
         m([["a", "b"]])
 
