@@ -33,7 +33,9 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
         graph only with training=True.
     batch_size: apply to at most this many rows at a time and join the outputs (see hubfn.batch);
     progress: show a progress bar while doing so (None: only on a terminal).
-    arguments: Python keyword arguments for `__call__` or a sub-object (e.g. return_dict=True).
+    arguments: keyword arguments for `__call__` or a sub-object: Python ones it was saved with (e.g.
+        seq_length=16, return_dict=True) and optional tensor ones (hyperparameters), which are checked and
+        converted like inputs.
     """
     if batch_size is not None:
         from .batch import apply_in_batches
