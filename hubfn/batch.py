@@ -6,7 +6,8 @@ batch's items), pandas Series and DataFrames are sliced with `.iloc`; a dict of 
 row-wise, all values alike. Each batch goes through the ordinary `module_apply`, so conversion and
 checks are exactly the unbatched ones. Outputs are written into NumPy arrays allocated once, after the
 first batch shows their dtype and row shape: the result is one array per output (a dict of them for
-`as_dict=True` or a dict-valued output), never a list of per-batch pieces joined at the end.
+`as_dict=True` or a dict-valued output, a list for a list-valued one), never per-batch pieces joined at
+the end.
 """
 
 import numbers
@@ -115,15 +116,20 @@ def _slice(value, start, stop):
 
 
 # --- joining the outputs -----------------------------------------------------------------------
+# Outputs may nest: a dict of outputs, and inside it a list (e.g. a BERT encoder's per-layer outputs).
 def _to_numpy(value):
     if isinstance(value, dict):
         return {k: _to_numpy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_numpy(v) for v in value]
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
 def _allocate(module, piece, n):
     if isinstance(piece, dict):
         return {k: _allocate(module, v, n) for k, v in piece.items()}
+    if isinstance(piece, (list, tuple)):
+        return [_allocate(module, v, n) for v in piece]
     arr = _to_numpy(piece)
     if arr.ndim == 0:
         raise errors.OutputError(
@@ -137,6 +143,10 @@ def _store(module, out, piece, start, stop):
     if isinstance(out, dict):
         for k, v in piece.items():
             _store(module, out[k], v, start, stop)
+        return
+    if isinstance(out, list):
+        for o, v in zip(out, piece):
+            _store(module, o, v, start, stop)
         return
     arr = _to_numpy(piece)
     if arr.ndim == 0 or arr.shape[0] != stop - start or arr.shape[1:] != out.shape[1:]:

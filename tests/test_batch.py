@@ -27,10 +27,18 @@ def same(batched, whole):
         for k in whole:
             same(batched[k], whole[k])
         return
+    if isinstance(whole, (list, tuple)):
+        assert isinstance(batched, list) and len(batched) == len(whole)
+        for b, w in zip(batched, whole):
+            same(b, w)
+        return
     whole = whole.numpy()
     assert isinstance(batched, np.ndarray)
     assert batched.shape == whole.shape and batched.dtype == whole.dtype
-    np.testing.assert_allclose(batched, whole, rtol=1e-6, atol=1e-6)
+    if whole.dtype.kind in "OSU":
+        np.testing.assert_array_equal(batched, whole)
+    else:
+        np.testing.assert_allclose(batched, whole, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 5000])
@@ -143,3 +151,45 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(fruit_dir, capsys):
     assert "50/50" in err and "rows" in err
     with pytest.raises(errors.InputError, match="progress must be"):
         m(x, batch_size=10, progress="yes")
+
+
+# --- the module shapes people load from TF Hub (tests/shapes.py) -----------------------------------
+def _shape_inputs(name, n):
+    import shapes
+
+    rng = np.random.default_rng(7)
+    words = np.array(shapes.VOCAB[4:] + ["unknownword"])
+    text = [" ".join(rng.choice(words, rng.integers(0, 6))) for _ in range(n)]
+    if name in ("text_embedding", "text_embedding_serving", "tf1_text"):
+        return text, {}
+    if name == "bert_preprocessor":
+        return text, {"as_dict": True}
+    if name == "bert_encoder":
+        seq = 5
+        return {"input_word_ids": rng.integers(0, len(shapes.VOCAB), (n, seq)).astype(np.int32),
+                "input_mask": np.ones((n, seq), np.int32), "input_type_ids": np.zeros((n, seq), np.int32)}, \
+            {"as_dict": True}
+    if name == "image_feature_vector":
+        return rng.random((n, 8, 8, 3), dtype=np.float32), {}
+    if name == "mixed":
+        return {"x": rng.normal(size=(n, 3)).astype(np.float32), "text": text,
+                "count": rng.integers(0, 9, n), "flag": rng.random(n) > 0.5}, {"as_dict": True}
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["text_embedding", "text_embedding_serving", "bert_preprocessor", "tf1_text",
+                                  "bert_encoder", "image_feature_vector"])
+def test_module_shapes_batched_equal_one_call(shape_dir, name):
+    """String, dict-of-int and image inputs; dict, list-in-dict and string outputs, as TF Hub modules give them."""
+    m = hubfn.hub_load(shape_dir(name))
+    inputs, kw = _shape_inputs(name, 45)
+    same(m(inputs, batch_size=8, **kw), m(inputs, **kw))
+
+
+def test_an_output_reduced_over_the_batch_cannot_be_batched(shape_dir):
+    """The mixed shape's "total" sums over the whole batch: joining per-batch sums would be wrong."""
+    m = hubfn.hub_load(shape_dir("mixed"))
+    inputs, kw = _shape_inputs("mixed", 20)
+    assert m(inputs, **kw)["total"].shape == ()
+    with pytest.raises(errors.OutputError, match="single value for a batch"):
+        m(inputs, batch_size=8, **kw)
