@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: R (testthat + R CMD check), the vignettes, then Python (pytest), whose summary line
+# Every test: R (testthat + R CMD check, which knits the vignettes), then Python (pytest), whose summary line
 # closes the run. Set-up runs first and is skipped where already done. Exits non-zero if any part fails.
 # Arguments go to pytest (e.g. `bash scripts/test.sh -x -k cache`).
 set -uo pipefail
@@ -8,8 +8,7 @@ bash scripts/setup.sh --r || exit 1
 source scripts/env.sh
 status=0
 
-bash r-bindings/run-tests.sh || status=1
-bash vignettes/render.sh || status=1
+bash r-bindings/run-tests.sh || status=1  # R CMD build/check knit the vignettes (vignettes/render.sh: alone)
 .venv/bin/python -m pytest -q "$@" || status=1
 
 exit $status
