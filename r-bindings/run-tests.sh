@@ -48,6 +48,8 @@ secs=$(( $(date +%s) - start ))
 status_line=$(grep -E '^Status: ' "$tmp/check.log" | tail -n 1)
 [ -n "$status_line" ] || status_line="Status: no result (R CMD check exited with $check_rc)"
 echo "R CMD check --no-manual: ${status_line#Status: } (${secs}s)"
+vig=$(grep -E '^\* checking re-building of vignette outputs' "$tmp/check.log" | sed 's/^\* checking //')
+echo "vignettes (knitted by R CMD build, again by check): ${vig:-not checked}"
 # Show whatever R CMD check complained about (NOTEs included), not the whole log.
 awk 'function flush() { if (bad) printf "%s", block; block = ""; bad = 0 }
      /^\* / { flush() }
