@@ -108,9 +108,15 @@ def test_dict_input_udf_struct_or_columns_equals_module_apply(spark, fruit_dir):
     np.testing.assert_allclose([r.d for r in rows], want["dogs"].numpy(), rtol=1e-6)
 
 
-def test_vector_input_and_string_dict_signature(spark, sentences_df, fruit_dir, text_dir):
+def test_vector_input_and_string_dict_signature(spark, sentences_df, fruit_dir, text_dir, text_embedding_dir):
     from hubfn.spark import module_udf
     from pyspark.sql import functions as F
+
+    # A TF Hub text embedding with only __call__ (tests/shapes.py): typed from its traced function.
+    rows = sorted(sentences_df.select("id", "sentence", module_udf(text_embedding_dir)("sentence").alias("e"))
+                  .collect(), key=lambda r: r.id)
+    want = hubfn.module_apply(hubfn.hub_load(text_embedding_dir), [r.sentence for r in rows]).numpy()
+    np.testing.assert_allclose(np.array([r.e for r in rows]), want, rtol=1e-5, atol=1e-6)
 
     x = np.random.default_rng(13).normal(size=(250, 2))
     df = spark.createDataFrame([(i, [float(v) for v in row]) for i, row in enumerate(x)], "id long, x array<double>")

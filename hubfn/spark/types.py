@@ -10,11 +10,12 @@ import numpy as np
 
 from .. import errors
 
-# TensorFlow dtype name -> Spark SQL type name; half precision travels as float (Spark has no float16).
+# TensorFlow dtype name -> Spark SQL type class name; half precision travels as float (Spark has no float16).
 _SPARK_TYPE = {
-    "float16": "float", "bfloat16": "float", "float32": "float", "float64": "double",
-    "int8": "byte", "int16": "short", "int32": "int", "int64": "bigint", "uint8": "short",
-    "uint16": "int", "uint32": "bigint", "bool": "boolean", "string": "string",
+    "float16": "FloatType", "bfloat16": "FloatType", "float32": "FloatType", "float64": "DoubleType",
+    "int8": "ByteType", "int16": "ShortType", "int32": "IntegerType", "int64": "LongType",
+    "uint8": "ShortType", "uint16": "IntegerType", "uint32": "LongType", "bool": "BooleanType",
+    "string": "StringType",
 }
 
 
@@ -30,7 +31,7 @@ def spark_type(info, where: str):
             f"{where}: output {info.name!r} has shape {_shape(info.shape)}, not one row per input row; "
             "a Spark UDF needs outputs whose first axis is the batch."
         )
-    t = T._parse_datatype_string(name)
+    t = getattr(T, name)()
     for _ in info.shape[1:]:
         t = T.ArrayType(t, containsNull=False)
     return t
