@@ -118,8 +118,14 @@ def stack(tmp_path_factory, fruit_dir, tf1_dir):
 
 def _answered_by(stack, request_uri):
     """The $upstream_addr nginx logged for the last request of `request_uri` ("-": nginx itself)."""
-    with open(stack["log"]) as f:
-        lines = [line.split() for line in f if line.split()[0] == request_uri]
+    # nginx writes the log line after the response has left, so a fast client can read the log first.
+    deadline = time.monotonic() + 10
+    while True:
+        with open(stack["log"]) as f:
+            lines = [line.split() for line in f if line.split()[0] == request_uri]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert lines, f"nginx logged no request for {request_uri}"
     return lines[-1][2]
 
