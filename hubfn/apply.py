@@ -90,7 +90,10 @@ def _make_plan(module, signature, training):
         run = _function_runner(module, name, sig, training, where)
 
     def plan(inputs, as_dict, arguments):
-        return _pick_outputs(where, run(inputs, arguments), as_dict)
+        outputs = run(inputs, arguments)
+        if not as_dict and type(outputs) is dict and "default" in outputs:  # the common case, cheaply
+            return outputs["default"]
+        return _pick_outputs(where, outputs, as_dict)
 
     return plan
 
@@ -101,6 +104,7 @@ def _signature_runner(module, name, sig, training, where):
     converters = {t.name: Converter(t, f"Input {t.name!r} of signature {name!r} ({module.handle!r})")
                   for t in sig.inputs}
     expected = sig.input_names
+    n_expected = len(expected)
     sparse = [t.name for t in sig.inputs if t.kind == "sparse"]
     fn = _signature_fn(module, name, training)
     train_updates = training and module.trainable and module.format == TF1_HUB
@@ -109,8 +113,11 @@ def _signature_runner(module, name, sig, training, where):
         if arguments:
             raise errors.InputError(f"{where} is a signature and takes no arguments= ({', '.join(arguments)}); "
                                     "pass everything as named inputs.")
-        values = keyed(inputs, expected, where)
-        kwargs = {k: converters[k](values[k]) for k in expected}
+        if type(inputs) is dict and len(inputs) == n_expected and all(k in inputs for k in expected):
+            kwargs = {k: converters[k](inputs[k]) for k in expected}
+        else:
+            values = keyed(inputs, expected, where)
+            kwargs = {k: converters[k](values[k]) for k in expected}
         if train_updates:
             from .tune.finetune import tf1_training_call
 

@@ -38,6 +38,10 @@ class Module:
     def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
                  arguments=None):
         """Apply the module: the same as `module_apply(self, inputs, ...)`."""
+        if batch_size is None:  # the common case straight to the call plan (module_apply does the same)
+            plan = self.plans.get((signature, bool(training)))
+            if plan is not None:
+                return plan(inputs, as_dict, arguments)
         from .apply import module_apply
 
         return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training,
