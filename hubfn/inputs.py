@@ -15,6 +15,7 @@ them), so a call pays for checks, not for re-reading specs: numpy arrays and ten
 dtype take a fast path of a dtype compare and a shape compare.
 """
 
+import attrs
 import numpy as np
 
 from . import errors
@@ -54,6 +55,12 @@ class Converter:
         self.np_dtype = None if self.kind == "string" else np.dtype(self.target.as_numpy_dtype)
         self.shape = info.shape
         self.rank = None if info.shape is None else len(info.shape)
+        # The dimensions the spec fixes, as (axis, size): all a shape check needs to compare.
+        self.fixed_dims = () if info.shape is None else tuple(
+            (i, d) for i, d in enumerate(info.shape) if d is not None)
+        from tensorflow.python.framework.ops import EagerTensor
+
+        self.eager_type = EagerTensor  # an eager tensor's dtype is an interned DType: `is` compares it
 
     # --- entry --------------------------------------------------------------------------------------
     def __call__(self, value):
@@ -75,6 +82,9 @@ class Converter:
         if type(value) is np.ndarray and value.dtype is self.np_dtype:  # the fast path: nothing to convert
             self.check_shape(value.shape)
             return tf.constant(value)
+        if type(value) is self.eager_type and value.dtype is self.target:  # the other one: a ready tensor
+            self.check_shape(value._shape_tuple())
+            return value
         if isinstance(value, tf.Tensor):
             if value.dtype == self.target:
                 self.check_tensor_shape(value)
@@ -123,11 +133,13 @@ class Converter:
                       f"got {int(bad)}, which does not fit.")
 
     def check_shape(self, shape):
-        spec = self.shape
-        if spec is None:
+        if self.rank is None:
             return
-        if len(shape) != len(spec) or any(s is not None and d is not None and s != d for s, d in zip(spec, shape)):
-            self.fail(f"expects shape {format_shape(spec)}, got {list(shape)}.")
+        if len(shape) != self.rank:
+            self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.")
+        for axis, size in self.fixed_dims:
+            if shape[axis] is not None and shape[axis] != size:
+                self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.")
 
     def check_tensor_shape(self, tensor):
         if self.shape is not None and tensor.shape.rank is not None:
@@ -172,11 +184,10 @@ class Converter:
 
     def dense_values(self, value):
         """Flat values converted by the dense rules without the declared shape (which is the outer one)."""
-        shape, self.shape = self.shape, None
-        try:
-            return self.dense(value)
-        finally:
-            self.shape = shape
+        flat = self.__dict__.get("_flat")
+        if flat is None:  # a twin converter for the same dtype with no declared shape, made once
+            flat = self._flat = Converter(attrs.evolve(self.info, shape=None), self.where)
+        return flat.dense(value)
 
     def sparse(self, value):
         tf = self.tf
