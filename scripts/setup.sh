@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh machine: a virtualenv in .venv with hubfn and its test tools,
-# and, when asked for (--r), Debian's R with the packages the R bindings and vignettes use.
+# One-time set-up on a fresh machine: a virtualenv in .venv with hubfn and its test tools, and, when
+# asked for (--r, what the test command needs), Debian's R with the packages the R bindings and vignettes
+# use, nginx-light (the serve-behind-nginx test) and Java 17 (the Spark tests). The demo needs none of these.
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ if [ "$want_r" = 1 ]; then
     fi
 fi
 # Java 17 for PySpark (tests/test_spark.py runs a local SparkSession; hubfn[spark] on a fresh machine).
-if ! command -v java >/dev/null 2>&1; then
+if [ "$want_r" = 1 ] && ! command -v java >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     mkdir -p /usr/share/man/man1  # slim Debian images lack it and the JRE's postinst fails without it
