@@ -30,11 +30,7 @@ class CacheEntry:
 
 
 def _entry_keys(root):
-    try:
-        names = os.listdir(root)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if HASH_RE.match(n) and os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in _listdir(root) if HASH_RE.match(n) and os.path.isdir(os.path.join(root, n)))
 
 
 def _describe(root, key, deep=False) -> CacheEntry:

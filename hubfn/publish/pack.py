@@ -67,7 +67,7 @@ def _walk(dir_path, prefix, real_root, visited, out):
         arcname = prefix + child.name
         if child.is_symlink():
             target = os.path.realpath(child.path)
-            if target != real_root and not target.startswith(real_root + os.sep):
+            if not fs.is_inside(real_root, target):
                 raise errors.ExportError(
                     f"Cannot pack {child.path!r}: it is a symlink to {target!r}, outside the module. "
                     "Replace it with a copy of the file, or remove it."

@@ -18,11 +18,6 @@ def is_inside(root: str, path: str) -> bool:
     return path == root or path.startswith(root if root == os.sep else root + os.sep)
 
 
-def real_inside(root: str, path: str) -> bool:
-    """Whether `path`, with every link followed, lies inside `root` (links followed too)."""
-    return is_inside(os.path.realpath(root), os.path.realpath(path))
-
-
 def unlink_if_present(path: str) -> None:
     """os.unlink, where a file already gone is fine."""
     try:
