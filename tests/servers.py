@@ -6,13 +6,16 @@ static bytes, "smart" (only with ?tf-hub-format=compressed), redirect, or with f
 reset the connection, stall, fail with 500 first, ignore Range, throttle).
 """
 
+import contextlib
 import email.utils
 import gzip
 import hashlib
 import io
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import tarfile
 import threading
 import time
@@ -256,3 +259,26 @@ def _header(name, size):
     info = tarfile.TarInfo(name)
     info.size = size
     return info.tobuf(format=tarfile.GNU_FORMAT)
+
+
+# --- network conditions -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def refused_port():
+    """A port on 127.0.0.1 that refuses connections: bound, never listening."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    try:
+        yield s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def self_signed_certificate(directory):
+    """(cert.pem, key.pem) for 127.0.0.1, made by openssl in `directory`; None without openssl."""
+    if not shutil.which("openssl"):
+        return None
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key

@@ -5,9 +5,6 @@ and tensorflow_hub either both refuse the certificate or both accept it (tensorf
 the value "true").
 """
 
-import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -18,13 +15,10 @@ from hubfn import errors
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory, fruit_tgz):
-    if not shutil.which("openssl"):
+    files = servers.self_signed_certificate(tmp_path_factory.mktemp("tls-env"))
+    if files is None:
         pytest.skip("openssl is needed to make a test certificate")
-    d = tmp_path_factory.mktemp("tls-env")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem")], check=True, capture_output=True)
-    with servers.ModuleServer(tls=(str(d / "cert.pem"), str(d / "key.pem"))) as s:
+    with servers.ModuleServer(tls=files) as s:
         s.add("/m.tar.gz", body=fruit_tgz)
         yield s
 

@@ -1,12 +1,10 @@
 """Retries (hubfn.fetch.retry, a urllib3 Retry on the session): backoff kept for server errors, a time
 budget for refused connections, Retry-After forms. Real servers and closed ports on 127.0.0.1."""
 
-import contextlib
-import socket
-
 import pytest
 
 import hubfn
+import servers
 from hubfn import errors
 from hubfn.fetch import http
 
@@ -15,14 +13,6 @@ from hubfn.fetch import http
 def env(monkeypatch, cache_dir):
     monkeypatch.setenv("HUBFN_BACKOFF", "0.01")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-@contextlib.contextmanager
-def socket_closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    yield s.getsockname()[1]  # bound, not listening: connections are refused
-    s.close()
 
 
 @pytest.mark.parametrize("budget", [None, "1"])
@@ -36,7 +26,7 @@ def test_refused_connection_gives_up_within_its_budget(cache_dir, monkeypatch, b
     if budget:
         monkeypatch.setenv("HUBFN_REFUSED_GIVE_UP", budget)
     limit = float(budget or 3)
-    with socket_closed_port() as port:
+    with servers.refused_port() as port:
         began = time.monotonic()
         with pytest.raises(errors.FetchError, match="could not connect \\(connection refused\\); gave up"):
             hubfn.hub_resolve(f"http://127.0.0.1:{port}/m.tar.gz")
@@ -47,8 +37,6 @@ def test_refused_connection_gives_up_within_its_budget(cache_dir, monkeypatch, b
 
 def test_5xx_keeps_its_full_backoff(server, cache_dir, monkeypatch):
     """Server errors are not cut short by the refused-connection budget: waits 0.4, 0.8, 1.6 s."""
-    import time
-
     monkeypatch.setenv("HUBFN_BACKOFF", "0.4")
     monkeypatch.setenv("HUBFN_RETRIES", "3")
     monkeypatch.setenv("HUBFN_REFUSED_GIVE_UP", "0.5")

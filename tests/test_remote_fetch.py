@@ -116,22 +116,11 @@ def test_429_gives_up_with_a_clear_error(server, cache_dir, monkeypatch):
 
 def test_connection_refused_is_a_fetch_error(cache_dir, monkeypatch):
     monkeypatch.setenv("HUBFN_RETRIES", "1")
-    with socket_closed_port() as port:
+    with servers.refused_port() as port:
         with pytest.raises(errors.FetchError, match="could not connect \\(connection refused\\)"):
             hubfn.hub_resolve(f"http://127.0.0.1:{port}/m.tar.gz")
 
 
-def socket_closed_port():
-    import contextlib
-    import socket
-
-    @contextlib.contextmanager
-    def port():
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]  # bound, not listening: connections are refused
-        s.close()
-    return port()
 
 
 @pytest.mark.parametrize("fault", ["reset_at", "cut_at"])
@@ -249,16 +238,10 @@ def test_unwritable_cache_is_a_cache_error(server, fruit_tgz, tmp_path, monkeypa
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
-    import shutil
-    import subprocess
-
-    if not shutil.which("openssl"):
+    files = servers.self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    if files is None:
         pytest.skip("openssl is needed to make a test certificate")
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem")], check=True, capture_output=True)
-    return str(d / "cert.pem"), str(d / "key.pem")
+    return files
 
 
 def test_tls_ca_bundle_and_disabled_validation(fruit_tgz, cache_dir, monkeypatch, tls_files):
