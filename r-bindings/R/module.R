@@ -64,7 +64,8 @@
   list(name = NULL, specs = NULL)
 }
 
-.apply <- function(py, info, inputs, signature, as_dict, training, convert, call) {
+.apply <- function(py, info, inputs, signature, as_dict, training, convert, call,
+                   batch_size = NULL, progress = NULL) {
   if (!is.null(signature)) signature <- as.character(signature)
   chosen <- .pick_specs(info, signature, isTRUE(training))
   where <- function(input) sprintf("Input '%s' of %s ('%s')", input,
@@ -75,7 +76,8 @@
     q <- p$prepped[[1]]
     out <- .py_call(reticulate::py_call(
       .py_helper("apply_r1"), py, q$value, q$dtype, q$scalar, signature = signature,
-      as_dict = isTRUE(as_dict), training = isTRUE(training), convert = isTRUE(convert)), call)
+      as_dict = isTRUE(as_dict), training = isTRUE(training), convert = isTRUE(convert),
+      batch_size = batch_size, progress = progress), call)
   } else {
     values <- unname(lapply(p$prepped, `[[`, "value"))
     dtypes <- unname(lapply(p$prepped, function(q) q$dtype))
@@ -83,7 +85,7 @@
     out <- .py_call(reticulate::py_call(
       .py_helper("apply_rn"), py, names(p$prepped), values, dtypes, scalars,
       signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
-      convert = isTRUE(convert)), call)
+      convert = isTRUE(convert), batch_size = batch_size, progress = progress), call)
   }
   if (!isTRUE(convert)) {
     return(if (isTRUE(as_dict)) .py_dict_to_list(out) else out)
@@ -94,8 +96,9 @@
 
 .new_module <- function(py) {
   info <- .module_info(py)
-  f <- function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE) {
-    .apply(py, info, inputs, signature, as_dict, training, convert, sys.call())
+  f <- function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE,
+                batch_size = NULL, progress = NULL) {
+    .apply(py, info, inputs, signature, as_dict, training, convert, sys.call(), batch_size, progress)
   }
   attr(f, "py_module") <- py
   attr(f, "hubfn_info") <- info
@@ -115,7 +118,7 @@
 #' @param tags The graph variant (tag set) to load, as a character vector; `NULL` for the default,
 #'   `character(0)` for the empty tag set of a TF1 hub module.
 #' @return A `hubfn_module`: a function of `(inputs, signature = NULL, as_dict = FALSE,
-#'   training = FALSE, convert = TRUE)`.
+#'   training = FALSE, convert = TRUE, batch_size = NULL, progress = NULL)`.
 #' @seealso [hub_module()], [module_apply()], [module_signatures()]
 #' @examples
 #' \dontrun{
@@ -180,7 +183,13 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
 #'   else its only signature.
 #' @param as_dict `TRUE` returns every output in a named list; `FALSE` the default (or only) one.
 #' @param training Run the module's `__call__` in training mode (fine-tuning).
-#' @param convert `FALSE` returns TensorFlow tensors instead of R values.
+#' @param convert `FALSE` returns TensorFlow tensors instead of R values (with `batch_size`, the
+#'   joined outputs are NumPy arrays).
+#' @param batch_size `NULL` runs the module once on all the inputs; a whole number runs it on at
+#'   most that many rows (examples) at a time and joins the outputs, so memory is bounded by one
+#'   batch, not the whole input. Every input must have the same number of rows.
+#' @param progress `NULL` shows a progress bar (on stderr) only when stderr is a terminal; `TRUE`
+#'   always, `FALSE` never. Used with `batch_size`.
 #' @return An R array, a named list of them, or tensors (see `convert`).
 #' @section Errors: hubfn's errors arrive as R errors with hubfn's message and classes such as
 #'   `hubfn_input_error`, `hubfn_signature_error`, `hubfn_output_error`, all with `hubfn_error`.
@@ -192,15 +201,17 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
 #'              as_dict = TRUE)
 #' tryCatch(m(list(apples = 1), signature = "fruit_to_pet"),
 #'          hubfn_input_error = function(e) conditionMessage(e))
+#' # a million rows, 10,000 at a time
+#' emb <- module_apply(m, matrix(runif(2e6), ncol = 2), batch_size = 10000)
 #' }
 #' @export
 module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, training = FALSE,
-                         convert = TRUE) {
+                         convert = TRUE, batch_size = NULL, progress = NULL) {
   call <- sys.call()
   py <- .py_module_of(module, call)
   info <- attr(module, "hubfn_info")
   if (is.null(info)) info <- .module_info(py)
-  .apply(py, info, inputs, signature, as_dict, training, convert, call)
+  .apply(py, info, inputs, signature, as_dict, training, convert, call, batch_size, progress)
 }
 
 #' The signatures of a module

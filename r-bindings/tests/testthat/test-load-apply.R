@@ -100,3 +100,39 @@ test_that("a TF1 hub module loads with its graph variants", {
   expect_equal(dim(mt(x, signature = "hidden")), c(2L, 4L))
   expect_error(hub_load(tf1_dir(), tags = "serve"), class = "hubfn_tags_error")
 })
+
+test_that("module_apply(batch_size =) equals one call: matrices, strings, named lists in and out", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  x <- matrix(seq(-3, 3.5, by = 0.5), ncol = 2)   # 7 rows: batches of 3, 3, 1
+  whole <- module_apply(m, x)
+  expect_equal(module_apply(m, x, batch_size = 3), whole)
+  expect_equal(m(x, batch_size = 3L), whole)        # the module function takes it too
+  expect_equal(dim(module_apply(m, x, batch_size = 100)), c(7L, 2L))
+
+  pets <- list(apples = c(1, 2, 3, 4, 5), oranges = c(5, 4, 3, 2, 1))
+  one <- module_apply(m, pets, signature = "fruit_to_pet", as_dict = TRUE)
+  batched <- module_apply(m, pets, signature = "fruit_to_pet", as_dict = TRUE, batch_size = 2,
+                          progress = FALSE)
+  expect_setequal(names(batched), c("cats", "dogs"))
+  expect_equal(batched$cats, one$cats)
+  expect_equal(batched$dogs, one$dogs)
+
+  emb <- hub_load(shape_dir("text_embedding"))
+  words <- c("the cat sat", "", "a dog", "on the mat", "ran", "The Cat")
+  expect_equal(module_apply(emb, words, batch_size = 4), module_apply(emb, words), tolerance = 1e-6)
+})
+
+test_that("a bad batch_size or progress is a hubfn_input_error that names the argument", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  x <- matrix(1:4, 2)
+  for (bad in list(0, -1, 2.5, "10", TRUE)) {
+    err <- tryCatch(module_apply(m, x, batch_size = bad), error = function(e) e)
+    expect_s3_class(err, "hubfn_input_error")
+    expect_match(conditionMessage(err), "batch_size")
+  }
+  err <- tryCatch(module_apply(m, x, batch_size = 1, progress = "yes"), error = function(e) e)
+  expect_s3_class(err, "hubfn_input_error")
+  expect_match(conditionMessage(err), "progress")
+})
