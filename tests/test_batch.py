@@ -193,3 +193,19 @@ def test_an_output_reduced_over_the_batch_cannot_be_batched(shape_dir):
     assert m(inputs, **kw)["total"].shape == ()
     with pytest.raises(errors.OutputError, match="single value for a batch"):
         m(inputs, batch_size=8, **kw)
+
+
+def test_vocabulary_text_module_reads_its_asset_and_batches(modules_dir):
+    """The example's NNLM-like variant (the benchmark's module, here small): the vocabulary file is an
+    asset inside the module (the file it was written from is gone after export), read into a lookup
+    table at load; every out-of-vocabulary token goes to the one extra bucket here."""
+    path = hashed_text.export_hashed_text_module(modules_dir / "vocab_text", vocab=50, buckets=1, embedding=8)
+    lines = (Path(path) / "assets" / "tokens.txt").read_text(encoding="utf-8").splitlines()
+    assert lines == hashed_text.vocabulary(50) and len(set(lines)) == 50
+    m = hubfn.hub_load(path)
+    known_a, known_b, unknown_a, unknown_b = hubfn.module_apply(m, [lines[3], lines[4], "qqq", "zzz-unknown"])
+    assert not np.allclose(known_a, known_b)  # two rows of the table
+    np.testing.assert_array_equal(unknown_a, unknown_b)  # both in the out-of-vocabulary bucket
+    assert not np.allclose(known_a, unknown_a)
+    text = hashed_text.sentences(300, seed=6)
+    same(hubfn.module_apply(m, text, batch_size=64), m(text))
