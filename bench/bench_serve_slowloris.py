@@ -21,6 +21,9 @@ import time
 
 import requests
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import servers  # noqa: E402  (the tests' server helpers)
+
 HUBFN = os.path.join(os.path.dirname(sys.executable), "hubfn")
 PEER = "import sys, waitress; from hubfn.publish.serve import make_app; print('listening', flush=True); " \
        "waitress.serve(make_app(sys.argv[1], pack_dir=sys.argv[2]), host='127.0.0.1', port=int(sys.argv[3]))"
@@ -35,13 +38,8 @@ def free_port():
 
 def start(cmd, port, log):
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    end = time.monotonic() + 30
-    while time.monotonic() < end and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
+    if servers.wait_for_port(proc, port, 30):
+        return proc
     proc.kill()
     raise SystemExit(f"{cmd[0]} did not start; see {log.name}")
 

@@ -263,6 +263,18 @@ def _header(name, size):
 
 # --- network conditions -----------------------------------------------------------------------------
 @contextlib.contextmanager
+def wait_for_port(proc, port, seconds):
+    """True once 127.0.0.1:port accepts a connection; False if `proc` (a Popen) exits or time runs out."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def refused_port():
     """A port on 127.0.0.1 that refuses connections: bound, never listening."""
     s = socket.socket()

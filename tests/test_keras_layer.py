@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -83,6 +84,16 @@ def test_sequential_string_input_from_the_tutorials(text_embedding_dir):
                                   keras.layers.Dense(1)])
         assert model.inputs[0].dtype == "string"
     _fit(model, SENTENCES, LABELS, steps=2)
+
+
+def test_sequential_input_shape_is_honoured_without_a_keras_warning(image_feature_vector_dir):
+    # hub_layer(h, input_shape=...) first in a Sequential model: the tutorials' (and R tfhub's) way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning, e.g. Keras 3's "Do not pass an `input_shape`"
+        model = keras.Sequential([hubfn.hub_layer(image_feature_vector_dir, input_shape=(16, 16, 3)),
+                                  keras.layers.Dense(1)])
+    assert tuple(model.inputs[0].shape) == (None, 16, 16, 3)
+    assert model(np.zeros((2, 16, 16, 3), np.float32)).shape == (2, 1)
 
 
 # --- freezing and unfreezing --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pytest
 import requests
+import servers
 from publish_helpers import build_root, start_hubfn_serve, stop_process
 
 import hubfn
@@ -81,15 +82,8 @@ def _start_nginx(prefix, port):
     check = subprocess.run([*base, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, f"nginx rejects the config: {check.stderr}"
     proc = subprocess.Popen([*base, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    end = time.monotonic() + 15
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            break
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
+    if servers.wait_for_port(proc, port, 15):
+        return proc
     proc.kill()
     proc.wait()
     log = open(os.path.join(prefix, "error.log")).read() if os.path.exists(os.path.join(prefix, "error.log")) else ""

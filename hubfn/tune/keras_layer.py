@@ -62,7 +62,11 @@ class HubLayer(keras.layers.Layer):
             raise errors.OutputError(f"hub_layer({_name(handle)!r}): pass output_key= or as_dict=True, not both.")
         kwargs.setdefault("autocast", False)  # the module's dtypes were fixed when it was saved
         input_shape = _own_input_shape(kwargs)
-        super().__init__(trainable=trainable, **kwargs)
+        with warnings.catch_warnings():
+            # `KerasLayer(handle, input_shape=...)` first in a Sequential model is how tensorflow_hub's
+            # and R tfhub's docs build models; Keras 3 still makes the Input from it but warns each time.
+            warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
+            super().__init__(trainable=trainable, **kwargs)
         # hubfn converts inputs by the module's own specs (Keras would cast floats, refuse lists and numbers).
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True

@@ -23,6 +23,15 @@ serve_shapes <- function() {
 
 mobilenet_url <- function() paste0(serve_shapes()$url, "/image_feature_vector")
 
+# tfhub's check on its layer_hub models: one 8 x 8 x 3 image of zeros in, one number out.
+expect_one_number_out <- function(model) {
+  tf <- reticulate::import("tensorflow")
+  a <- tf$constant(array(0, dim = as.integer(c(1, 8, 8, 3))), dtype = "float32")
+  res <- as.numeric(as_r(model(a)))
+  expect_type(res, "double")
+  expect_length(res, 1L)
+}
+
 test_that("tfhub: Can load module from URL", {
   skip_if_no_hubfn()
   module <- hub_load(mobilenet_url())
@@ -69,43 +78,31 @@ test_that("tfhub: hub_load correctly uses the env var", {
 
 test_that("tfhub: layer_hub works with sequential models", {
   skip_if_no_hubfn()
-  tf <- reticulate::import("tensorflow")
   model <- keras_model_sequential() %>%
     layer_hub(handle = mobilenet_url(), input_shape = c(8, 8, 3)) %>%
     layer_dense(1)
-  a <- tf$constant(array(0, dim = as.integer(c(1, 8, 8, 3))), dtype = "float32")
-  res <- as.numeric(as_r(model(a)))
-  expect_type(res, "double")
-  expect_length(res, 1L)
+  expect_one_number_out(model)
 })
 
 test_that("tfhub: layer_hub works with functional API", {
   skip_if_no_hubfn()
-  tf <- reticulate::import("tensorflow")
   input <- layer_input(shape = c(8, 8, 3))
   output <- input %>%
     layer_hub(handle = mobilenet_url()) %>%
     layer_dense(1)
   model <- keras_model(input, output)
-  a <- tf$constant(array(0, dim = c(1, 8, 8, 3)), dtype = "float32")
-  res <- as.numeric(as_r(model(a)))
-  expect_type(res, "double")
-  expect_length(res, 1L)
+  expect_one_number_out(model)
 })
 
 test_that("tfhub: can initialiaze the layer_hub", {
   skip_if_no_hubfn()
-  tf <- reticulate::import("tensorflow")
   features <- layer_hub(handle = mobilenet_url())
   input <- layer_input(shape = c(8, 8, 3))
   output <- input %>%
     features() %>%
     layer_dense(1)
   model <- keras_model(input, output)
-  a <- tf$constant(array(0, dim = c(1, 8, 8, 3)), dtype = "float32")
-  res <- as.numeric(as_r(model(a)))
-  expect_type(res, "double")
-  expect_length(res, 1L)
+  expect_one_number_out(model)
 })
 
 test_that("tfhub: Can use with recipes", {
