@@ -289,7 +289,12 @@ print.hubfn_module <- function(x, ...) {
   cat("  signatures:\n")
   for (d in reticulate::py_to_r(.py_helpers()$describe_signatures(py))) cat("    ", d, "\n", sep = "")
   info <- attr(x, "hubfn_info")
-  if (isTRUE(info$has_call) && is.null(info$specs[["default"]])) cat("    __call__ (callable)\n")
+  if (isTRUE(info$has_call) && is.null(info$specs[["default"]])) {
+    ins <- vapply(info$specs[["__call__"]], function(t) {
+      sprintf("%s: %s%s", t$name, t$dtype, .format_r_shape(t$shape))
+    }, "")
+    cat("    __call__(", paste(ins, collapse = ", "), ")\n", sep = "")
+  }
   invisible(x)
 }
 

@@ -18,6 +18,8 @@ test_that("summary() and str() describe a module", {
   img <- hub_load(shape_dir("image_feature_vector"))
   expect_true(any(grepl("__call__", capture.output(print(summary(img))))))
   expect_true(any(grepl("images: float32[?, 8, 8, 3]", capture.output(print(summary(img))), fixed = TRUE)))
+  # print() names __call__'s inputs too, for a module whose only function is __call__
+  expect_true(any(grepl("__call__(images: float32[?, 8, 8, 3])", capture.output(print(img)), fixed = TRUE)))
 })
 
 test_that("m[[name]] and m$name read fields; m$signatures runs a named signature", {
