@@ -262,7 +262,6 @@ def _header(name, size):
 
 
 # --- network conditions -----------------------------------------------------------------------------
-@contextlib.contextmanager
 def wait_for_port(proc, port, seconds):
     """True once 127.0.0.1:port accepts a connection; False if `proc` (a Popen) exits or time runs out."""
     end = time.monotonic() + seconds
@@ -275,6 +274,7 @@ def wait_for_port(proc, port, seconds):
     return False
 
 
+@contextlib.contextmanager
 def refused_port():
     """A port on 127.0.0.1 that refuses connections: bound, never listening."""
     s = socket.socket()
