@@ -24,11 +24,11 @@ so the times are the UDFs' and not the data's. On a 2-core machine one TensorFlo
 both cores: the hubfn UDF's ratio to one process is its overhead, not a speed-up.
 
 Memory: two subprocesses report their peak RSS (VmHWM in /proc/self/status: getrusage's ru_maxrss
-would carry over the bench process's own peak, as Linux keeps it across fork and exec): one applies the module to a single
-batch of B rows, the other to --rss-rows rows with batch_size=B. Both hold TensorFlow and the module;
-the second also holds its whole input and output, which are printed beside it. This part uses the same
-network with hashed tokens and no vocabulary (MEMORY_MODULE), so that the module is small and the
-peak shows what the rows cost.
+would carry over the bench process's own peak, as Linux keeps it across fork and exec): one applies
+the module to a single batch of B rows, the other to --rss-rows rows with batch_size=B. Both hold
+TensorFlow and the module; the second also holds its whole input and output, which are printed beside
+it. This part uses the same network with hashed tokens and no vocabulary (MEMORY_MODULE), so that the
+module is small and the peak shows what the rows cost.
 """
 
 import argparse
@@ -51,14 +51,10 @@ MODULE = dict(vocab=1_000_000, embedding=128, buckets=8192, hidden=768, layers=7
 MEMORY_MODULE = dict(MODULE, vocab=0)
 
 
-def rss_child(path, rows, batch, threads):
+def rss_child(path, rows, batch):
     """In a subprocess: apply the module to `rows` rows with batch_size=batch; print numbers."""
     import numpy as np
-    import tensorflow as tf
 
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
     import hubfn
 
     m = hubfn.hub_load(path)
@@ -106,8 +102,8 @@ def _peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # elsewhere; may include the parent's
 
 
-def run_child(path, rows, batch, threads=0):
-    line = _child(["--child", path, str(rows), str(batch), str(threads)])
+def run_child(path, rows, batch):
+    line = _child(["--child", path, str(rows), str(batch)])
     n, peak, text_bytes, out_bytes, secs = line.split()
     return int(peak), int(text_bytes), int(out_bytes), float(secs)
 
@@ -159,13 +155,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--arrow-batches", default="2000,10000",
                         help="R: rows per Arrow batch in Spark, comma-separated (Spark's default: 10000)")
-    parser.add_argument("--child", nargs=4)
+    parser.add_argument("--child", nargs=3)
     parser.add_argument("--probe", nargs=3)
     parser.add_argument("--parts", default="spark,memory", help="what to run: spark, memory or both")
     args = parser.parse_args()
     if args.child:
-        path, rows, batch, threads = args.child
-        return rss_child(path, int(rows), int(batch), int(threads))
+        path, rows, batch = args.child
+        return rss_child(path, int(rows), int(batch))
     if args.probe:
         path, rows, batch = args.probe
         return probe_child(path, int(rows), int(batch))
@@ -234,7 +230,8 @@ def memory_part(args, b):
     print(f"  one batch of {b} rows                  {one_peak / mib:8.0f} MiB")
     print(f"  {args.rss_rows:,} rows                      {peak / mib:8.0f} MiB   {peak / one_peak:.2f}x one batch"
           f" (target <= 2x)")
-    print(f"    of which the input list holds {text_bytes / mib:.0f} MiB and the output array {out_bytes / mib:.0f} MiB")
+    print(f"    of which the input list holds {text_bytes / mib:.0f} MiB and the output array "
+          f"{out_bytes / mib:.0f} MiB")
 
 
 def _du(path):

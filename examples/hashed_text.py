@@ -23,6 +23,9 @@ the same arguments gives the same numbers. Used by the tests, the Spark example 
 import argparse
 import os
 
+# The words sentences() draws from; vocabulary() lists them first.
+_WORDS = [f"w{i}" for i in range(5000)] + ["The", "a", "Cat", "dog", "sat", "ran", "on", "mat"]
+
 
 def export_hashed_text_module(export_dir, buckets=4096, hidden=64, layers=1, dim=16, seed=0, overwrite=False,
                               vocab=0, embedding=None):
@@ -101,8 +104,6 @@ def vocabulary(size):
     extra = (f"t{i}" for i in range(size))
     return (words + [t for t in extra if t not in known])[:size]
 
-
-_WORDS = [f"w{i}" for i in range(5000)] + ["The", "a", "Cat", "dog", "sat", "ran", "on", "mat"]
 
 
 def sentences(n, seed=0, words=12):
