@@ -41,7 +41,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
         from .batch import apply_in_batches
 
         return apply_in_batches(module, inputs, batch_size, signature=signature, as_dict=as_dict,
-                                training=training, progress=progress)
+                                training=training, progress=progress, arguments=arguments)
     key = (signature, bool(training))
     plan = module.plans.get(key)
     if plan is None:

@@ -36,8 +36,11 @@ def check_batch_size(batch_size, what="batch_size") -> int:
 
 
 def apply_in_batches(module, inputs, batch_size, signature=None, as_dict=False, training=False,
-                     progress=None):
-    """Apply `module` to `inputs` batch_size rows at a time; outputs as NumPy arrays (dicts joined per key)."""
+                     progress=None, arguments=None):
+    """Apply `module` to `inputs` batch_size rows at a time; outputs as NumPy arrays (dicts joined per key).
+
+    `arguments` (keyword arguments of `__call__` or a sub-object) go unchanged to every batch's call.
+    """
     from .apply import module_apply
 
     size = check_batch_size(batch_size)
@@ -45,13 +48,14 @@ def apply_in_batches(module, inputs, batch_size, signature=None, as_dict=False, 
         raise errors.InputError(f"progress must be True, False or None, got {progress!r}.")
     n = count_rows(module, inputs)
     if n == 0:  # nothing to cut: one call gives the right (empty) shapes
-        return _to_numpy(module_apply(module, inputs, signature=signature, as_dict=as_dict, training=training))
+        return _to_numpy(module_apply(module, inputs, signature=signature, as_dict=as_dict, training=training,
+                                      arguments=arguments))
     out = None
     with _progress_bar(n, progress) as bar:
         for start in range(0, n, size):
             stop = min(start + size, n)
             piece = module_apply(module, take_rows(inputs, start, stop), signature=signature,
-                                 as_dict=as_dict, training=training)
+                                 as_dict=as_dict, training=training, arguments=arguments)
             if out is None:
                 out = _allocate(module, piece, n)
             _store(module, out, piece, start, stop)

@@ -56,6 +56,29 @@ def test_tf1_module_batched_equals_one_call(tf1_dir):
     np.testing.assert_allclose(out, examples.tf1_forward(x), rtol=1e-5, atol=1e-5)
 
 
+def test_arguments_reach_every_batch(tmp_path):
+    """arguments= (here a __call__'s tensor hyperparameters a and b) go to every batch's call, as to one call."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x"), tf.TensorSpec([], tf.float32),
+                                  tf.TensorSpec([], tf.float32)])
+    def call(x, a=1.0, b=0.0):
+        return a * x + b
+
+    root = tf.Module()
+    root.__call__ = call
+    tf.saved_model.save(root, str(tmp_path / "hparams"), signatures={})
+    m = hubfn.hub_load(tmp_path / "hparams")
+    x = np.arange(23, dtype=np.float32).reshape(23, 1)
+    batched = hubfn.module_apply(m, x, batch_size=5, arguments={"a": 3.0, "b": 1.0})
+    same(batched, m(x, arguments={"a": 3.0, "b": 1.0}))
+    np.testing.assert_allclose(batched, 3.0 * x + 1.0)
+    same(m(np.zeros((0, 1), np.float32), batch_size=5, arguments={"b": 2.0}),
+         m(np.zeros((0, 1), np.float32), arguments={"b": 2.0}))
+    with pytest.raises(errors.InputError, match="'a'.*float32.*str"):  # checked per batch, like one call
+        m(x, batch_size=5, arguments={"a": "ten"})
+
+
 def test_dict_in_dict_out_batched_equals_one_call(fruit_dir):
     m = hubfn.hub_load(fruit_dir)
     rng = np.random.default_rng(2)
