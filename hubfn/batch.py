@@ -54,8 +54,8 @@ def apply_in_batches(module, inputs, batch_size, signature=None, as_dict=False, 
     with _progress_bar(n, progress) as bar:
         for start in range(0, n, size):
             stop = min(start + size, n)
-            piece = module_apply(module, take_rows(inputs, start, stop), signature=signature,
-                                 as_dict=as_dict, training=training, arguments=arguments)
+            piece = _to_numpy(module_apply(module, take_rows(inputs, start, stop), signature=signature,
+                                           as_dict=as_dict, training=training, arguments=arguments))
             if out is None:
                 out = _allocate(module, piece, n)
             _store(module, out, piece, start, stop)
@@ -129,18 +129,19 @@ def _to_numpy(value):
     return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
+# Each batch's outputs are converted to NumPy once (`_to_numpy`; a tensor's .numpy() copies), then
+# both of these read the arrays.
 def _allocate(module, piece, n):
     if isinstance(piece, dict):
         return {k: _allocate(module, v, n) for k, v in piece.items()}
-    if isinstance(piece, (list, tuple)):
+    if isinstance(piece, list):
         return [_allocate(module, v, n) for v in piece]
-    arr = _to_numpy(piece)
-    if arr.ndim == 0:
+    if piece.ndim == 0:
         raise errors.OutputError(
             f"Module {module.handle!r} returned a single value for a batch, not one row per input row, "
             "so its outputs cannot be joined batch by batch; call it without batch_size."
         )
-    return np.empty((n,) + arr.shape[1:], dtype=arr.dtype)
+    return np.empty((n,) + piece.shape[1:], dtype=piece.dtype)
 
 
 def _store(module, out, piece, start, stop):
@@ -152,14 +153,13 @@ def _store(module, out, piece, start, stop):
         for o, v in zip(out, piece):
             _store(module, o, v, start, stop)
         return
-    arr = _to_numpy(piece)
-    if arr.ndim == 0 or arr.shape[0] != stop - start or arr.shape[1:] != out.shape[1:]:
+    if piece.ndim == 0 or piece.shape[0] != stop - start or piece.shape[1:] != out.shape[1:]:
         raise errors.OutputError(
-            f"Module {module.handle!r} returned shape {list(arr.shape)} for rows {start}:{stop}, not one row "
+            f"Module {module.handle!r} returned shape {list(piece.shape)} for rows {start}:{stop}, not one row "
             f"per input row of shape {list(out.shape[1:])}, so its outputs cannot be joined batch by batch; "
             "call it without batch_size."
         )
-    out[start:stop] = arr
+    out[start:stop] = piece
 
 
 class _NoBar:
