@@ -28,7 +28,9 @@
     call_specs <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("call_input_specs"), py)))
     if (!is.null(call_specs)) specs[["__call__"]] <- .specs_of(call_specs)
   }
-  list(specs = specs, has_call = has_call, handle = reticulate::py_to_r(py$handle))
+  signature_names <- vapply(Filter(function(s) !identical(s$kind, "function"), sigs), `[[`, "", "name")
+  list(specs = specs, signature_names = signature_names, has_call = has_call,
+       handle = reticulate::py_to_r(py$handle))
 }
 
 .specs_of <- function(inputs) {
@@ -41,25 +43,34 @@
   if (is.null(shape)) NULL else vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
 }
 
-# The name and input specs of the function module_apply() will run (mirrors hubfn's choice);
-# specs NULL when not known (hubfn then checks the inputs itself).
+# The name and input specs of the function module_apply() will run, in the order of hubfn's
+# choice (hubfn.apply._select): "default", else __call__, else "serving_default" (e.g. a Keras 3
+# export), else the only signature. Specs NULL when not known (hubfn then checks the inputs itself).
 .pick_specs <- function(info, signature, training) {
   specs <- info$specs
   pick <- function(name) list(name = name, specs = specs[[name]])
+  sigs <- info$signature_names  # SignatureDefs only, not __call__ or sub-objects
+  call <- function() {  # __call__'s saved specs; without them it takes what "default" takes
+    list(name = "__call__", specs = if (!is.null(specs[["__call__"]])) specs[["__call__"]]
+                                    else if ("default" %in% sigs) specs[["default"]])
+  }
   if (!is.null(signature)) {
     return(pick(signature))  # NULL specs for an unknown name: hubfn then says so
   }
   if (training && info$has_call) {
-    return(if (!is.null(specs[["default"]])) pick("default") else pick("__call__"))
+    return(call())  # signatures are traced for inference: only __call__ takes training = TRUE
   }
-  if (!is.null(specs[["default"]])) {
+  if ("default" %in% sigs) {
     return(pick("default"))
   }
   if (info$has_call) {
-    return(pick("__call__"))
+    return(call())
   }
-  if (length(specs) == 1L) {
-    return(pick(names(specs)[[1]]))
+  if ("serving_default" %in% sigs) {
+    return(pick("serving_default"))
+  }
+  if (length(sigs) == 1L) {
+    return(pick(sigs))
   }
   list(name = NULL, specs = NULL)
 }
@@ -180,7 +191,7 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
 #' @param module A module from [hub_load()] or [hub_module()].
 #' @param inputs One value, or a named list of values.
 #' @param signature The signature to run: `NULL` picks `"default"`, else the module's `__call__`,
-#'   else its only signature.
+#'   else `"serving_default"` (e.g. a Keras 3 export), else its only signature.
 #' @param as_dict `TRUE` returns every output in a named list; `FALSE` the default (or only) one.
 #' @param training Run the module's `__call__` in training mode (fine-tuning).
 #' @param convert `FALSE` returns TensorFlow tensors instead of R values (with `batch_size`, the

@@ -136,3 +136,31 @@ test_that("a bad batch_size or progress is a hubfn_input_error that names the ar
   expect_s3_class(err, "hubfn_input_error")
   expect_match(conditionMessage(err), "progress")
 })
+
+test_that("without \"default\" or __call__, R converts inputs for \"serving_default\" (a Keras 3 export's one), as hubfn runs it", {
+  skip_if_no_hubfn()
+  path <- file.path(fixture_root(), "modules", "serving-default")
+  if (!dir.exists(path)) {
+    # Two signatures, so "the only signature" does not decide; no __call__, no "default".
+    main <- reticulate::py_run_string(paste(
+      "import tensorflow as tf",
+      "class Served(tf.Module):",
+      "    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.int32, name='ids')])",
+      "    def serve(self, ids):",
+      "        return {'twice': ids * 2}",
+      "    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name='x')])",
+      "    def other(self, x):",
+      "        return {'y': x + 1.0}",
+      "def write_served(path):",
+      "    s = Served()",
+      "    tf.saved_model.save(s, path, signatures={'serving_default': s.serve, 'other': s.other})",
+      sep = "\n"), convert = FALSE)
+    main$write_served(path)
+  }
+  m <- hub_load(path)
+  expect_false(reticulate::py_to_r(attr(m, "py_module")$has_call))
+  # a plain vector is one example of the [?, 3] int32 input: whole doubles become int32
+  expect_identical(m(c(1, 2, 3), as_dict = TRUE)$twice, matrix(c(2L, 4L, 6L), 1))
+  expect_error(m(c(1.5, 2, 3)), class = "hubfn_input_error",
+               regexp = "Input 'ids' of signature 'serving_default' (.*) expects int32: whole numbers; got 1.5 \\(element 1\\)")
+})
