@@ -4,11 +4,13 @@ Real servers on 127.0.0.1 (tests/servers.py), one of them ignoring If-Range whil
 and real loader processes killed with SIGKILL.
 """
 
+import http.server
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -139,3 +141,59 @@ def test_damaged_whole_partial_is_fetched_again(server, slow_to_extract, cache_d
     (fresh,) = server.gets(path)
     assert "Range" not in fresh.headers
     assert hubfn.cache_verify(url, deep=True)[0].verified and os.path.isdir(entry)
+
+
+class _Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers request i with ANSWERS[i] = (start, stop, status): body[start:stop] then a close when short."""
+
+    protocol_version = "HTTP/1.1"
+    body = b""
+    answers = []
+    seen = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.seen.append(dict(self.headers))
+        start, stop, status = self.answers[min(len(self.seen), len(self.answers)) - 1]
+        n = len(self.body)
+        self.send_response(status)
+        self.send_header("Content-Length", str(n - start))
+        self.send_header("ETag", '"v1"')
+        self.send_header("Accept-Ranges", "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{n - 1}/{n}")
+        self.end_headers()
+        self.wfile.write(self.body[start:stop])
+        if stop < n:
+            self.close_connection = True
+
+
+def test_clean_download_after_a_restart_is_not_blamed_on_kept_bytes(fruit_dir, monkeypatch, caplog):
+    """A resume that must start over (Restart) leaves no kept bytes in the archive that follows: when that
+    archive is bad, it is reported at once, not retried as one "made with bytes kept earlier"."""
+    body = servers.crafted([{"name": "notes.bin", "data": os.urandom(300_000)}])  # no saved_model.pb
+    n = len(body)
+    handler = type("Handler", (_Scripted,), {"body": body, "seen": [], "answers": [
+        (0, 100_000, 200),  # the first attempt is cut: its 100000 bytes are kept
+        (100_000, 150_000, 206),  # the resume is cut again
+        (0, n, 200),  # the re-opened range is answered from byte 0: start over
+        (0, n, 200)]})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/m.tar.gz"
+    try:
+        monkeypatch.setenv("HUBFN_RETRIES", "0")
+        with pytest.raises(errors.FetchError, match="stopped at byte 100000"):
+            hubfn.hub_resolve(url)
+        monkeypatch.setenv("HUBFN_RETRIES", "2")
+        with caplog.at_level(logging.WARNING, logger="hubfn"), pytest.raises(errors.NotAModuleError):
+            hubfn.hub_resolve(url)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    seen = handler.seen
+    assert [h.get("Range") for h in seen] == [None, "bytes=100000-", "bytes=150000-", None]
+    assert "bytes kept from an earlier attempt" not in caplog.text

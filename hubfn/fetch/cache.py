@@ -69,7 +69,6 @@ def _fetch_locked(handle, paths):
         shutil.rmtree(tmp, ignore_errors=True)
     url = http.download_url(handle)
     source = download.Source(url, paths.partial)
-    fresh_retry = True
     for _attempt in range(3):
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
@@ -89,12 +88,12 @@ def _fetch_locked(handle, paths):
         except (errors.ArchiveError, errors.NotAModuleError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the served bytes are bad: resuming from them would fail again
-            if source.resumed_from and fresh_retry:
+            if source.resumed_from:
                 # Bytes kept from an earlier attempt were part of it: a server whose validator did not
-                # change with the archive can still splice. One more try, all from the network.
+                # change with the archive can still splice. One more try, all from the network (the
+                # partial is gone, so it resumes from nothing: this happens at most once).
                 log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is "
                             "damaged (%s); downloading it again from the start.", url, e)
-                fresh_retry = False
                 source = download.Source(url, paths.partial)
                 continue
             raise

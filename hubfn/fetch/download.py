@@ -112,6 +112,7 @@ class Source:
         return have, info
 
     def chunks(self):
+        self.resumed_from = 0  # of this attempt: after a Restart the bytes kept earlier are gone
         have, info = self._prefix()
         directory = os.path.dirname(os.path.abspath(self.partial))
         if have and have == info.total:
