@@ -83,6 +83,17 @@ def test_text_udf_equals_module_apply_row_by_row_and_loads_once_per_worker(spark
     assert stats.rows == 2400 and set(stats.loads.values()) == {1}
 
 
+def test_batch_size_none_applies_each_arrow_batch_whole_and_equals_module_apply(spark, sentences_df, text_dir):
+    from hubfn.spark import module_udf
+
+    embed = module_udf(text_dir, batch_size=None)  # one module call per Arrow batch
+    rows = sorted(sentences_df.select("id", "sentence", embed("sentence").alias("e")).collect(), key=lambda r: r.id)
+    want = hubfn.module_apply(hubfn.hub_load(text_dir), [r.sentence for r in rows]).numpy()
+    assert len(rows) == 1200
+    np.testing.assert_allclose(np.array([r.e for r in rows], np.float32), want, rtol=1e-5, atol=1e-6)
+    assert embed.hubfn_stats.rows == 1200
+
+
 def test_dict_input_udf_struct_or_columns_equals_module_apply(spark, fruit_dir):
     from hubfn.spark import module_udf
     from pyspark.sql import functions as F

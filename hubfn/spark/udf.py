@@ -76,7 +76,8 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     Output: the "default" (or only) output, or `output_key`, or with as_dict=True a struct of them all.
     Types: float32[?] -> float, float32[?, d] -> array<float>, string -> string, and so on.
     tags: the graph variant, as in hub_load. batch_size: rows per module call inside each Arrow batch
-    (Spark's spark.sql.execution.arrow.maxRecordsPerBatch, 10,000 by default, bounds it from above).
+    (Spark's spark.sql.execution.arrow.maxRecordsPerBatch, 10,000 by default, bounds it from above);
+    None: one module call per Arrow batch.
     threads: TensorFlow threads per worker (None: spark.task.cpus, i.e. 1 unless configured).
 
     The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext

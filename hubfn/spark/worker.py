@@ -86,8 +86,8 @@ def apply_batch(config, cols):
     if n == 0:
         outputs = {}
     else:
-        outputs = apply_in_batches(module, inputs, config["batch_size"], signature=config["call"],
-                                   as_dict=True, progress=False)
+        size = n if config["batch_size"] is None else config["batch_size"]  # None: one call per Arrow batch
+        outputs = apply_in_batches(module, inputs, size, signature=config["call"], as_dict=True, progress=False)
     stats = config.get("stats")
     if stats is not None:
         stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])
