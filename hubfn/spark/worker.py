@@ -23,11 +23,6 @@ _lock = threading.Lock()
 _threads_set = False
 
 
-def load_count() -> int:
-    """How many modules this process has loaded through module_udf (for tests and diagnostics)."""
-    return len(_modules)
-
-
 def _limit_threads(threads):
     global _threads_set
     if _threads_set:
