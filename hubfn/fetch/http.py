@@ -30,7 +30,6 @@ from . import retry
 FORMAT_PARAM = "tf-hub-format"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 CHUNK = 1 << 20
-RETRY_STATUS = retry.RETRY_STATUS
 
 _local = threading.local()  # a requests.Session is not documented as thread-safe: one per thread
 
@@ -57,11 +56,10 @@ class Settings:
         """The urllib3 Retry that carries these settings (hubfn.fetch.retry)."""
         return retry.Policy.make(self.retries, self.backoff, self.refused_give_up, self.max_retry_after)
 
-    def wait(self, attempt, retry_after=None):
-        """Seconds to sleep before retry number `attempt` (1-based); a server's Retry-After wins."""
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
-        return min(self.backoff * (2 ** (attempt - 1)), 30.0)
+    def wait(self, attempt):
+        """Seconds to sleep before resuming a broken body for the `attempt`-th time (1-based): the same
+        doubling backoff, with the same cap, as between the retries of one request (hubfn.fetch.retry)."""
+        return min(self.backoff * 2 ** (attempt - 1), retry.MAX_WAIT)
 
 
 def download_url(handle: str) -> str:
@@ -201,7 +199,7 @@ def open_archive(url: str, settings: Settings, start=0, validator=None) -> Respo
     if resp.status_code == 416 and start > 0:
         resp.close()  # our partial file is no longer a prefix of what is served: start over
         return open_archive(url, settings, 0, None)
-    if resp.status_code not in RETRY_STATUS:
+    if resp.status_code not in retry.RETRY_STATUS:
         err = status_error(resp, url)
         resp.close()
         raise err
