@@ -157,7 +157,7 @@
   list(value = x, dtype = np_dtype, scalar = scalar)
 }
 
-# Inputs for a function, prepared for apply_r(): one value, or a named list (-> dict by input name).
+# Inputs for a function, prepared for apply_r1() (one value) or apply_rn(): one value, or a named list (-> dict by input name).
 # A list without names maps to the inputs in their listed order; a data frame is one input (as a
 # matrix) for a one-input function, else one input per column.
 .prep_inputs <- function(inputs, specs = NULL, call = NULL, where = NULL) {

@@ -127,47 +127,41 @@ def _spec(name, spec):
     return {"name": str(name), "dtype": spec.dtype.name, "shape": shape}
 
 
-def apply_r(module, inputs, dtypes, scalars, single, signature=None, as_dict=False, training=False,
-            convert=True, batch_size=None, progress=None):
-    """hubfn.module_apply for R: inputs prepared (one Python call per R call), outputs as NumPy.
+def _run(module, x, convert=True, **kw):
+    """hubfn.module_apply(module, x, **kw) for R (one Python call per R call), outputs as NumPy.
 
-    inputs/dtypes/scalars: dicts keyed by input name; `single` means inputs holds one value (key "")
-    for a one-input signature. batch_size and progress go to module_apply as they are: R's whole
-    doubles are accepted there, and a bad value is its InputError. With convert, a single output comes back in a one-element list:
-    reticulate converts a list of arrays in one C call, a bare array through slower R code.
+    batch_size and progress go to module_apply as they are: R's whole doubles are accepted there, and a
+    bad value is its InputError. With convert, a single output comes back in a one-element list:
+    reticulate converts a list of arrays in one C call, a bare array through slower R code. Without
+    convert a dict goes back as it is (R reads its keys sorted).
     """
     from hubfn import module_apply
 
-    prepared = {k: _prep(v, dtypes.get(k), scalars.get(k, False)) for k, v in inputs.items()}
-    x = next(iter(prepared.values())) if single else prepared
-    out = module_apply(module, x, signature=signature, as_dict=as_dict, training=training,
-                       batch_size=batch_size, progress=progress)
-    if as_dict:
-        out = {k: out[k] for k in sorted(out)}
+    out = module_apply(module, x, **kw)
     if not convert:
         return out
-    return _out(out) if as_dict else [_out(out)]
+    return _out(out) if kw.get("as_dict") else [_out(out)]
 
 
 def apply_r1(module, value, dtype, scalar, signature=None, as_dict=False, training=False, convert=True,
              batch_size=None, progress=None):
-    """apply_r for one input: R converts no dicts (three R lists -> dicts cost ~1 ms per call)."""
-    return apply_r(module, {".single": value}, {".single": dtype}, {".single": scalar}, True,
-                   signature=signature, as_dict=as_dict, training=training, convert=convert,
-                   batch_size=batch_size, progress=progress)
+    """One input prepared by R (value, NumPy dtype, rank 0 or not): R converts no dicts (three R
+    lists -> dicts cost ~1 ms per call)."""
+    return _run(module, _prep(value, dtype, scalar), signature=signature, as_dict=as_dict, training=training,
+                convert=convert, batch_size=batch_size, progress=progress)
 
 
 def apply_rn(module, keys, values, dtypes, scalars, signature=None, as_dict=False, training=False,
              convert=True, batch_size=None, progress=None):
-    """apply_r for several inputs given as parallel lists (R's unnamed lists and vectors convert
-    faster than named lists to dicts). A length-one R vector arrives as a scalar."""
+    """Several inputs given as parallel lists (R's unnamed lists and vectors convert faster than
+    named lists to dicts), applied as a dict by input name. A length-one R vector arrives as a scalar."""
     keys = [keys] if isinstance(keys, str) else list(keys)
     values = list(values) if isinstance(values, (list, tuple)) else [values]
     dtypes = list(dtypes) if isinstance(dtypes, (list, tuple)) else [dtypes]
     scalars = list(scalars) if isinstance(scalars, (list, tuple)) else [scalars]
-    return apply_r(module, dict(zip(keys, values)), dict(zip(keys, dtypes)), dict(zip(keys, scalars)), False,
-                   signature=signature, as_dict=as_dict, training=training, convert=convert,
-                   batch_size=batch_size, progress=progress)
+    x = {k: _prep(v, d, s) for k, v, d, s in zip(keys, values, dtypes, scalars)}
+    return _run(module, x, signature=signature, as_dict=as_dict, training=training, convert=convert,
+                batch_size=batch_size, progress=progress)
 
 
 def sorted_keys(d):
