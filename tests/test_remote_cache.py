@@ -1,7 +1,9 @@
 """The cache: shared with tensorflow_hub, self-healing, offline mode, management API and command."""
 
 import hashlib
+import io
 import os
+import tarfile
 
 import numpy as np
 import pytest
@@ -128,6 +130,9 @@ def test_list_verify_remove(server, fruit_tgz, cache_dir):
     assert set(listed) == {a, b}
     assert listed[a].path == pa and listed[a].size > 1000 and listed[a].verified
     assert listed[a].as_dict()["handle"] == a and isinstance(listed[a].as_dict()["date"], str)
+    with tarfile.open(fileobj=io.BytesIO(fruit_tgz)) as tar:
+        archived = sum(m.size for m in tar.getmembers() if m.isfile())
+    assert listed[a].size == archived, "size: the bytes of the module's files"
     os.unlink(os.path.join(pb, "saved_model.pb"))
     assert {e.handle: e.verified for e in hubfn.cache_verify()} == {a: True, b: False}
     assert hubfn.cache_remove(b) == [pb]

@@ -6,6 +6,7 @@ import os
 import attrs
 
 from .. import errors
+from ..util import fs
 from . import manifest
 from .layout import HASH_RE, Locked, Paths, cache_dir, discard
 
@@ -35,17 +36,11 @@ def _entry_keys(root):
 
 def _describe(root, key, deep=False) -> CacheEntry:
     paths = Paths(root, key)
-    handle = manifest.handle_of(paths)
-    problem = manifest.check_entry(paths, handle, deep=deep)
-    size = 0
-    for dirpath, _dirs, files in os.walk(paths.entry):
-        for name in files:
-            try:
-                size += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
+    data = manifest.load(paths)  # read once: it names the handle, and decides the check and its kind
+    handle = manifest.handle_of(paths, data)
+    problem = manifest.check_entry(paths, handle, deep=deep, data=data)
+    size = fs.tree_size(paths.entry)
     stamp = os.path.getmtime(paths.descriptor if os.path.exists(paths.descriptor) else paths.entry)
-    data = manifest.load(paths)
     check = "basic"
     if manifest.usable(paths, handle, data):
         check = "contents" if deep and manifest.hashed(data) else "manifest"
@@ -69,7 +64,8 @@ def cache_verify(handle=None, deep=False) -> list:
     root = cache_dir()
     keys = _entry_keys(root)
     if handle is not None:
-        keys = [k for k in keys if k == _key_of(handle)]
+        wanted = _key_of(handle)
+        keys = [k for k in keys if k == wanted]
     return [_describe(root, key, deep=deep) for key in keys]
 
 

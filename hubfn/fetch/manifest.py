@@ -64,9 +64,9 @@ def mark_damaged(paths, checked, problem):
         download.write_json(paths.manifest, data)
 
 
-def handle_of(paths):
+def handle_of(paths, data=None):
     """The handle an entry was fetched for: from our manifest, else tensorflow_hub's descriptor."""
-    data = load(paths)
+    data = data if data is not None else load(paths)
     if data and data.get("handle"):
         return data["handle"]
     try:
@@ -77,11 +77,12 @@ def handle_of(paths):
     return first[len("Module: "):].rstrip("\n") if first.startswith("Module: ") else None
 
 
-def check_entry(paths, handle, deep=False):
+def check_entry(paths, handle, deep=False, data=None):
     """None if the entry is whole, MISSING if absent, else a short description of what is wrong.
 
     deep=True also reads every file against its content hash, and reports files the manifest does not
-    list (entries without our manifest get the basic check either way)."""
+    list (entries without our manifest get the basic check either way). `data`: the manifest, if the
+    caller has loaded it already."""
     entry = paths.entry
     try:
         names = os.listdir(entry)
@@ -89,7 +90,7 @@ def check_entry(paths, handle, deep=False):
         return MISSING
     if not names:
         return MISSING  # tensorflow_hub too treats an empty directory as absent
-    data = load(paths)
+    data = data if data is not None else load(paths)
     if usable(paths, handle, data):
         missing, changed = [], []
         for rel, size in data["files"].items():

@@ -42,6 +42,19 @@ def remove_tree(path: str) -> None:
         unlink_if_present(aside)
 
 
+def tree_size(path: str) -> int:
+    """Bytes of the files below `path` (lstat sizes: a link counts as itself); files that vanish while
+    walking are skipped."""
+    size = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                size += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return size
+
+
 def shared_mode(path: str) -> None:
     """Give a file made by mkstemp (0600) the mode a normal open() would (0666 less the umask)."""
     umask = os.umask(0)
