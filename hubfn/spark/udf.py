@@ -98,7 +98,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
         outputs = [pick_output(by_name, output_key, where, "Pass output_key=... or as_dict=True.")]
     spark_types = [types.spark_type(o, where) for o in outputs]
     config = {
-        "handle": handle, "tags": None if tags is None else _tags(tags), "signature": signature, "call": call,
+        "handle": handle, "tags": None if tags is None else _tags(tags), "call": call, "where": where,
         "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
         "spark_types": spark_types, "struct": bool(as_dict), "batch_size": size, "threads": threads,
         "stats": _accumulator(),

@@ -73,7 +73,7 @@ def apply_batch(config, cols):
 
     from ..batch import apply_in_batches
 
-    where = f"module_udf({config['handle']!r}, signature={config['signature']!r})"
+    where = config["where"]
     inputs = _inputs(config, cols, where)
     module = get_module(config)
     started = time.perf_counter()
