@@ -37,13 +37,13 @@ def spark_type(info, where: str):
     return t
 
 
-def return_type(outputs, as_struct: bool, where: str):
-    """One output's type, or a struct of all of them (in signature order)."""
+def return_type(names, spark_types, as_struct: bool):
+    """One output's type, or a struct of all of them (in signature order), from their spark_type()s."""
     from pyspark.sql import types as T
 
     if not as_struct:
-        return spark_type(outputs[0], where)
-    return T.StructType([T.StructField(o.name, spark_type(o, where), nullable=False) for o in outputs])
+        return spark_types[0]
+    return T.StructType([T.StructField(n, t, nullable=False) for n, t in zip(names, spark_types)])
 
 
 def _shape(shape):

@@ -85,7 +85,10 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     """
     from pyspark.sql.functions import arrow_udf
 
+    from ..api import _as_tags
+
     size = None if batch_size is None else check_batch_size(batch_size)
+    tags = _as_tags(tags)  # None or a frozenset, from here on (driver and workers)
     handle = handles.as_handle(handle)
     if handles.handle_kind(handle) == handles.LOCAL:  # workers may run elsewhere: no relative paths
         handle = os.path.abspath(os.path.expanduser(handle))
@@ -98,12 +101,12 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
         outputs = [pick_output(by_name, output_key, where, "Pass output_key=... or as_dict=True.")]
     spark_types = [types.spark_type(o, where) for o in outputs]
     config = {
-        "handle": handle, "tags": None if tags is None else _tags(tags), "call": call, "where": where,
+        "handle": handle, "tags": tags, "call": call, "where": where,
         "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
         "spark_types": spark_types, "struct": bool(as_dict), "batch_size": size, "threads": threads,
         "stats": _accumulator(),
     }
-    return_type = types.return_type(outputs, bool(as_dict), where)
+    return_type = types.return_type([o.name for o in outputs], spark_types, bool(as_dict))
 
     def apply_module(*cols: "pa.Array") -> "pa.Array":  # noqa: F821 (string hints: pyarrow stays lazy)
         return worker.apply_batch(config, cols)
@@ -116,20 +119,13 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     return udf
 
 
-def _tags(tags):
-    from ..api import _as_tags
-
-    return _as_tags(tags)
-
-
 def _describe(handle, signature, tags):
     """(function name, inputs, outputs, inputs-by-name) of the function module_apply would run."""
-    from ..api import _as_tags
     from ..resolve import hub_resolve
     from ..signatures import read_saved_model
 
     info = read_saved_model(hub_resolve(handle))
-    variant = info.variant(_as_tags(tags))
+    variant = info.variant(tags)
     names = [s.name for s in variant.signatures]
     if signature is None:
         if "default" in names:
