@@ -1,6 +1,6 @@
 """Apply: run one of a module's functions on user inputs and pick the outputs asked for.
 
-The steps: choose the function (`_select`), check and convert the inputs against its declared specs
+The steps: choose the function (`select`), check and convert the inputs against its declared specs
 (hubfn.inputs), call it, and shape the result (`_pick_outputs`). The choice and the converters depend
 only on (module, signature, training), so they are made once into a plan kept on the Module; a call
 then costs the conversions it needs and TensorFlow's own call.
@@ -49,8 +49,9 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
     return plan(inputs, as_dict, arguments)
 
 
-def _select(module, signature, training):
-    """(name, Signature or None) of the function to run."""
+def select(module, signature=None, training=False):
+    """(name, Signature or None) of the function module_apply runs for `signature`; None picks by the
+    default rule below (hub_layer asks here too, so both pick the same)."""
     if signature is not None:
         if signature == CALL and module.has_call and CALL not in module.function_names:
             return CALL, None  # a __call__ whose input specs were not saved
@@ -82,7 +83,7 @@ def _call_spec(module):
 
 # --- plans -----------------------------------------------------------------------------------------
 def _make_plan(module, signature, training):
-    name, sig = _select(module, signature, training)
+    name, sig = select(module, signature, training)
     where = f"{'Signature' if sig is None or sig.kind == 'signature' else 'Function'} {name!r} of {module.handle!r}"
     if sig is not None and sig.kind == "signature" and name in module.signature_names:
         run = _signature_runner(module, name, sig, training, where)

@@ -56,6 +56,28 @@ def test_arguments_reach_a_sub_object_as_keywords(bert_preprocessor_dir):
     np.testing.assert_array_equal(ids[:, :6], [[2, 4, 5, 3, 0, 0], [2, 11, 3, 0, 0, 0]])
 
 
+def test_arguments_join_the_inputs_of_the_signature_module_apply_picks(tmp_path):
+    """No __call__, no "default", several signatures: module_apply runs "serving_default", and hub_layer's
+    arguments= are named inputs of that same signature (one rule picks it for both)."""
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x"),
+                                  tf.TensorSpec([], tf.float32, name="b")])
+    def shift(x, b):
+        return {"default": x + b}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x")])
+    def double(x):
+        return {"default": 2.0 * x}
+
+    tf.saved_model.save(tf.Module(), str(tmp_path / "served"),
+                        signatures={"serving_default": shift.get_concrete_function(),
+                                    "double": double.get_concrete_function()})
+    m = hubfn.hub_load(tmp_path / "served")
+    x = np.array([[1.0], [2.0]], np.float32)
+    np.testing.assert_allclose(m({"x": x, "b": 3.0}).numpy(), [[4.0], [5.0]])
+    out = hubfn.hub_layer(m, arguments={"b": 3.0})(x)
+    np.testing.assert_allclose(out.numpy(), [[4.0], [5.0]])
+
+
 def test_output_shape_that_does_not_fit_is_an_output_error(text_embedding_dir):
     layer = hubfn.hub_layer(text_embedding_dir, output_shape=[shapes.DIM + 1])
     with pytest.raises(errors.OutputError, match="output_shape"):

@@ -28,7 +28,7 @@ import warnings
 import keras
 
 from .. import api, errors
-from ..apply import CALL, pick_output
+from ..apply import CALL, pick_output, select
 from ..module import Module
 from . import layer_shapes
 
@@ -218,8 +218,7 @@ class HubLayer(keras.layers.Layer):
         extra = self._options.arguments
         if isinstance(inputs, dict):
             return {**extra, **inputs}
-        names = [n for n in self._module.signature(name or _default_signature(self._module)).input_names
-                 if n not in extra]
+        names = [n for n in select(self._module, name)[1].input_names if n not in extra]
         if len(names) != 1:
             raise errors.InputError(f"hub_layer({self.handle!r}): besides the arguments {sorted(extra)}, the "
                                     f"signature takes {', '.join(names) or 'nothing'}; pass a dict of inputs.")
@@ -264,7 +263,7 @@ class HubLayer(keras.layers.Layer):
         if name == CALL:
             return _call_input_dtypes(self._module)
         try:
-            sig = self._module.signature(name or _default_signature(self._module))
+            sig = select(self._module, name)[1]
             dtypes = {t.name: str(t.dtype) for t in sig.inputs}
         except (errors.HubError, AttributeError, TypeError):
             return "float32"
@@ -339,11 +338,6 @@ def _own_input_shape(kwargs):
     if floating:
         return None
     return (None, *layer_shapes.shape_nest(kwargs.pop("input_shape")))
-
-
-def _default_signature(module):
-    names = module.signature_names
-    return "default" if "default" in names or len(names) != 1 else names[0]
 
 
 def _match_variables(old, new, handle):
