@@ -16,27 +16,47 @@
                       call = call)))
 }
 
-# Input specs of every function of the module, as R lists, computed once per module: its
-# signatures, and (for a TF2 module) its `__call__`, whose saved input specs R needs to convert
-# R doubles to integer inputs such as a BERT encoder's ids.
+# What R needs to know of a module, read once at load: its signatures and functions as R data
+# (module_signatures(), summary()), the input specs of each (named by input), and (for a TF2
+# module) its `__call__`'s, which R needs to convert R doubles to integer inputs such as a BERT
+# encoder's ids.
 .module_info <- function(py) {
   sigs <- reticulate::py_to_r(.hubfn()$module_signatures(py))
-  specs <- lapply(sigs, function(s) .specs_of(s$inputs))
-  names(specs) <- vapply(sigs, `[[`, "", "name")
+  signatures <- .tidy_signatures(sigs)
+  specs <- lapply(signatures, function(s) .by_name(s$inputs))
   has_call <- reticulate::py_to_r(py$has_call)
   if (has_call && is.null(specs[["__call__"]])) {
     call_specs <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("call_input_specs"), py)))
     if (!is.null(call_specs)) specs[["__call__"]] <- .specs_of(call_specs)
   }
   signature_names <- vapply(Filter(function(s) !identical(s$kind, "function"), sigs), `[[`, "", "name")
-  list(specs = specs, signature_names = signature_names, has_call = has_call,
+  list(signatures = signatures, specs = specs, signature_names = signature_names, has_call = has_call,
        handle = reticulate::py_to_r(py$handle))
 }
 
-.specs_of <- function(inputs) {
-  ins <- lapply(inputs, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
-  names(ins) <- vapply(ins, `[[`, "", "name")
-  ins
+# hubfn's module_signatures() as R data: a list named by function of list(name, inputs, outputs),
+# each tensor a list(name, dtype, shape).
+.tidy_signatures <- function(sigs) {
+  out <- lapply(sigs, function(s) list(name = s$name, inputs = .tidy_tensors(s$inputs),
+                                       outputs = .tidy_tensors(s$outputs)))
+  .by_name(out)
+}
+
+.tidy_tensors <- function(ts) {
+  lapply(ts, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
+}
+
+.by_name <- function(xs) {
+  names(xs) <- vapply(xs, `[[`, "", "name")
+  xs
+}
+
+.specs_of <- function(inputs) .by_name(.tidy_tensors(inputs))
+
+# The functions a module can run by name: its signatures and functions, and __call__.
+.function_names <- function(info) {
+  fns <- names(info$specs)
+  if (info$has_call && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
 .r_shape <- function(shape) {
@@ -242,17 +262,17 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #' }
 #' @export
 module_signatures <- function(module_or_handle) {
+  info <- attr(module_or_handle, "hubfn_info")
+  if (inherits(module_or_handle, "hubfn_module") && !is.null(info)) {
+    return(info$signatures)  # read when it was loaded
+  }
   h <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
     .py_module_of(module_or_handle)
   } else {
     .sync_env()  # a handle may be resolved (downloaded)
     as.character(module_or_handle)
   }
-  sigs <- reticulate::py_to_r(.py_call(.hubfn()$module_signatures(h)))
-  tidy <- function(ts) lapply(ts, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
-  out <- lapply(sigs, function(s) list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs)))
-  names(out) <- vapply(sigs, `[[`, "", "name")
-  out
+  .tidy_signatures(reticulate::py_to_r(.py_call(.hubfn()$module_signatures(h))))
 }
 
 #' @rdname module_signatures
@@ -373,9 +393,7 @@ NULL
 
 # One R function per signature (and __call__): each runs it and returns every output.
 .signature_functions <- function(m) {
-  info <- attr(m, "hubfn_info")
-  names <- names(info$specs)
-  if (info$has_call && !"__call__" %in% names) names <- c(names, "__call__")
+  names <- .function_names(attr(m, "hubfn_info"))
   fns <- lapply(names, function(name) {
     force(name)
     function(inputs, training = FALSE, convert = TRUE) {
@@ -441,12 +459,11 @@ NULL
 summary.hubfn_module <- function(object, ...) {
   py <- attr(object, "py_module")
   info <- attr(object, "hubfn_info")
-  sigs <- module_signatures(object)
   n_vars <- reticulate::py_len(py$variables)
   structure(list(handle = info$handle, path = reticulate::py_to_r(py$path),
                  format = reticulate::py_to_r(py$format), tags = .module_tags(py),
                  trainable = reticulate::py_to_r(py$trainable), variables = n_vars,
-                 has_call = info$has_call, signatures = sigs,
+                 has_call = info$has_call, signatures = info$signatures,
                  call_inputs = info$specs[["__call__"]]),
             class = "summary.hubfn_module")
 }
@@ -480,8 +497,7 @@ print.summary.hubfn_module <- function(x, ...) {
 str.hubfn_module <- function(object, ...) {
   py <- attr(object, "py_module")
   info <- attr(object, "hubfn_info")
-  fns <- names(info$specs)
-  if (info$has_call && !"__call__" %in% fns) fns <- c(fns, "__call__")
+  fns <- .function_names(info)
   cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE)\n")
   cat(" $ handle    : chr \"", info$handle, "\"\n", sep = "")
   cat(" $ path      : chr \"", reticulate::py_to_r(py$path), "\"\n", sep = "")
