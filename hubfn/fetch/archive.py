@@ -22,10 +22,11 @@ from isal import isal_zlib
 from .. import errors
 from ..util.env import env_number
 from .tarheader import BLOCK, ZERO_BLOCK, checksum_ok
+# The member type flags live with the header parser; hubfn.fetch.extract reads them as archive.X.
+from .tarheader import BLOCKDEV, CHARDEV, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK  # noqa: F401
 
 OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory
 MAX_TRAILER = 16 << 20  # bytes tolerated after the tar end marker (padding)
-REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 
 
 DEFAULT_MAX_BYTES = 64 << 30

@@ -24,7 +24,8 @@ BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 MAX_META = 1 << 20  # pax / GNU long-name headers larger than this are not real module archives
 PATH_MAX, NAME_MAX = 4096, 255
-REGULAR, DIRECTORY = b"0", b"5"
+# Member type flags (ustar typeflag), as hubfn.fetch.extract tells them apart.
+REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 META_TYPES = (b"x", b"g", b"L", b"K")
 
 _OCTAL = re.compile(rb"[0-7]+")
