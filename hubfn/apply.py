@@ -53,7 +53,7 @@ def select(module, signature=None, training=False):
     """(name, Signature or None) of the function module_apply runs for `signature`; None picks by the
     default rule below (hub_layer asks here too, so both pick the same)."""
     if signature is not None:
-        if signature == CALL and module.has_call and CALL not in module.function_names:
+        if signature == CALL and module.call_without_specs:
             return CALL, None  # a __call__ whose input specs were not saved
         return signature, module.signature(signature)
     if training and module.has_call:

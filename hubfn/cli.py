@@ -23,10 +23,8 @@ def cmd_info(args):
     print(f"tags:      {'default' if m.tags is None else format_tags(m.tags)}")
     print(f"variants:  {', '.join(format_tags(t) for t in m.tag_sets)}")
     print("signatures:" if not m.functions else "signatures and functions:")
-    for s in m.listing:
-        print(f"  {s.describe()}")
-    if m.has_call and "__call__" not in m.function_names:
-        print("  __call__ (input specs not saved)")
+    for line in m.listing_lines():
+        print(f"  {line}")
     return 0
 
 

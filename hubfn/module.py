@@ -76,6 +76,18 @@ class Module:
         """Whether the module is a TF2 reusable SavedModel with a callable `__call__`."""
         return self.format != TF1_HUB and _has_restored_call(self.obj)
 
+    @property
+    def call_without_specs(self) -> bool:
+        """Whether `__call__` can be called but is not in `functions` (it was saved without input specs)."""
+        return self.has_call and "__call__" not in self.function_names
+
+    def listing_lines(self):
+        """One line per way in (the repr and `hubfn info` show these): `listing`, then such a `__call__`."""
+        lines = [s.describe() for s in self.listing]
+        if self.call_without_specs:
+            lines.append("__call__: callable (input specs not saved)")
+        return lines
+
     # --- variables (fine-tuning builds on these) --------------------------------------------------
     @property
     def variables(self):
@@ -101,10 +113,7 @@ class Module:
                  f"  format: {self.format}, tags: {variant}, trainable: {self.trainable}"]
         if self.format == TF1_HUB and self.trainable and self.tags == frozenset({"train"}):
             lines[-1] += ' (the {"train"} variant, chosen for fine-tuning)'
-        for s in self.listing:
-            lines.append("  " + s.describe())
-        if self.has_call and "__call__" not in self.function_names:
-            lines.append("  __call__: callable (input specs not saved)")
+        lines += ["  " + line for line in self.listing_lines()]
         return "\n".join(lines) + ">"
 
 
