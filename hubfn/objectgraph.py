@@ -24,13 +24,16 @@ class Spec:
         self.kind, self.dtype, self.shape, self.name = kind, dtype, shape, name
 
 
-def _dtype(enum_value):
-    from tensorflow.python.framework import dtypes  # the same light import signatures.py uses
+# Shared with signatures.py, whose SignatureDef TensorInfos carry the same DataType enum and TensorShapeProto.
+def dtype_name(enum_value) -> str:
+    """The dtype name ("float32") of a DataType enum value."""
+    from tensorflow.python.framework import dtypes  # light: no full TensorFlow graph needed
 
     return dtypes.as_dtype(enum_value).name
 
 
-def _shape(proto):
+def shape(proto):
+    """A TensorShapeProto as a tuple, None for an unknown dim; None for an unknown rank."""
     if proto.unknown_rank:
         return None
     return tuple(None if d.size < 0 else d.size for d in proto.dim)
@@ -43,7 +46,7 @@ def decode(sv):
     kind = sv.WhichOneof("kind")
     if kind in ("tensor_spec_value", "bounded_tensor_spec_value"):
         spec = getattr(sv, kind)
-        return Spec("dense", _dtype(spec.dtype), _shape(spec.shape), spec.name or None)
+        return Spec("dense", dtype_name(spec.dtype), shape(spec.shape), spec.name or None)
     if kind == "type_spec_value":
         ts = sv.type_spec_value
         cls = struct_pb2.TypeSpecProto.TypeSpecClass.Name(ts.type_spec_class)
@@ -59,9 +62,9 @@ def decode(sv):
     if kind == "named_tuple_value":
         return {p.key: decode(p.value) for p in sv.named_tuple_value.values}
     if kind == "tensor_shape_value":
-        return _shape(sv.tensor_shape_value)
+        return shape(sv.tensor_shape_value)
     if kind == "tensor_dtype_value":
-        return _dtype(sv.tensor_dtype_value)
+        return dtype_name(sv.tensor_dtype_value)
     if kind in (None, "none_value"):
         return None
     return getattr(sv, kind)

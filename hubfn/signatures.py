@@ -190,13 +190,9 @@ def format_tags(tags) -> str:
 
 
 def _tensor_info(name, proto) -> TensorInfo:
-    from tensorflow.python.framework import dtypes  # light: no full TensorFlow graph needed
-
-    shape = None if proto.tensor_shape.unknown_rank else [
-        None if d.size < 0 else d.size for d in proto.tensor_shape.dim]
     encoding = proto.WhichOneof("encoding")
     kind = {"name": "dense", "coo_sparse": "sparse"}.get(encoding, "other")
-    return TensorInfo(name=name, dtype=dtypes.as_dtype(proto.dtype).name, shape=shape,
+    return TensorInfo(name=name, dtype=objectgraph.dtype_name(proto.dtype), shape=objectgraph.shape(proto.tensor_shape),
                       tensor_name=proto.name or None, kind=kind)
 
 
@@ -242,6 +238,7 @@ def read_saved_model(path: str) -> SavedModelInfo:
         ) from None
     if not proto.meta_graphs:
         raise errors.CorruptModuleError(f"{pb_path!r} holds no graph; fetch or export the module again.")
+    fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
     variants = []
     for mg in proto.meta_graphs:
         sigs = []
@@ -254,8 +251,6 @@ def read_saved_model(path: str) -> SavedModelInfo:
                 inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
                 outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
             ))
-        variants.append((mg, sigs))
-    fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
-    variants = [Variant(tags=mg.meta_info_def.tags, signatures=sigs,
-                        functions=_functions(mg) if fmt == TF2 else ()) for mg, sigs in variants]
+        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs,
+                                functions=_functions(mg) if fmt == TF2 else ()))
     return SavedModelInfo(path=path, format=fmt, variants=variants)
