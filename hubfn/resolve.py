@@ -17,40 +17,44 @@ __all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "LocalResolve
            "hub_resolve"]
 
 
+class _OneKind:
+    """A resolver for the handles of one kind (`handle_kind`, as hubfn.handles.handle_kind tells them)."""
+
+    __slots__ = ()
+    handle_kind = None
+
+    def supports(self, handle: str) -> bool:
+        return handles.handle_kind(handle) == self.handle_kind
+
+
 @attrs.frozen
-class LocalResolver:
+class LocalResolver(_OneKind):
     """A directory on this machine."""
 
     kind: str = "a local directory"
-
-    def supports(self, handle: str) -> bool:
-        return handles.handle_kind(handle) == handles.LOCAL
+    handle_kind = handles.LOCAL
 
     def resolve(self, handle: str) -> str:
         return check_module_dir(os.path.abspath(os.path.expanduser(handle)), handle)
 
 
 @attrs.frozen
-class FileUrlResolver:
+class FileUrlResolver(_OneKind):
     """A file:// URL naming a directory on this machine."""
 
     kind: str = "a file:// URL"
-
-    def supports(self, handle: str) -> bool:
-        return handles.handle_kind(handle) == handles.FILE_URL
+    handle_kind = handles.FILE_URL
 
     def resolve(self, handle: str) -> str:
         return check_module_dir(os.path.abspath(handles.file_url_to_path(handle)), handle)
 
 
 @attrs.frozen
-class HttpResolver:
+class HttpResolver(_OneKind):
     """An http(s) URL: downloaded once into the shared cache (see hubfn.fetch.cache)."""
 
     kind: str = "an http(s):// URL"
-
-    def supports(self, handle: str) -> bool:
-        return handles.handle_kind(handle) == handles.HTTP
+    handle_kind = handles.HTTP
 
     def resolve(self, handle: str) -> str:
         from .fetch import cache  # the download stack is only imported when a URL is used
