@@ -45,6 +45,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import hashed_text  # noqa: E402
 
+from hubfn.util.fs import tree_size  # noqa: E402
+
 MODULE = dict(vocab=1_000_000, embedding=128, buckets=8192, hidden=768, layers=7, dim=64)
 # Memory is measured on the same network without the vocabulary (tokens hashed, a 4 MiB table): with
 # the 0.5 GB module loaded, the data's share of the peak would hardly show.
@@ -177,7 +179,7 @@ def spark_part(args, b):
     arrow_batches = [int(r) for r in args.arrow_batches.split(",")]
     start = time.perf_counter()
     path = hashed_text.export_hashed_text_module(os.path.join(tempfile.mkdtemp(), "text"), **MODULE)
-    print(f"module: {MODULE}, {_du(path) / 2 ** 20:.0f} MiB, exported in {time.perf_counter() - start:.0f} s")
+    print(f"module: {MODULE}, {tree_size(path) / 2 ** 20:.0f} MiB, exported in {time.perf_counter() - start:.0f} s")
     per_row, load = (float(v) for v in _child(["--probe", path, "20000", str(b)]).split())
     print(f"on one core: {per_row * 1e3:.3f} ms per row (c); load and first call {load:.2f} s (L)\n")
 
@@ -226,16 +228,12 @@ def memory_part(args, b):
     one_peak, _, _, _ = run_child(path, b, b)
     peak, text_bytes, out_bytes, _ = run_child(path, args.rss_rows, b)
     mib = 2 ** 20
-    print(f"peak RSS, batch_size={b}, module {MEMORY_MODULE} ({_du(path) / mib:.0f} MiB):")
+    print(f"peak RSS, batch_size={b}, module {MEMORY_MODULE} ({tree_size(path) / mib:.0f} MiB):")
     print(f"  one batch of {b} rows                  {one_peak / mib:8.0f} MiB")
     print(f"  {args.rss_rows:,} rows                      {peak / mib:8.0f} MiB   {peak / one_peak:.2f}x one batch"
           f" (target <= 2x)")
     print(f"    of which the input list holds {text_bytes / mib:.0f} MiB and the output array "
           f"{out_bytes / mib:.0f} MiB")
-
-
-def _du(path):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
 if __name__ == "__main__":
