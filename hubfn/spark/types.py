@@ -98,23 +98,26 @@ def _list_to_numpy(arr, name, where):
 
 
 # --- NumPy -> Arrow (outputs) -------------------------------------------------------------------
-def numpy_to_arrow(values: np.ndarray, spark_t):
-    """A [rows, ...] NumPy output as an Arrow array of the Arrow type Spark expects for `spark_t`."""
-    import pyarrow as pa
-    from pyspark.sql import types as T
+def arrow_type(spark_t):
+    """The Arrow type Spark expects back for `spark_t` (computed once per output, on the driver)."""
+    from pyspark.sql.pandas.types import to_arrow_type
 
-    if isinstance(spark_t, T.ArrayType):
+    return to_arrow_type(spark_t)
+
+
+def numpy_to_arrow(values: np.ndarray, arrow_t):
+    """A [rows, ...] NumPy output as an Arrow array of `arrow_t` (from arrow_type)."""
+    import pyarrow as pa
+
+    if pa.types.is_list(arrow_t):
         n = values.shape[0]
         width = values.shape[1] if values.ndim > 1 else 0
         inner = numpy_to_arrow(np.ascontiguousarray(values).reshape((n * width,) + values.shape[2:]),
-                               spark_t.elementType)
+                               arrow_t.value_type)
         offsets = pa.array(np.arange(n + 1, dtype=np.int32) * np.int32(width))
-        return pa.ListArray.from_arrays(offsets, inner)
-    if isinstance(spark_t, T.StringType):
+        return pa.ListArray.from_arrays(offsets, inner, type=arrow_t)
+    if pa.types.is_string(arrow_t):
         if values.dtype.kind == "O":  # TensorFlow gives bytes; Spark strings are UTF-8
             return pa.array(values, type=pa.binary()).cast(pa.string())
         return pa.array(values, type=pa.string())
-    arrow_t = {T.FloatType: pa.float32(), T.DoubleType: pa.float64(), T.ByteType: pa.int8(),
-               T.ShortType: pa.int16(), T.IntegerType: pa.int32(), T.LongType: pa.int64(),
-               T.BooleanType: pa.bool_()}[type(spark_t)]
     return pa.array(values.astype(arrow_t.to_pandas_dtype(), copy=False), type=arrow_t)

@@ -103,8 +103,8 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     config = {
         "handle": handle, "tags": tags, "call": call, "where": where,
         "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
-        "spark_types": spark_types, "struct": bool(as_dict), "batch_size": size, "threads": threads,
-        "stats": _accumulator(),
+        "arrow_types": [types.arrow_type(t) for t in spark_types], "struct": bool(as_dict), "batch_size": size,
+        "threads": threads, "stats": _accumulator(),
     }
     return_type = types.return_type([o.name for o in outputs], spark_types, bool(as_dict))
 

@@ -86,11 +86,11 @@ def apply_batch(config, cols):
     stats = config.get("stats")
     if stats is not None:
         stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])
-    names, spark_types = config["outputs"], config["spark_types"]
+    names, arrow_types = config["outputs"], config["arrow_types"]
     arrays = []
-    for name, t in zip(names, spark_types):
+    for name, t in zip(names, arrow_types):
         if n == 0:
-            arrays.append(pa.array([], type=_arrow_type(t)))
+            arrays.append(pa.array([], type=t))
             continue
         if name not in outputs:
             raise errors.OutputError(f"{where}: the module gave no output {name!r}; it gave {', '.join(outputs)}.")
@@ -98,12 +98,6 @@ def apply_batch(config, cols):
     if config["struct"]:
         return pa.StructArray.from_arrays(arrays, names=list(names))
     return arrays[0]
-
-
-def _arrow_type(spark_t):
-    from pyspark.sql.pandas.types import to_arrow_type
-
-    return to_arrow_type(spark_t)
 
 
 def _inputs(config, cols, where):
