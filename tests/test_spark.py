@@ -180,6 +180,20 @@ def test_bad_handle_signature_or_options_fail_on_the_driver(spark, fruit_dir, tm
         module_udf(fruit_dir, batch_size=0)
 
 
+def test_call_is_typed_on_the_driver_from_its_saved_specs_as_the_loaded_module_shows_it(
+        spark, text_embedding_dir, bert_preprocessor_dir, bert_encoder_dir):
+    from hubfn.spark import module_udf, udf
+    from pyspark.sql import types as T
+
+    for d in (str(text_embedding_dir), str(bert_preprocessor_dir)):  # read from saved_model.pb, then loaded
+        assert udf._describe(d, None, None) == udf._describe_loaded_call(d, None, [])
+    ids = T.ArrayType(T.IntegerType(), containsNull=False)
+    assert module_udf(bert_preprocessor_dir, as_dict=True).returnType == T.StructType(
+        [T.StructField(k, ids, False) for k in ("input_mask", "input_type_ids", "input_word_ids")])
+    with pytest.raises(errors.SignatureError, match="__call__ takes 0 tensors; name a signature"):
+        module_udf(bert_encoder_dir)  # one dict of tensors: a UDF takes columns, so name a signature
+
+
 def worker_error(df_action):
     from pyspark.errors import PythonException
 

@@ -133,9 +133,9 @@ def _describe(handle, signature, tags):
         elif len(names) == 1 and info.format != "tf2":
             signature = names[0]
         else:
-            return _describe_call(handle, tags, names)
+            return _describe_call(handle, variant, tags, names)
     if signature == CALL:
-        return _describe_call(handle, tags, names)
+        return _describe_call(handle, variant, tags, names)
     if signature not in names:
         raise errors.SignatureError(
             f"Module {handle!r} has no signature {signature!r}; its signatures are: {', '.join(names) or '(none)'}."
@@ -144,8 +144,20 @@ def _describe(handle, signature, tags):
     return signature, list(sig.inputs), list(sig.outputs), len(sig.inputs) > 1
 
 
-def _describe_call(handle, tags, names):
-    """A TF2 module's __call__, typed from its one traced function (loaded on the driver to see it)."""
+def _describe_call(handle, variant, tags, names):
+    """A TF2 module's __call__, typed from the input specs and outputs saved with it (read, not loaded)."""
+    fn = next((f for f in variant.functions if f.name == CALL), None)
+    if fn is None:  # no __call__ saved with its specs: load the module to see whether it has one
+        return _describe_loaded_call(handle, tags, names)
+    # Counted as the loaded path counts tensor arguments: a dict or list of tensors is not one tensor.
+    count = {"tensor": 1, "args": len(fn.inputs)}.get(fn.structure, 0)
+    if count != 1:
+        raise errors.SignatureError(f"Module {handle!r}: __call__ takes {count} tensors; name a signature.")
+    return CALL, list(fn.inputs), list(fn.outputs), False
+
+
+def _describe_loaded_call(handle, tags, names):
+    """__call__ typed from its first traced function, on the module loaded on the driver (the fallback)."""
     from ..api import hub_load
     from ..signatures import TensorInfo
 
