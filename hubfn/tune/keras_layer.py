@@ -82,9 +82,8 @@ class HubLayer(keras.layers.Layer):
         module = api.hub_module(handle, trainable=trainable, tags=tags)
         self._warned = False
         self._mask = ()
-        self._private = False
         self.module_variables = [_AdoptedVariable(v) for v in module.variables]
-        self._use(module, private=bool(trainable))
+        self._use(module)
         self.built = True
         self._ready = True
         # Each variable's flag (and the warning if nothing can train); not `self.trainable = ...`, which
@@ -131,10 +130,15 @@ class HubLayer(keras.layers.Layer):
                 warnings.warn(f"hub_layer({self.handle!r}) is trainable but its module has no trainable "
                               "variables: fitting will not change it.", UserWarning, stacklevel=3)
 
-    def _use(self, module, private):
+    @property
+    def _private(self):
+        """Whether the layer runs its own copy: hub_module(trainable=True) always loads a new one, and the
+        layer runs the shared inference copy only while its module is not trainable."""
+        return self._module.trainable
+
+    def _use(self, module):
         self._module = module
         self._hub_object = module.obj  # tracked: exports reach the module's tables and assets
-        self._private = private
         trains = set()
         if module.trainable:
             try:
@@ -150,7 +154,7 @@ class HubLayer(keras.layers.Layer):
         for variable, target in zip(self.module_variables, new):
             target.assign(variable._adopted)
             variable.adopt(target)
-        self._use(private, private=True)
+        self._use(private)
 
     def load_own_variables(self, store):
         # Weights that differ from the module's (a fine-tuned model saved frozen, say) must not be
