@@ -139,6 +139,7 @@ class HubLayer(keras.layers.Layer):
     def _use(self, module):
         self._module = module
         self._hub_object = module.obj  # tracked: exports reach the module's tables and assets
+        self._target = _Target(module, self._options)
         trains = set()
         if module.trainable:
             try:
@@ -167,50 +168,31 @@ class HubLayer(keras.layers.Layer):
     # --- running -----------------------------------------------------------------------------------
     def call(self, inputs, training=None):
         train = bool(training) and self.trainable
-        name = self._function_name()
+        name = self._target.name
         options = self._options
         arguments = options.arguments or None
-        if not self._takes_keywords(name):
+        if not self._target.keywords:
             if arguments:
                 inputs, arguments = self._merge_arguments(name, inputs), None  # signatures: named inputs
         else:
-            inputs, arguments = self._bind_hyperparameters(name, inputs, arguments)
+            inputs, arguments = self._bind_hyperparameters(inputs, arguments)
         outputs = api.module_apply(self._module, inputs, signature=name, as_dict=True, training=train,
                                    arguments=arguments)
         if self.trainable:
             for loss in self._module.regularization_losses:
                 self.add_loss(loss())
-        result = self._shape_outputs(name, outputs)
+        result = self._shape_outputs(outputs)
         if options.output_shape is not None:
             layer_shapes.set_shapes(result, options.output_shape, layer_shapes.batch_dim(inputs), self.handle)
         return result
 
-    def _function_name(self):
-        """__call__ when the module has one and no signature was named (as tensorflow_hub does)."""
-        if self._options.signature is not None:
-            return self._options.signature
-        return CALL if self._module.has_call else None
-
-    def _takes_keywords(self, name):
-        """Whether `arguments` are Python keywords (__call__, sub-objects), not named inputs (SignatureDefs)."""
-        return name is not None and name not in self._module.signature_names
-
-    def _bind_hyperparameters(self, name, inputs, arguments):
+    def _bind_hyperparameters(self, inputs, arguments):
         """For a function saved with several positional inputs whose later ones have Python defaults
         (hyperparameters, e.g. `__call__(x, a=1., b=0.)`): one input value, then arguments= and the saved
         defaults fill the rest, as a direct call would (tensorflow_hub passes arguments= as keywords)."""
-        if isinstance(inputs, (dict, list, tuple)):
+        if self._target.hyperparameters is None or isinstance(inputs, (dict, list, tuple)):
             return inputs, arguments
-        try:
-            spec = self._module.signature(name)
-        except errors.HubError:
-            return inputs, arguments
-        names = getattr(spec, "input_names", ())
-        if getattr(spec, "structure", None) != "args" or len(names) < 2:
-            return inputs, arguments
-        fn = getattr(self._module.obj, name, None)
-        argspec = getattr(getattr(fn, "function_spec", None), "fullargspec", None)
-        saved = dict(zip(argspec.args[::-1], (argspec.defaults or ())[::-1])) if argspec else {}
+        names, saved = self._target.hyperparameters
         rest, values = dict(arguments or {}), {names[0]: inputs}
         for key in names[1:]:
             if key not in rest and key not in saved:
@@ -228,12 +210,12 @@ class HubLayer(keras.layers.Layer):
                                     f"signature takes {', '.join(names) or 'nothing'}; pass a dict of inputs.")
         return {**extra, names[0]: inputs}
 
-    def _shape_outputs(self, name, outputs):
+    def _shape_outputs(self, outputs):
         """The layer's result from module_apply's dict, following the output options."""
         options = self._options
         where = f"hub_layer({self.handle!r})"
-        function = self._takes_keywords(name)  # __call__ or a sub-object: its result as it is
-        raw_dict = not function or set(outputs) != {"default"} or _returns_dict(self._module, name)
+        function = self._target.keywords  # __call__ or a sub-object: its result as it is
+        raw_dict = not function or set(outputs) != {"default"} or self._target.returns_dict
         if options.output_key is not None:
             return pick_output(outputs, options.output_key, where, "")
         if options.as_dict:
@@ -263,7 +245,7 @@ class HubLayer(keras.layers.Layer):
         policy = self.dtype_policy.name
         if self._string_input_shape is not None:
             return policy
-        name = self._function_name()
+        name = self._target.name
         if name == CALL:
             return _call_input_dtypes(self._module)
         try:
@@ -290,6 +272,19 @@ class _Options:
     def __init__(self, signature, output_key, as_dict, arguments, output_shape):
         self.signature, self.output_key, self.as_dict = signature, output_key, as_dict
         self.arguments, self.output_shape = arguments, output_shape
+
+
+class _Target:
+    """What the layer calls, worked out once per module it runs (the shared copy, then maybe its private
+    one) rather than on every call; a plain object, as _Options, so Keras tracks nothing in it."""
+
+    def __init__(self, module, options):
+        # __call__ when the module has one and no signature was named (as tensorflow_hub does).
+        self.name = options.signature if options.signature is not None else CALL if module.has_call else None
+        # Whether `arguments` are Python keywords (__call__, sub-objects), not named inputs (SignatureDefs).
+        self.keywords = self.name is not None and self.name not in module.signature_names
+        self.returns_dict = self.keywords and _returns_dict(module, self.name)
+        self.hyperparameters = _hyperparameters(module, self.name) if self.keywords else None
 
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
@@ -367,6 +362,22 @@ def _same(stored, tf_variable):
 def _returns_dict(module, name):
     fn = getattr(module.obj, name, None)
     return any(isinstance(c.structured_outputs, dict) for c in getattr(fn, "concrete_functions", ()))
+
+
+def _hyperparameters(module, name):
+    """(input names, saved Python defaults) of function `name` when it takes several positional inputs
+    (see HubLayer._bind_hyperparameters), else None."""
+    try:
+        spec = module.signature(name)
+    except errors.HubError:
+        return None
+    names = getattr(spec, "input_names", ())
+    if getattr(spec, "structure", None) != "args" or len(names) < 2:
+        return None
+    fn = getattr(module.obj, name, None)
+    argspec = getattr(getattr(fn, "function_spec", None), "fullargspec", None)
+    saved = dict(zip(argspec.args[::-1], (argspec.defaults or ())[::-1])) if argspec else {}
+    return names, saved
 
 
 def _call_input_dtypes(module):
