@@ -1,7 +1,6 @@
 """hub_layer on the module shapes of tests/shapes.py: outputs, arguments, shapes, freezing and
 unfreezing, `.keras` files after a plain `import hubfn`, and hub_layer + export for every shape."""
 
-import os
 import subprocess
 import sys
 import textwrap
