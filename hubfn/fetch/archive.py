@@ -182,45 +182,34 @@ class Stream:
                 return True
         return False
 
-    def read(self, n, what):
+    def _pieces(self, n, what):
+        """The next n bytes, as views of the chunks they arrived in (no copies); a truncated archive is
+        an error naming `what`."""
         if n < 0:  # sizes are checked by tarheader; this guard keeps a slip there from ever looping
-            raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
-        parts, need = [], n
-        while need:
-            if not self.buf and not self._fill():
-                raise self.truncated(what)
-            take = self.buf[:need]
-            parts.append(bytes(take))
-            self.buf = self.buf[len(take):]
-            need -= len(take)
-        return b"".join(parts)
-
-    def skip(self, n, what):
-        """Discard n bytes without holding them (member data of directories and links)."""
-        if n < 0:
-            raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
-        while n:
-            if not self.buf and not self._fill():
-                raise self.truncated(what)
-            take = min(n, len(self.buf))
-            self.buf = self.buf[take:]
-            n -= take
-
-    def copy(self, fd, n, what, sink=None):
-        """Write n bytes to the file descriptor fd, passing each piece to sink() too (the content hash)."""
-        if n < 0:
             raise errors.ArchiveError(f"Module URL {self.name}: a negative length in {what}.")
         while n:
             if not self.buf and not self._fill():
                 raise self.truncated(what)
             take = self.buf[:n]
-            if sink is not None:
-                sink(take)
-            view = take
-            while view:
-                view = view[os.write(fd, view):]
             self.buf = self.buf[len(take):]
             n -= len(take)
+            yield take
+
+    def read(self, n, what):
+        return b"".join(self._pieces(n, what))
+
+    def skip(self, n, what):
+        """Discard n bytes without holding them (member data of directories and links)."""
+        for _ in self._pieces(n, what):
+            pass
+
+    def copy(self, fd, n, what, sink=None):
+        """Write n bytes to the file descriptor fd, passing each piece to sink() too (the content hash)."""
+        for view in self._pieces(n, what):
+            if sink is not None:
+                sink(view)
+            while view:
+                view = view[os.write(fd, view):]
 
     def drain(self):
         seen = len(self.buf)
