@@ -47,28 +47,28 @@ NULL
 #' @export
 cache_dir <- function() {
   .sync_env()
-  .plain(.py_call(.hubfn_fn("cache_dir", "fetch.cache")()))
+  .plain(.py_call(.hubfn_fn("cache_dir")()))
 }
 
 #' @rdname cache
 #' @export
 cache_list <- function() {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_list", "fetch.cache")())))
+  .records(.plain(.py_call(.hubfn_fn("cache_list")())))
 }
 
 #' @rdname cache
 #' @export
 cache_verify <- function(handle = NULL, deep = FALSE) {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_verify", "fetch.cache")(handle = handle, deep = isTRUE(deep)))))
+  .records(.plain(.py_call(.hubfn_fn("cache_verify")(handle = handle, deep = isTRUE(deep)))))
 }
 
 #' @rdname cache
 #' @export
 cache_remove <- function(handle = NULL, all = FALSE) {
   .sync_env()
-  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove", "fetch.cache")(handle = handle, all = isTRUE(all))))))
+  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove")(handle = handle, all = isTRUE(all))))))
 }
 
 # Python values -> plain R values: attrs classes and dataclasses become named lists, paths strings.

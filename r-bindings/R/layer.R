@@ -62,8 +62,8 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   } else {
     as.character(handle)
   }
-  # Imported with convert = TRUE, as R keras does: the layer is then callable from R, layer(x).
-  fn <- reticulate::import("hubfn.tune.keras_layer")$hub_layer
+  # Converting, as R keras does: the layer is then callable from R, layer(x).
+  fn <- .hubfn_fn("hub_layer", convert = TRUE)
   .sync_env()
   args <- if (is.null(arguments)) NULL else reticulate::dict(arguments, convert = FALSE)
   kwargs <- .layer_kwargs(list(...))

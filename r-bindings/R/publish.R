@@ -14,7 +14,7 @@
 #' }
 #' @export
 pack_module <- function(module_dir, output) {
-  fn <- .hubfn_fn("pack_module", "publish.pack")
+  fn <- .hubfn_fn("pack_module")
   out <- .py_call(fn(path.expand(as.character(module_dir)), path.expand(as.character(output))))
   invisible(if (inherits(out, "python.builtin.NoneType")) normalizePath(output)
             else as.character(reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$str(out))))

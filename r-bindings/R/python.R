@@ -108,15 +108,24 @@
   .hubfn_env$py
 }
 
-# A Python function of hubfn: from the package, else from its submodule `from` (for names not
-# exported at the top level); an R error of class hubfn_unavailable_error if this hubfn lacks it.
-.hubfn_fn <- function(name, from = NULL) {
-  as_fn <- function(obj) function(...) reticulate::py_call(obj, ...)
-  if (.py_has(.hubfn(), name)) {
-    return(as_fn(reticulate::py_get_attr(.hubfn(), name)))
+# The submodules of hubfn whose functions R calls, for a hubfn that does not export them at the
+# top level; the TensorFlow-free ones first, so looking up the others does not start TensorFlow.
+.hubfn_submodules <- c("fetch.cache", "publish.pack", "tune.keras_layer")
+
+# A Python function of hubfn: from the package, else from the first of its submodules `from` that
+# has it; an R error of class hubfn_unavailable_error if this hubfn lacks it. `convert = TRUE`
+# converts what it returns to R (as R keras does, so that a Keras layer is callable from R).
+.hubfn_fn <- function(name, from = .hubfn_submodules, convert = FALSE) {
+  as_fn <- function(obj) function(...) {
+    out <- reticulate::py_call(obj, ...)
+    if (convert) reticulate::py_to_r(out) else out
   }
-  if (!is.null(from)) {
-    sub <- tryCatch(reticulate::import(paste0("hubfn.", from), convert = FALSE), error = function(e) NULL)
+  if (.py_has(.hubfn(), name)) {  # the first use imports hubfn, in the Python .choose_python() picks
+    top <- if (convert) reticulate::import("hubfn", convert = TRUE) else .hubfn()
+    return(as_fn(reticulate::py_get_attr(top, name)))
+  }
+  for (where in from) {
+    sub <- tryCatch(reticulate::import(paste0("hubfn.", where), convert = convert), error = function(e) NULL)
     if (!is.null(sub) && .py_has(sub, name)) {
       return(as_fn(reticulate::py_get_attr(sub, name)))
     }
@@ -136,9 +145,7 @@
 #' }
 #' @export
 hubfn_has <- function(name) {
-  from <- c(pack_module = "publish.pack", hub_layer = "tune.keras_layer", cache_dir = "fetch.cache",
-            cache_list = "fetch.cache", cache_verify = "fetch.cache", cache_remove = "fetch.cache")[name]
-  !inherits(tryCatch(.hubfn_fn(name, if (is.na(from)) NULL else unname(from)), error = function(e) e), "error")
+  !inherits(tryCatch(.hubfn_fn(name), error = function(e) e), "error")
 }
 
 .py_has <- function(obj, name) {

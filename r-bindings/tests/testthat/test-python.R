@@ -111,3 +111,15 @@ test_that("without Python the tests fail in CI (CI=true) and are skipped elsewhe
   expect_equal(local[["failed"]], 0)
   expect_equal(local[["skipped"]], 1)
 })
+
+test_that("hubfn_has() finds hubfn's functions, and a missing one is a hubfn_unavailable_error", {
+  skip_if_no_hubfn()
+  for (name in c("cache_dir", "cache_list", "cache_verify", "cache_remove", "pack_module", "hub_layer")) {
+    expect_true(hubfn_has(name), info = name)
+  }
+  expect_false(hubfn_has("no_such_function"))
+  expect_error(hubfn:::.hubfn_fn("no_such_function"), class = "hubfn_unavailable_error",
+               regexp = "has no `no_such_function`; upgrade it")
+  # found in a submodule when the top level does not export it
+  expect_true(is.function(hubfn:::.hubfn_fn("fetch_to_cache", from = "fetch.cache")))
+})
