@@ -21,11 +21,12 @@
   else "other"
 }
 
-# The values an integer dtype holds, as doubles (whole R doubles are exact up to 2^53; beyond that
-# the limits of int64 are still compared correctly because 2^63 itself is a double).
+# The values an integer dtype holds, as doubles: from the first (inclusive) to the second
+# (exclusive). Exclusive upper bounds are powers of two, exact as doubles, so int64's and uint64's
+# limits compare correctly too (2^63 - 1 is not a double; whole R doubles are exact up to 2^53).
 .int_ranges <- list(
-  int8 = c(-2^7, 2^7 - 1), uint8 = c(0, 2^8 - 1), int16 = c(-2^15, 2^15 - 1), uint16 = c(0, 2^16 - 1),
-  int32 = c(-2^31, 2^31 - 1), uint32 = c(0, 2^32 - 1), int64 = c(-2^63, 2^63), uint64 = c(0, 2^64))
+  int8 = c(-2^7, 2^7), uint8 = c(0, 2^8), int16 = c(-2^15, 2^15), uint16 = c(0, 2^16),
+  int32 = c(-2^31, 2^31), uint32 = c(0, 2^32), int64 = c(-2^63, 2^63), uint64 = c(0, 2^64))
 
 .r_kind <- function(x) {
   switch(typeof(x), double = "a double", integer = "an integer", logical = "a logical",
@@ -70,10 +71,10 @@
     }
     range <- .int_ranges[[dtype]]
     if (!is.null(range)) {
-      out <- which(x < range[1] | x >= range[2] + if (dtype %in% c("int64", "uint64")) 0 else 1)
+      out <- which(x < range[1] | x >= range[2])
       if (length(out)) {
         stop(.input_error(paste0(what, " expects ", dtype, ", whose values run from ", format(range[1], scientific = FALSE),
-                                 " to ", format(range[2] - if (dtype %in% c("int64", "uint64")) 1 else 0, scientific = FALSE),
+                                 " to ", format(range[2] - 1, scientific = FALSE),
                                  "; got ", format(x[out[1]], scientific = FALSE), " (element ", out[1], ")."), call))
       }
     }
