@@ -17,7 +17,7 @@ import warnings
 from .. import errors
 from ..util import fs
 from . import disk, download, extract, http, manifest, prefetch
-from .layout import Locked, Paths, cache_dir, discard, offline  # noqa: F401 - public names, re-exported
+from .layout import Locked, Paths, cache_dir, offline  # noqa: F401 - public names, re-exported
 from .manage import CacheEntry, cache_list, cache_remove, cache_verify  # noqa: F401 - public names
 
 log = logging.getLogger("hubfn")
@@ -44,7 +44,7 @@ def fetch_to_cache(handle: str) -> str:
             if problem is None:
                 return paths.entry
             if os.path.lexists(paths.entry):
-                discard(paths.entry)
+                fs.remove_tree(paths.entry)
             _fetch_locked(handle, paths)
     except OSError as e:
         if isinstance(e, errors.HubError):

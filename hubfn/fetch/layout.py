@@ -24,7 +24,7 @@ import tempfile
 
 import attrs
 
-from ..util import env, fs, locks
+from ..util import env, locks
 
 log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -86,8 +86,3 @@ class Locked:
 
     def __exit__(self, *exc):
         self.lock.release(unlink=not os.path.lexists(self.paths.entry))
-
-
-def discard(path):
-    """Remove a directory so that readers holding files open are not disturbed."""
-    fs.remove_tree(path)

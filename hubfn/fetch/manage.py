@@ -8,7 +8,7 @@ import attrs
 from .. import errors
 from ..util import fs
 from . import manifest
-from .layout import HASH_RE, Locked, Paths, cache_dir, discard
+from .layout import HASH_RE, Locked, Paths, cache_dir
 
 
 @attrs.frozen
@@ -90,7 +90,7 @@ def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the d
             for p in [paths.entry, paths.descriptor, paths.manifest, paths.partial, paths.partial + ".json",
                       *paths.tmp_dirs()]:
                 if os.path.lexists(p):
-                    discard(p)
+                    fs.remove_tree(p)
                     if p == paths.entry:
                         removed.append(p)
     return removed
