@@ -106,3 +106,14 @@ def test_disk_full_while_unpacking_keeps_the_whole_archive(server, small_disk, e
     entry = hubfn.hub_resolve(url)
     assert server.gets("/disk/unpack.tar.gz") == [], "the whole archive was on disk: no new request"
     assert os.path.getsize(os.path.join(entry, "variables", "zeros.bin")) == 8 * MiB
+
+
+def test_sizes_are_said_in_binary_units():
+    """One formatter for the disk-full message (up to TiB), `hubfn cache list` and module pages (up to GiB)."""
+    from hubfn.util.fs import size_text
+
+    assert [size_text(n) for n in (0, 1023, 1024, 1536, 5 * MiB, 3 << 30)] == [
+        "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "5.0 MiB", "3.0 GiB"]
+    assert size_text(3 << 40) == "3072.0 GiB" and size_text(3 << 40, largest="TiB") == "3.0 TiB"
+    assert size_text(3 << 50, largest="TiB") == "3072.0 TiB"
+    assert size_text(12, bytes_unit="bytes") == "12 bytes"

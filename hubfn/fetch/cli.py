@@ -8,19 +8,13 @@
 """
 
 from .. import errors
+from ..util import fs
 from . import cache
-
-
-def _size(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
 
 
 def _row(e):
     state = "ok" if e.verified else f"DAMAGED: {e.problem}"
-    return (f"{e.path.rsplit('/', 1)[-1]}  {_size(e.size):>10}  {e.date:%Y-%m-%d %H:%M}  "
+    return (f"{e.path.rsplit('/', 1)[-1]}  {fs.size_text(e.size):>10}  {e.date:%Y-%m-%d %H:%M}  "
             f"{state} ({e.check})  {e.handle or '(unknown handle)'}")
 
 

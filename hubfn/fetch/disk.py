@@ -14,6 +14,7 @@ import os
 import shutil
 
 from .. import errors
+from ..util import fs
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -48,7 +49,8 @@ def full_error(directory, url, total=None, have=0, free=None, early=False):
         except OSError:
             free = 0
     if total is not None:
-        need = (f"needs {needed(total, have)} bytes free ({_size(needed(total, have))}: "
+        want = needed(total, have)
+        need = (f"needs {want} bytes free ({fs.size_text(want, largest='TiB')}: "
                 f"{max(0, total - have)} for the rest of the {total}-byte archive and {total} for the "
                 f"unpacked module)")
     else:
@@ -56,13 +58,6 @@ def full_error(directory, url, total=None, have=0, free=None, early=False):
     when = "before downloading" if early else "while downloading or unpacking"
     return errors.DiskFullError(
         f"Module URL {url}: not enough free space in {os.path.abspath(directory)} ({when}): the download "
-        f"{need}, {free} bytes ({_size(free)}) are free. Free some space or set TFHUB_CACHE_DIR to a "
-        "larger disk; the bytes downloaded so far are kept, and the next attempt continues from them.")
-
-
-def _size(n):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+        f"{need}, {free} bytes ({fs.size_text(free, largest='TiB')}) are free. Free some space or set "
+        "TFHUB_CACHE_DIR to a larger disk; the bytes downloaded so far are kept, and the next attempt "
+        "continues from them.")

@@ -17,6 +17,7 @@ import tempfile
 
 from .. import errors
 from ..signatures import format_shape, read_saved_model
+from ..util import fs
 
 README_LIMIT = 256 << 10  # a README larger than this is cut: the page is documentation, not storage
 _SMALL_MEMBERS = ("saved_model.pb", "tfhub_module.pb", "README.md")
@@ -88,12 +89,7 @@ def to_json(data) -> bytes:
 
 
 def _size(n):
-    if n is None:
-        return "not packed yet"
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
+    return "not packed yet" if n is None else fs.size_text(n, bytes_unit="bytes")
 
 
 def _shape(shape):

@@ -1,4 +1,5 @@
-"""Filesystem primitives, one home each: where a path lies, removing what may be gone, atomic writes.
+"""Filesystem primitives, one home each: where a path lies, removing what may be gone, atomic writes,
+sizes (measured, and said for people).
 
 Readers of the cache, the pack directory and exported modules must never see half a file or half a
 directory, so everything that is written for others goes to a temporary sibling first and is renamed
@@ -53,6 +54,18 @@ def tree_size(path: str) -> int:
             except OSError:
                 pass
     return size
+
+
+def size_text(n: int, bytes_unit: str = "B", largest: str = "GiB") -> str:
+    """`n` bytes for people, in binary units: "512 B", "1.5 MiB"; at most `largest` ("GiB" or "TiB"),
+    and plain bytes named `bytes_unit`."""
+    if n < 1024:
+        return f"{n} {bytes_unit}"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024
+        if n < 1024 or unit == largest:
+            return f"{n:.1f} {unit}"
+    raise ValueError(f"size_text: largest must be KiB, MiB, GiB or TiB, not {largest!r}")
 
 
 def shared_mode(path: str) -> None:
