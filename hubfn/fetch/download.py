@@ -52,6 +52,11 @@ class PartialInfo:
     total: int | None
 
 
+def info_path(partial):
+    """Where the PartialInfo of the partial file `partial` is kept."""
+    return partial + ".json"
+
+
 def read_partial_info(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -92,7 +97,12 @@ class Source:
 
     @property
     def info_path(self):
-        return self.partial + ".json"
+        return info_path(self.partial)
+
+    @property
+    def directory(self):
+        """The directory the partial file is in (the cache's): where free space counts."""
+        return os.path.dirname(os.path.abspath(self.partial))
 
     def discard_partial(self):
         for p in (self.partial, self.info_path):
@@ -114,10 +124,9 @@ class Source:
     def chunks(self):
         self.resumed_from = 0  # of this attempt: after a Restart the bytes kept earlier are gone
         have, info = self._prefix()
-        directory = os.path.dirname(os.path.abspath(self.partial))
         if have and have == info.total:
             self.total = have
-            disk.check_room(directory, self.url, have, have)
+            disk.check_room(self.directory, self.url, have, have)
             yield from self._complete(have)
             return
         validator = info.validator if have else None
@@ -133,7 +142,7 @@ class Source:
         validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
         self.total = total
         try:
-            disk.check_room(directory, self.url, total, have)
+            disk.check_room(self.directory, self.url, total, have)
         except errors.DiskFullError:
             resp.close()
             raise
@@ -230,9 +239,8 @@ class Source:
             while view:
                 view = view[f.write(view):]
         except OSError as e:
-            directory = os.path.dirname(os.path.abspath(self.partial))
             if disk.is_full(e):
-                raise disk.full_error(directory, self.url, self.total, self.pos) from None
+                raise disk.full_error(self.directory, self.url, self.total, self.pos) from None
             raise errors.CacheError(f"Module URL {self.url}: cannot write {self.partial} ({e.strerror or e}). "
                                     "Check the cache directory or set TFHUB_CACHE_DIR.") from None
 

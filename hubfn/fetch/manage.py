@@ -7,7 +7,7 @@ import attrs
 
 from .. import errors
 from ..util import fs
-from . import manifest
+from . import download, manifest
 from .layout import HASH_RE, Locked, Paths, cache_dir
 
 
@@ -87,8 +87,8 @@ def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the d
     for key in keys:
         paths = Paths(root, key)
         with Locked(paths, key):
-            for p in [paths.entry, paths.descriptor, paths.manifest, paths.partial, paths.partial + ".json",
-                      *paths.tmp_dirs()]:
+            for p in [paths.entry, paths.descriptor, paths.manifest, paths.partial,
+                      download.info_path(paths.partial), *paths.tmp_dirs()]:
                 if os.path.lexists(p):
                     fs.remove_tree(p)
                     if p == paths.entry:
