@@ -165,6 +165,25 @@ def test_url_handle_one_download_for_all_workers(spark, server, text_dir, cache_
     assert sum(udf.hubfn_stats.loads.values()) == len(udf.hubfn_stats.loads) >= 1
 
 
+def test_keras_export_runs_serving_default_as_module_apply_does(spark, tmp_path):
+    # Keras 3's model.export saves "serve" and "serving_default", no "default" and no __call__:
+    # module_apply runs "serving_default" when no signature is named, and so does the UDF.
+    import keras
+    from hubfn.spark import module_udf
+
+    inp = keras.Input((4,), name="features")
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Dense(8, activation="relu")(inp)))
+    path = str(tmp_path / "keras_export")
+    model.export(path, verbose=False)
+    x = np.random.default_rng(15).normal(size=(300, 4)).astype(np.float32)
+    df = spark.createDataFrame([(i, [float(v) for v in row]) for i, row in enumerate(x)],
+                               "id long, features array<float>")
+    rows = sorted(df.select("id", module_udf(path, batch_size=64)("features").alias("y")).collect(),
+                  key=lambda r: r.id)
+    want = hubfn.module_apply(hubfn.hub_load(path), x).numpy()
+    np.testing.assert_allclose(np.array([r.y for r in rows]), want, rtol=1e-5, atol=1e-6)
+
+
 def test_bad_handle_signature_or_options_fail_on_the_driver(spark, fruit_dir, tmp_path):
     from hubfn.spark import module_udf
 

@@ -163,7 +163,9 @@ def _describe_loaded_call(handle, tags, names):
 
     m = hub_load(handle, tags=tags)
     fns = getattr(getattr(m.obj, "__call__", None), "concrete_functions", None) if m.has_call else None
-    if not fns:
+    if not fns:  # no __call__: module_apply's rule (apply.select) goes on to these
+        if "serving_default" in names:  # e.g. a Keras 3 model.export
+            return _describe(handle, "serving_default", tags)
         if len(names) == 1:
             return _describe(handle, names[0], tags)
         raise errors.SignatureError(
