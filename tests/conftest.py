@@ -30,6 +30,23 @@ def tf1_dir(modules_dir):
 
 
 @pytest.fixture(scope="session")
+def hparams_dir(modules_dir):
+    """A TF2 module whose __call__(x, a=1., b=0.) -> a * x + b takes tensor hyperparameters with defaults."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x"), tf.TensorSpec([], tf.float32),
+                                  tf.TensorSpec([], tf.float32)])
+    def call(x, a=1.0, b=0.0):
+        return a * x + b
+
+    root = tf.Module()
+    root.__call__ = call
+    path = str(modules_dir / "hparams")
+    tf.saved_model.save(root, path, signatures={})
+    return path
+
+
+@pytest.fixture(scope="session")
 def shape_dir(modules_dir):
     """shape_dir(name) -> the directory of one module shape from tests/shapes.py, built once per session."""
     import shapes

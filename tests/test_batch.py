@@ -56,19 +56,9 @@ def test_tf1_module_batched_equals_one_call(tf1_dir):
     np.testing.assert_allclose(out, examples.tf1_forward(x), rtol=1e-5, atol=1e-5)
 
 
-def test_arguments_reach_every_batch(tmp_path):
+def test_arguments_reach_every_batch(hparams_dir):
     """arguments= (here a __call__'s tensor hyperparameters a and b) go to every batch's call, as to one call."""
-    import tensorflow as tf
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x"), tf.TensorSpec([], tf.float32),
-                                  tf.TensorSpec([], tf.float32)])
-    def call(x, a=1.0, b=0.0):
-        return a * x + b
-
-    root = tf.Module()
-    root.__call__ = call
-    tf.saved_model.save(root, str(tmp_path / "hparams"), signatures={})
-    m = hubfn.hub_load(tmp_path / "hparams")
+    m = hubfn.hub_load(hparams_dir)
     x = np.arange(23, dtype=np.float32).reshape(23, 1)
     batched = hubfn.module_apply(m, x, batch_size=5, arguments={"a": 3.0, "b": 1.0})
     same(batched, m(x, arguments={"a": 3.0, "b": 1.0}))

@@ -216,16 +216,8 @@ def test_inputs_that_do_not_fit_together_are_an_input_error(fruit_dir):
     assert "fruit_to_pet" in str(e.value) and "apples, oranges" in str(e.value)
 
 
-def test_tensor_arguments_with_defaults_are_keyword_inputs(tmp_path):
-    @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="x"), tf.TensorSpec([], tf.float32),
-                                  tf.TensorSpec([], tf.float32)])
-    def call(x, a=1.0, b=0.0):
-        return a * x + b
-
-    root = tf.Module()
-    root.__call__ = call
-    tf.saved_model.save(root, str(tmp_path / "hparams"), signatures={})
-    m = hubfn.hub_load(tmp_path / "hparams")
+def test_tensor_arguments_with_defaults_are_keyword_inputs(hparams_dir):
+    m = hubfn.hub_load(hparams_dir)
     assert "__call__(x: float32[?, 1], a: float32[] = optional, b: float32[] = optional)" in repr(m)
     np.testing.assert_allclose(m([[1.0], [2.0]], arguments={"a": 10}).numpy(), [[10.0], [20.0]])  # int -> float32
     with pytest.raises(errors.InputError, match="'a'.*float32.*str"):
