@@ -14,6 +14,9 @@ One URL is both the module's documentation and its download:
 background thread; `hubfn serve ROOT` runs it in the foreground. Both close idle and slow connections and
 cap how many are open at once (limits.py says how and why).
 
+With a token (`token=`, or `hubfn serve --token-file`) the hub is private: every request, whatever its
+path, must carry the token or gets the same 401 (auth.py says how it is checked and sent).
+
 Nothing a client sends makes the app answer 500 with details: a request it cannot use is a 4xx, and an
 unexpected failure is logged with its traceback and answered with a plain 500 that says to see the log.
 """
@@ -28,12 +31,14 @@ import attrs
 
 from .. import errors
 from . import http as serve_http, limits as serve_limits, page as serve_page
+from .auth import TokenCheck, private_caching, read_token_file
 from .store import ARCHIVE_SUFFIX, SUPPORTED_FORMATS, ModuleStore
 
 log = logging.getLogger("hubfn")
 
 # A path whose last segment is a version number names one immutable release by convention (as on
 # tfhub.dev), so clients may keep it a day; anything else must be revalidated with its ETag.
+# (On a private hub, auth.private_caching makes it, and every other answer, "private".)
 VERSIONED_CACHE = "public, max-age=86400"
 _FACTS_CACHE_SIZE = 256
 
@@ -41,14 +46,20 @@ _FACTS_CACHE_SIZE = 256
 class ModuleApp:
     """The WSGI application. Thread-safe: per-request state stays in locals."""
 
-    def __init__(self, root, pack_dir=None):
+    def __init__(self, root, pack_dir=None, token=None):
         self.store = ModuleStore(root, pack_dir=pack_dir)
+        self.auth = None if token is None else TokenCheck(token)
         self._facts = {}  # (path, fingerprint) -> facts dict; small, evicted oldest first
         self._facts_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         # The details (absolute paths on this machine) go to the server's log, not to the client.
         path = environ.get("PATH_INFO", "")
+        if self.auth is not None:
+            if not self.auth.allows(environ):
+                # Before routing: the answer cannot depend on whether the path exists.
+                return self.auth.refuse(environ, start_response)
+            start_response = private_caching(start_response)
         try:
             response = self._handle(environ)
         except (errors.NotAModuleError, errors.ExportError, FileNotFoundError) as e:
@@ -172,10 +183,11 @@ def _base_url(environ) -> str:
     return f"{scheme}://{host}{script}/"
 
 
-def make_app(root, pack_dir=None) -> ModuleApp:
+def make_app(root, pack_dir=None, token=None) -> ModuleApp:
     """A WSGI app serving the modules under `root`; archives are packed into `pack_dir` (default: under
-    the system temp dir, outside root)."""
-    return ModuleApp(root, pack_dir=pack_dir)
+    the system temp dir, outside root). `token` (a string, or several for rotation) makes the hub
+    private: each request must send one as `Authorization: Bearer TOKEN` or as a Basic auth password."""
+    return ModuleApp(root, pack_dir=pack_dir, token=token)
 
 
 class ModuleServer:
@@ -234,24 +246,26 @@ class ModuleServer:
 
 def serve_modules(root, host="127.0.0.1", port=0, threads=serve_limits.DEFAULT_THREADS, pack_dir=None,
                   idle_timeout=serve_limits.DEFAULT_IDLE_TIMEOUT,
-                  connection_limit=serve_limits.DEFAULT_CONNECTION_LIMIT) -> ModuleServer:
+                  connection_limit=serve_limits.DEFAULT_CONNECTION_LIMIT, token=None) -> ModuleServer:
     """Serve the modules under `root` on waitress in a background thread; port 0 picks a free port.
 
     `idle_timeout` (seconds) closes connections that are silent, or slower to send a request head, for
-    that long; `connection_limit` caps the client connections open at once.
+    that long; `connection_limit` caps the client connections open at once; `token` as for make_app.
     """
     limits = serve_limits.Limits(idle_timeout=idle_timeout, connection_limit=connection_limit, threads=threads)
-    return ModuleServer(make_app(root, pack_dir=pack_dir), host, port, limits)
+    return ModuleServer(make_app(root, pack_dir=pack_dir, token=token), host, port, limits)
 
 
-def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, **limits) -> int:
+def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, token_file=None, **limits) -> int:
     """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening.
-    `limits` are serve_modules' threads, idle_timeout and connection_limit."""
+    `token_file` (one token per line) is read once, here, and makes the hub private; `limits` are
+    serve_modules' threads, idle_timeout and connection_limit."""
     import signal
     import sys
 
     out = out or sys.stdout
-    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir, **limits)
+    token = None if token_file is None else read_token_file(token_file)
+    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir, token=token, **limits)
     stop = threading.Event()
 
     def on_term(signum, frame):
@@ -259,7 +273,8 @@ def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, **limit
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)  # a service manager's stop is a clean stop
-    print(f"hubfn: serving {server.app.store.root} at {server.url}", file=out, flush=True)
+    private = "" if token is None else f" (private: {len(token)} token(s) from {token_file})"
+    print(f"hubfn: serving {server.app.store.root} at {server.url}{private}", file=out, flush=True)
     try:
         while not stop.wait(0.5):
             pass
