@@ -10,32 +10,40 @@ from .apply import module_apply
 from .export import export_savedmodel
 from .load import load_object
 from .module import Module, new_load_id
-from .resolve import hub_resolve
+from .resolve import hub_resolve, resolve_with
+from .settings import Settings
 from .signatures import TF1_HUB, choose_tags, read_saved_model
 
 
-def hub_load(handle, tags=None, resolvers=None) -> Module:
-    """Load the module named by `handle` (a directory, file:// or http(s):// URL) for inference.
+def hub_load(handle, tags=None, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
+             token=None) -> Module:
+    """Load the module named by `handle` (a directory, file://, http(s):// URL or kaggle: handle) for inference.
 
     resolvers: the resolvers to try in order (default: hubfn.resolve.DEFAULT_RESOLVERS).
+    settings, cache_dir, offline, timeout, token: this call's fetch settings (see hubfn.settings);
+    the environment gives the rest, and nothing global changes.
     """
-    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers, settings=settings)
 
 
-def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None) -> Module:
+def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None, *, settings=None, cache_dir=None,
+               offline=None, timeout=None, token=None) -> Module:
     """A Module for `handle_or_module`, trainable or not.
 
     With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
     `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
-    A Module passed in keeps its graph variant otherwise.
+    A Module passed in keeps its graph variant otherwise. The fetch settings are hub_load's.
     """
     if isinstance(handle_or_module, Module):
         m = handle_or_module
         return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags)
-    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers, settings=settings)
 
 
-def module_signatures(module_or_handle, resolvers=None) -> list:
+def module_signatures(module_or_handle, resolvers=None, *, settings=None, cache_dir=None, offline=None,
+                      timeout=None, token=None) -> list:
     """The module's signatures and functions as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}].
 
     SignatureDefs come first; then `__call__` and callable sub-objects (TF2), which carry "kind": "function",
@@ -44,7 +52,8 @@ def module_signatures(module_or_handle, resolvers=None) -> list:
     """
     if isinstance(module_or_handle, Module):
         return [s.as_dict() for s in module_or_handle.listing]
-    info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers))
+    info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers, settings=settings,
+                                        cache_dir=cache_dir, offline=offline, timeout=timeout, token=token))
     return [s.as_dict() for s in info.variant(None).listing]
 
 
@@ -57,9 +66,9 @@ def _as_tags(tags):
     return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
 
 
-def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None) -> Module:
+def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None, settings=None) -> Module:
     handle = handles.as_handle(handle)
-    path = path or hub_resolve(handle, resolvers=resolvers)
+    path = path or resolve_with(handle, resolvers, settings or Settings.from_env())
     info = read_saved_model(path)
     tags = choose_tags(info, _as_tags(tags), trainable, keep=keep_tags)
     variant = info.variant(tags)
@@ -75,4 +84,4 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",
-           "export_savedmodel", "Module"]
+           "export_savedmodel", "Module", "Settings"]

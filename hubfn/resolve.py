@@ -1,17 +1,21 @@
 """Resolve: handle -> local module directory, through one resolver per kind of handle.
 
-A resolver is any object with `supports(handle) -> bool` and `resolve(handle) -> str` (a directory
-holding saved_model.pb). `hub_resolve` asks each in turn and uses the first that supports the handle;
+A resolver is any object with `supports(handle) -> bool` and `resolve(handle, settings) -> str` (a
+directory holding saved_model.pb; `settings` is the call's hubfn.settings.Settings, and a resolver whose
+`resolve` takes only the handle is called without it). `hub_resolve` asks each in turn and uses the first
+that supports the handle;
 callers add their own kinds by passing `resolvers=(MyResolver(), *DEFAULT_RESOLVERS)`. There is no global
 registry to mutate and nothing happens at import time.
 """
 
+import inspect
 import os
 
 import attrs
 
 from . import errors, handles
 from .moduledir import check_module_dir
+from .settings import Settings
 
 __all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "LocalResolver", "check_module_dir",
            "hub_resolve"]
@@ -34,7 +38,7 @@ class LocalResolver(_OneKind):
     kind: str = "a local directory"
     handle_kind = handles.LOCAL
 
-    def resolve(self, handle: str) -> str:
+    def resolve(self, handle: str, settings=None) -> str:
         return check_module_dir(os.path.abspath(os.path.expanduser(handle)), handle)
 
 
@@ -45,7 +49,7 @@ class FileUrlResolver(_OneKind):
     kind: str = "a file:// URL"
     handle_kind = handles.FILE_URL
 
-    def resolve(self, handle: str) -> str:
+    def resolve(self, handle: str, settings=None) -> str:
         return check_module_dir(os.path.abspath(handles.file_url_to_path(handle)), handle)
 
 
@@ -56,27 +60,51 @@ class HttpResolver(_OneKind):
     kind: str = "an http(s):// URL"
     handle_kind = handles.HTTP
 
-    def resolve(self, handle: str) -> str:
+    def resolve(self, handle: str, settings=None) -> str:
         from .fetch import cache  # the download stack is only imported when a URL is used
+        from .settings import host_key
 
-        return cache.fetch_to_cache(handle)
+        settings = settings or Settings.from_env()
+        # token= of the call belongs to the host the handle names (not to where it redirects).
+        extra = ((host_key(handle), f"Bearer {settings.handle_token}"),) if settings.handle_token else ()
+        return cache.fetch_to_cache(handle, settings, extra_auth=extra)
 
 
 DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), HttpResolver())
 
 
-def hub_resolve(handle, resolvers=None) -> str:
+def hub_resolve(handle, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
+                token=None) -> str:
     """The local directory of the module named by `handle` (downloading and caching URLs).
 
     resolvers: the resolvers to ask, in order (default: DEFAULT_RESOLVERS); the first whose
     `supports(handle)` is true resolves it.
+    settings, cache_dir, offline, timeout, token: this call's settings (hubfn.settings.Settings.make);
+    the environment gives the rest.
     """
     handle = handles.as_handle(handle)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    return resolve_with(handle, resolvers, settings)
+
+
+def resolve_with(handle: str, resolvers, settings: Settings) -> str:
+    """hub_resolve with the settings already made (the other public functions call this)."""
     resolvers = DEFAULT_RESOLVERS if resolvers is None else tuple(resolvers)
     for resolver in resolvers:
         if resolver.supports(handle):
+            if _takes_settings(resolver):
+                return resolver.resolve(handle, settings=settings)
             return resolver.resolve(handle)
     kinds = ", ".join(str(getattr(r, "kind", type(r).__name__)) for r in resolvers) or "(no resolvers given)"
     raise errors.UnsupportedHandleError(
         f"Unsupported handle {handle!r}: no resolver takes it. Supported kinds: {kinds}."
     )
+
+
+def _takes_settings(resolver) -> bool:
+    """Whether `resolver.resolve` accepts settings= (resolvers written before it existed do not)."""
+    try:
+        params = inspect.signature(resolver.resolve).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "settings" or p.kind is p.VAR_KEYWORD for p in params)

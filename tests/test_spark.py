@@ -205,7 +205,7 @@ def test_call_is_typed_on_the_driver_from_its_saved_specs_as_the_loaded_module_s
     from pyspark.sql import types as T
 
     for d in (str(text_embedding_dir), str(bert_preprocessor_dir)):  # read from saved_model.pb, then loaded
-        assert udf._describe(d, None, None) == udf._describe_loaded_call(d, None, [])
+        assert udf._describe(d, None, None, None) == udf._describe_loaded_call(d, None, [], None)
     ids = T.ArrayType(T.IntegerType(), containsNull=False)
     assert module_udf(bert_preprocessor_dir, as_dict=True).returnType == T.StructType(
         [T.StructField(k, ids, False) for k in ("input_mask", "input_type_ids", "input_word_ids")])

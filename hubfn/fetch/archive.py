@@ -98,7 +98,7 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
     if kind not in ("gzip", "tar"):
         raise errors.NotAnArchiveError(
             f"Module URL {name}: the server sent {kind} instead of a module archive (tar.gz). "
-            f"It starts with: {_quote(head)}. Check the URL; a module URL must serve a .tar.gz.")
+            f"It starts with: {quote_start(head)}. Check the URL; a module URL must serve a .tar.gz.")
     if kind == "tar":
         yield head
         yield from chunks
@@ -116,7 +116,7 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
         inner = "binary data" if inner in ("gzip", "not a gzip or tar archive") else inner
         raise errors.NotAnArchiveError(
             f"Module URL {name}: the body is a complete gzip stream, but what it holds is not a tar "
-            f"archive ({inner}). It starts with: {_quote(first)}. Check the URL; a module URL must serve a "
+            f"archive ({inner}). It starts with: {quote_start(first)}. Check the URL; a module URL must serve a "
             ".tar.gz of the module directory.")
     yield first
     yield from out
@@ -225,7 +225,7 @@ class Stream:
                                    "The download was cut short; try again.")
 
 
-def _quote(data):
+def quote_start(data):
     text = " ".join(data[:300].decode("utf-8", "replace").split())
     return repr(text[:160] + ("…" if len(text) > 160 else ""))
 

@@ -15,6 +15,7 @@ import uuid
 import warnings
 
 from .. import errors
+from ..settings import Settings
 from ..util import fs
 from . import disk, download, extract, http, manifest, prefetch
 from .layout import Locked, Paths, cache_dir, offline  # noqa: F401 - public names, re-exported
@@ -23,18 +24,24 @@ from .manage import CacheEntry, cache_list, cache_remove, cache_verify  # noqa: 
 log = logging.getLogger("hubfn")
 
 
-def fetch_to_cache(handle: str) -> str:
-    """The local directory of the http(s) module `handle`, downloading it once into the cache."""
-    paths = Paths.for_handle(handle)
+def fetch_to_cache(handle: str, settings: Settings | None = None, url=None, extra_auth=()) -> str:
+    """The local directory of the http(s) module `handle`, downloading it once into the cache.
+
+    settings: the call's settings (default: from the environment). url: what to download (default:
+    hubfn.fetch.http.download_url(handle)); the cache entry is always keyed by `handle` as given.
+    extra_auth: (host, Authorization) pairs for a resolver's own API host (hubfn.fetch.auth).
+    """
+    settings = settings or Settings.from_env()
+    paths = Paths.for_handle(handle, settings.cache_dir)
     problem = manifest.check_entry(paths, handle)
     if problem is None:
         return paths.entry
-    if offline():
+    if settings.offline:
         state = (f"is not in the cache {paths.root}" if problem == manifest.MISSING
                  else f"is damaged in the cache {paths.root} ({problem})")
         raise errors.OfflineError(
-            f"Module {handle!r} {state} and HUBFN_OFFLINE is set, so it cannot be "
-            "downloaded. Unset HUBFN_OFFLINE, or fetch it once while online.")
+            f"Module {handle!r} {state} and HUBFN_OFFLINE (or offline=True) says to stay offline, so it "
+            "cannot be downloaded. Unset HUBFN_OFFLINE (or pass offline=False), or fetch it once while online.")
     if problem != manifest.MISSING:
         _warn_damaged(handle, paths, problem)
     try:
@@ -45,7 +52,7 @@ def fetch_to_cache(handle: str) -> str:
                 return paths.entry
             if os.path.lexists(paths.entry):
                 fs.remove_tree(paths.entry)
-            _fetch_locked(handle, paths)
+            _fetch_locked(handle, paths, settings, url or http.download_url(handle), tuple(extra_auth))
     except OSError as e:
         if isinstance(e, errors.HubError):
             raise
@@ -64,11 +71,10 @@ def _warn_damaged(handle, paths, problem):
                   stacklevel=4)
 
 
-def _fetch_locked(handle, paths):
+def _fetch_locked(handle, paths, settings, url, extra_auth):
     for tmp in paths.tmp_dirs():  # left by a killed process; we hold the lock, so nobody uses them
         shutil.rmtree(tmp, ignore_errors=True)
-    url = http.download_url(handle)
-    source = download.Source(url, paths.partial)
+    source = download.Source(url, paths.partial, settings, extra_auth)
     for _attempt in range(3):
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
@@ -94,7 +100,7 @@ def _fetch_locked(handle, paths):
                 # partial is gone, so it resumes from nothing: this happens at most once).
                 log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is "
                             "damaged (%s); downloading it again from the start.", url, e)
-                source = download.Source(url, paths.partial)
+                source = download.Source(url, paths.partial, settings, extra_auth)
                 continue
             raise
         except BaseException as e:

@@ -14,8 +14,16 @@
   - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
     from the current offset. If the server cannot resume (no validator, no range support) the consumer
     has already seen bytes, so `Restart` is raised: the caller starts over from an empty directory.
-  - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end.
+  - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end;
+  - behind redirects (tfhub.dev -> Kaggle -> a signed storage URL) a resume asks the URL the chain
+    ended at first, and follows the chain again from the handle when that URL refuses (its signature
+    expired); the validator and total guard it the same way, so two versions are never spliced;
+  - when the server states the archive's MD5 (x-goog-hash), every byte, replayed or new, is hashed and
+    a mismatch is an ArchiveError before anything is installed.
 """
+
+import base64
+import hashlib
 
 import json
 import logging
@@ -50,6 +58,8 @@ class PartialInfo:
     url: str
     validator: str
     total: int | None
+    final_url: str | None = None  # where the bytes came from (after redirects)
+    md5: str | None = None  # the whole archive's MD5 the server stated
 
 
 def info_path(partial):
@@ -61,7 +71,8 @@ def read_partial_info(path):
     try:
         with open(path, encoding="utf-8") as f:
             d = json.load(f)
-        return PartialInfo(url=d["url"], validator=d["validator"], total=d.get("total"))
+        return PartialInfo(url=d["url"], validator=d["validator"], total=d.get("total"),
+                           final_url=d.get("final_url"), md5=d.get("md5"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -86,11 +97,13 @@ class Source:
     url: str
     partial: str  # path of the partial bytes
     settings: http.Settings = attrs.field(factory=http.Settings.from_env)
+    extra_auth: tuple = ()  # (host, Authorization) pairs a resolver adds (hubfn.fetch.auth)
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
     pos: int = 0  # archive offset of the next byte
     total: int | None = None  # the archive's size, once known
     stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
+    md5: str | None = None  # the MD5 the server states for the archive being read
 
     def stop(self):
         self.stopped = True
@@ -122,22 +135,46 @@ class Source:
         return have, info
 
     def chunks(self):
+        """The archive's bytes from 0 to the end, once; checked against the server's MD5 when it gave one."""
+        digest = None
+        for chunk in self._chunks():
+            if digest is None:  # the MD5 is known before the first byte (from the response, or the partial)
+                digest = hashlib.md5() if self.md5 else False
+            if digest:
+                digest.update(chunk)
+            yield chunk
+        if digest and base64.b64encode(digest.digest()).decode("ascii") != self.md5:
+            raise errors.ArchiveError(
+                f"Module URL {self.url}: the archive's MD5 is {base64.b64encode(digest.digest()).decode()}, but "
+                f"the server stated {self.md5} (x-goog-hash): the bytes were damaged on the way. Try again.")
+
+    def _write_info(self, validator, total, final_url):
+        write_json(self.info_path, {"url": self.url, "validator": validator, "total": total,
+                                    "final_url": final_url, "md5": self.md5})
+
+    def _open(self, start=0, validator=None, via=None):
+        return http.open_archive(self.url, self.settings, start=start, validator=validator, via=via,
+                                 extra_auth=self.extra_auth)
+
+    def _chunks(self):
         self.resumed_from = 0  # of this attempt: after a Restart the bytes kept earlier are gone
         have, info = self._prefix()
+        self.md5 = info.md5 if have else None
         if have and have == info.total:
             self.total = have
             disk.check_room(self.directory, self.url, have, have)
             yield from self._complete(have)
             return
         validator = info.validator if have else None
-        resp = http.open_archive(self.url, self.settings, start=have, validator=validator)
-        if resp.start and not same_archive(resp, validator, info.total):
+        resp = self._open(have, validator, info.final_url if have else None)
+        if resp.start and not same_archive(resp, validator, info.total, info.md5):
             log.warning("%s changed since the partial download (%s, now %s) and the server sent a range of "
                         "the new version anyway; starting over.", self.url, validator, resp.validator)
             resp.close()
-            resp = http.open_archive(self.url, self.settings)
+            resp = self._open()
         if resp.start == 0:
             have = 0  # a 200: the server ignored the range or the archive changed; start over
+        self.md5 = resp.md5 or (self.md5 if have else None)
         total = resp.total if resp.total is not None else (info.total if have else None)
         validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
         self.total = total
@@ -152,13 +189,15 @@ class Source:
             if have:
                 log.info("Resuming %s at byte %d of %s.", self.url, have, total)
                 self.resumed_from = have
+                if resp.final_url != info.final_url:  # the chain was followed again: keep its new end
+                    self._write_info(validator, total, resp.final_url)
                 yield from _replay(f, have)
                 f.seek(have)
                 f.truncate()
             else:
                 f.truncate()
                 if validator:
-                    write_json(self.info_path, {"url": self.url, "validator": validator, "total": total})
+                    self._write_info(validator, total, resp.final_url)
                 else:  # without a validator a later resume could splice two different archives
                     fs.unlink_if_present(self.info_path)
             self.pos = have
@@ -188,11 +227,11 @@ class Source:
                                 f"attempts. Check your network and try again; {kept}") from None
                         log.warning("Download of %s interrupted at byte %d (%s); continuing.", self.url, pos,
                                     _why(e))
-                        time.sleep(self.settings.wait(drops))
+                        time.sleep(http.resume_wait(self.settings, drops))
                         if not (validator and resp.accepts_ranges):
                             raise Restart() from None
-                        resp = http.open_archive(self.url, self.settings, start=pos, validator=validator)
-                        if resp.start != pos or not same_archive(resp, validator, total):
+                        resp = self._open(pos, validator, resp.final_url)
+                        if resp.start != pos or not same_archive(resp, validator, total, self.md5):
                             resp.close()
                             raise Restart() from None
                 pos = self.pos
@@ -245,10 +284,12 @@ class Source:
                                     "Check the cache directory or set TFHUB_CACHE_DIR.") from None
 
 
-def same_archive(resp, validator, total):
+def same_archive(resp, validator, total, md5=None):
     """Whether a 206 continues the archive our bytes came from: same validator (when it names one, as
-    RFC 9110 says it must) and same total size (when both are known)."""
+    RFC 9110 says it must), same total size and same stated MD5 (when both sides know them)."""
     if resp.validator is not None and resp.validator != validator:
+        return False
+    if resp.md5 is not None and md5 is not None and resp.md5 != md5:
         return False
     return resp.total is None or total is None or resp.total == total
 

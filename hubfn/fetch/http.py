@@ -1,19 +1,24 @@
-"""HTTP for module downloads: one requests session, timeouts, retries, and status -> typed errors.
+"""HTTP for module downloads: one requests session, timeouts, retries, redirect chains, credentials,
+and status -> typed errors.
 
 Nothing here imports TensorFlow: fetching runs in many short-lived processes (and in the tests'
 subprocesses), where a TF import would cost seconds each.
 
-Settings come from the environment, read at call time so tests and long-lived programs can change them:
-  HUBFN_CONNECT_TIMEOUT (s, default 15)   HUBFN_READ_TIMEOUT (s, default 60: no byte for that long)
-  HUBFN_RETRIES (default 4)                HUBFN_BACKOFF (first wait in s, default 1, doubled each time)
-  HUBFN_MAX_RETRY_AFTER (s, default 120: longest Retry-After honoured)
-  HUBFN_REFUSED_GIVE_UP (s, default 3: how long to retry a refused connection)
-  TFHUB_DISABLE_CERT_VALIDATION=true       (as in tensorflow_hub; warns)
-Retries run inside urllib3 (hubfn.fetch.retry.Policy on the session's adapters), one layer per request.
-Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE)
-come from the usual variables.
+The settings of a fetch (timeouts, retries, tokens) are one hubfn.settings.Settings value, made per call
+from the caller's arguments and the environment. TFHUB_DISABLE_CERT_VALIDATION=true skips TLS checks (as
+in tensorflow_hub; warns). Retries run inside urllib3 (hubfn.fetch.retry.Policy on the session's
+adapters), one layer per request. Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles (REQUESTS_CA_BUNDLE,
+CURL_CA_BUNDLE, SSL_CERT_FILE) come from the usual variables.
+
+Redirects are followed here, hop by hop, not by requests: tfhub.dev answers with a redirect to Kaggle
+Models, which redirects to a signed storage URL on another host. Each hop is checked (https is never
+downgraded to http, at most MAX_REDIRECTS hops, no loops), gets only its own host's credentials
+(hubfn.fetch.auth), and the URL the chain ended at is kept so a broken download can resume there
+(hubfn.fetch.download). The query of each Location is used exactly as sent: signed URLs depend on it.
 """
 
+import base64
+import binascii
 import os
 import threading
 import time
@@ -23,50 +28,46 @@ import warnings
 import attrs
 import requests
 
-from .. import errors
-from ..util.env import env_number, tfhub_flag
-from . import retry
+from .. import errors, settings as settings_mod
+from ..util.env import env_str, tfhub_flag
+from . import auth, retry
 
 FORMAT_PARAM = "tf-hub-format"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 CHUNK = 1 << 20
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# tensorflow_hub downloads handles on the China mirror straight from its storage host (same layout).
+CN_HUB = "https://hub.tensorflow.google.cn/"
+CN_ARCHIVE = "https://gcs.tensorflow.google.cn/tfhub-modules/{}.tar.gz"
 
 _local = threading.local()  # a requests.Session is not documented as thread-safe: one per thread
 
+# Kept under its old name: the settings of one fetch are hubfn.settings.Settings.
+Settings = settings_mod.Settings
 
-@attrs.frozen
-class Settings:
-    connect_timeout: float
-    read_timeout: float
-    retries: int
-    backoff: float
-    max_retry_after: float
-    refused_give_up: float = 3.0
 
-    @classmethod
-    def from_env(cls):
-        return cls(connect_timeout=env_number("HUBFN_CONNECT_TIMEOUT", 15),
-                   read_timeout=env_number("HUBFN_READ_TIMEOUT", 60),
-                   retries=env_number("HUBFN_RETRIES", 4, int),
-                   backoff=env_number("HUBFN_BACKOFF", 1.0),
-                   max_retry_after=env_number("HUBFN_MAX_RETRY_AFTER", 120),
-                   refused_give_up=env_number("HUBFN_REFUSED_GIVE_UP", 3.0))
+def policy(settings):
+    """The urllib3 Retry that carries the settings' retry fields (hubfn.fetch.retry)."""
+    return retry.Policy.make(settings.retries, settings.backoff, settings.refused_give_up,
+                             settings.max_retry_after)
 
-    def policy(self):
-        """The urllib3 Retry that carries these settings (hubfn.fetch.retry)."""
-        return retry.Policy.make(self.retries, self.backoff, self.refused_give_up, self.max_retry_after)
 
-    def wait(self, attempt):
-        """Seconds to sleep before resuming a broken body for the `attempt`-th time (1-based): the same
-        doubling backoff, with the same cap, as between the retries of one request (hubfn.fetch.retry)."""
-        return min(self.backoff * 2 ** (attempt - 1), retry.MAX_WAIT)
+def resume_wait(settings, attempt):
+    """Seconds to sleep before resuming a broken body for the `attempt`-th time (1-based): the same
+    doubling backoff, with the same cap, as between the retries of one request (hubfn.fetch.retry)."""
+    return min(settings.backoff * 2 ** (attempt - 1), retry.MAX_WAIT)
 
 
 def download_url(handle: str) -> str:
     """The URL to GET for `handle`: archive URLs as they are, others with ?tf-hub-format=compressed.
 
-    Other query parameters are kept, and an explicit tf-hub-format is left alone.
+    Other query parameters are kept, and an explicit tf-hub-format is left alone. A handle on
+    hub.tensorflow.google.cn is fetched from that mirror's storage host, as tensorflow_hub does.
     """
+    _check_load_format(handle)
+    if handle.startswith(CN_HUB):
+        return CN_ARCHIVE.format(handle[len(CN_HUB):])
     parts = urllib.parse.urlsplit(handle)
     if parts.path.lower().endswith(ARCHIVE_SUFFIXES):
         return handle
@@ -78,6 +79,23 @@ def download_url(handle: str) -> str:
     base, hash_, fragment = handle.partition("#")
     sep = "" if base.endswith(("?", "&")) else ("&" if parts.query else "?")
     return f"{base}{sep}{FORMAT_PARAM}=compressed{hash_}{fragment}"
+
+
+def _check_load_format(handle):
+    """TFHUB_MODEL_LOAD_FORMAT as tensorflow_hub reads it: COMPRESSED and AUTO download the archive
+    (what hubfn always does); UNCOMPRESSED, reading the SavedModel straight from its gs:// bucket with
+    no cache, is not something hubfn does, so it says so instead of quietly doing something else."""
+    value = env_str("TFHUB_MODEL_LOAD_FORMAT", "AUTO")
+    if value in ("AUTO", "COMPRESSED"):
+        return
+    if value == "UNCOMPRESSED":
+        raise errors.UnsupportedHandleError(
+            f"Module URL {handle}: TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED asks to read the module from its "
+            "gs:// storage bucket without caching it; hubfn does not read gs:// locations. It downloads the "
+            "compressed archive into the cache instead: unset TFHUB_MODEL_LOAD_FORMAT (or set it to "
+            "COMPRESSED) for hubfn.")
+    raise errors.HandleError(f"TFHUB_MODEL_LOAD_FORMAT={value!r} is not one of AUTO, COMPRESSED, "
+                             "UNCOMPRESSED (as tensorflow_hub reads it).")
 
 
 def session() -> requests.Session:
@@ -111,12 +129,15 @@ class Response:
 
     raw: requests.Response
     url: str  # the URL asked for (before redirects)
-    final_url: str
+    final_url: str  # the URL that answered: the end of the redirect chain
     start: int  # offset of the first body byte in the archive (>0 only for a 206)
     length: int | None  # body bytes promised by Content-Length (None when unknown)
     total: int | None  # whole archive size, when known
     validator: str | None  # ETag or Last-Modified, for If-Range on a later resume
     accepts_ranges: bool
+    md5: str | None = None  # the whole archive's MD5 the server states (base64), from x-goog-hash
+    chain: tuple = ()  # every URL asked, the first to the final one
+    head: bytes = b""  # body bytes already read (to tell an HTML page from an archive)
 
     def chunks(self):
         """The body as raw bytes (no content decoding), as soon as they arrive (at most 1 MiB each).
@@ -124,6 +145,8 @@ class Response:
         read1, not read: read(n) waits to fill n bytes, and a connection that breaks meanwhile takes
         everything received since the last chunk with it, which a resume would then fetch again.
         """
+        if self.head:
+            yield self.head
         raw = self.raw.raw
         while True:
             data = raw.read1(CHUNK, decode_content=False)
@@ -149,23 +172,46 @@ def quote(data: bytes) -> str:
     return repr(text[:200] + ("…" if len(text) > 200 else ""))
 
 
-def status_error(resp: requests.Response, url: str) -> errors.FetchError:
+def status_error(resp: requests.Response, url: str, hop=None, held_back=False) -> errors.FetchError:
+    """The typed error for a refusing answer to `url` (given by `hop`, a later URL of its chain)."""
     code = resp.status_code
     start = body_start(resp)
     said = f" The server said: {start}" if start and start != "''" else ""
+    where = f"Module URL {url}" + (f" (redirected to {_short(hop)})" if hop and hop != url else "")
     if code == 404 or code == 410:
-        return errors.RemoteNotFoundError(
-            f"Module URL {url} was not found (HTTP {code}). Check the handle for typos.{said}")
+        return errors.RemoteNotFoundError(f"{where} was not found (HTTP {code}). Check the handle for typos.{said}")
     if code in (401, 403):
-        return errors.AccessError(
-            f"Module URL {url}: access refused (HTTP {code}). The server wants credentials or does not "
-            f"publish this module to you.{said}")
-    return errors.FetchError(f"Module URL {url}: the server answered HTTP {code} {resp.reason}.{said}")
+        if held_back:
+            hint = (" A token (or ~/.netrc entry) is set for this host but was not sent, because the URL is "
+                    "plain http://: use https://, or pass token_over_http=True (HUBFN_TOKEN_OVER_HTTP=1) for a "
+                    "server you trust on this network.")
+        else:
+            hint = (" If it is a private hub, pass its token: token= (R: token =), HUBFN_TOKENS=host=token, "
+                    "or a ~/.netrc entry for the host.")
+        return errors.AccessError(f"{where}: access refused (HTTP {code}). The server wants credentials or "
+                                  f"does not publish this module to you.{hint}{said}")
+    return errors.FetchError(f"{where}: the server answered HTTP {code} {resp.reason}.{said}")
 
 
-def open_archive(url: str, settings: Settings, start=0, validator=None) -> Response:
-    """GET `url` (from byte `start`, guarded by `validator`), retrying connection errors, 429 and 5xx.
+def _short(url):
+    """A URL for messages: a signed URL's long query (its signature) is left out."""
+    parts = urllib.parse.urlsplit(url)
+    if len(parts.query) > 80:
+        return urllib.parse.urlunsplit(parts._replace(query="…"))
+    return url
 
+
+def chain_text(chain):
+    return " -> ".join(_short(u) for u in chain)
+
+
+def open_archive(url: str, settings: Settings, start=0, validator=None, via=None, extra_auth=()) -> Response:
+    """GET `url` (from byte `start`, guarded by `validator`), following its redirect chain, retrying
+    connection errors, 429 and 5xx.
+
+    via: a URL an earlier response came from (the end of the chain last time). It is asked first, so a
+    resume goes straight to the storage host; when it refuses (an expired signed URL answers 400, 403 or
+    410) the chain is followed again from `url`. extra_auth: (host, Authorization) pairs of a resolver.
     A 206 only comes back when the server honoured the range; a 200 means "from the beginning".
     """
     headers = {}
@@ -173,43 +219,92 @@ def open_archive(url: str, settings: Settings, start=0, validator=None) -> Respo
         headers["Range"] = f"bytes={start}-"
         if validator:
             headers["If-Range"] = validator
-    s = session()
-    for adapter in s.adapters.values():  # redirects may cross from http to https: set both
-        adapter.max_retries = settings.policy()
-    began = time.monotonic()
-    try:
-        resp = s.get(url, headers=headers, stream=True, verify=verify_setting(),
-                     timeout=(settings.connect_timeout, settings.read_timeout))
-    except requests.exceptions.SSLError as e:
-        raise errors.FetchError(
-            f"Module URL {url}: TLS error ({_reason(e)}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
-            "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-        raise errors.FetchError(
-            f"Module URL {url}: could not connect ({_reason(e)}); gave up after "
-            f"{time.monotonic() - began:.1f} s. Check the URL and your network (proxy settings: HTTPS_PROXY / "
-            "NO_PROXY), or try again later.") from None
-    except requests.exceptions.RequestException as e:
-        raise errors.FetchError(f"Module URL {url}: {e}") from None
-    except OSError as e:  # requests reports a CA bundle path that does not exist this way
-        raise errors.FetchError(f"Module URL {url}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
-                                "SSL_CERT_FILE.") from None
+    if via and via != url:
+        resp, chain = _follow(via, settings, headers, extra_auth, url)
+        if resp.status_code in (200, 206):
+            return _accepted(resp, url, start, chain)
+        resp.close()
+        if 400 <= resp.status_code < 500:  # expired or revoked: ask the handle's own host again
+            return open_archive(url, settings, start, validator, None, extra_auth)
+        _refused(resp, url, chain, settings, extra_auth)
+    resp, chain = _follow(url, settings, headers, extra_auth, url)
     if resp.status_code in (200, 206):
-        return _accepted(resp, url, start)
+        return _accepted(resp, url, start, chain)
     if resp.status_code == 416 and start > 0:
         resp.close()  # our partial file is no longer a prefix of what is served: start over
-        return open_archive(url, settings, 0, None)
+        return open_archive(url, settings, 0, None, None, extra_auth)
+    _refused(resp, url, chain, settings, extra_auth)
+
+
+def _refused(resp, url, chain, settings, extra_auth):
     if resp.status_code not in retry.RETRY_STATUS:
-        err = status_error(resp, url)
+        err = status_error(resp, url, chain[-1], held_back=auth.would_send(chain[-1], settings, extra_auth))
         resp.close()
         raise err
     used = getattr(resp.raw, "retries", None)
     attempts = used.attempts() if isinstance(used, retry.Policy) else settings.retries + 1
+    hop = f" (redirected to {_short(chain[-1])})" if chain[-1] != url else ""
     err = errors.FetchError(
-        f"Module URL {url}: HTTP {resp.status_code} {resp.reason}, after {attempts} attempts. Check the URL "
+        f"Module URL {url}{hop}: HTTP {resp.status_code} {resp.reason}, after {attempts} attempts. Check the URL "
         "and your network (proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
     resp.close()
     raise err
+
+
+def _follow(first, settings, headers, extra_auth, url):
+    """GET `first` and the redirects it leads to: (the first non-redirect response, the chain of URLs)."""
+    s = session()
+    retries = policy(settings)
+    for adapter in s.adapters.values():  # a chain may cross from http to https: set both
+        adapter.max_retries = retries
+    chain = [first]
+    hop = first
+    while True:
+        resp = _get(s, hop, headers, settings, extra_auth, url)
+        if resp.status_code not in REDIRECTS or "Location" not in resp.headers:
+            return resp, tuple(chain)
+        location = resp.headers["Location"]
+        resp.close()
+        nxt = urllib.parse.urljoin(hop, location.strip())
+        scheme = urllib.parse.urlsplit(nxt).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise errors.FetchError(f"Module URL {url}: a redirect leads to {_short(nxt)}, which is not an "
+                                    f"http(s) URL; the chain was {chain_text(chain + [nxt])}.")
+        if scheme == "http" and urllib.parse.urlsplit(hop).scheme.lower() == "https":
+            raise errors.FetchError(
+                f"Module URL {url}: refusing a redirect from https to plain http ({_short(hop)} -> {_short(nxt)}): "
+                "the module would travel unprotected. Ask the hub's owner to redirect to https.")
+        if nxt in chain:
+            raise errors.FetchError(f"Module URL {url}: the redirects loop: {chain_text(chain + [nxt])}. "
+                                    "The server is misconfigured; try again later or tell its owner.")
+        chain.append(nxt)
+        if len(chain) > MAX_REDIRECTS + 1:
+            raise errors.FetchError(f"Module URL {url}: more than {MAX_REDIRECTS} redirects "
+                                    f"({chain_text(chain)}); giving up.")
+        hop = nxt
+
+
+def _get(s, hop, headers, settings, extra_auth, url):
+    began = time.monotonic()
+    where = f"Module URL {url}" + (f" (redirected to {_short(hop)})" if hop != url else "")
+    try:
+        return s.get(hop, headers=headers, stream=True, verify=verify_setting(), allow_redirects=False,
+                     auth=auth.HopAuth(auth.header_for(hop, settings, extra_auth)),
+                     timeout=(settings.connect_timeout, settings.read_timeout))
+    except requests.exceptions.SSLError as e:
+        raise errors.FetchError(
+            f"{where}: TLS error ({_reason(e)}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
+            "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+        raise errors.FetchError(
+            f"{where}: could not connect ({_reason(e)}); gave up after "
+            f"{time.monotonic() - began:.1f} s. Check the URL and your network (proxy settings: HTTPS_PROXY / "
+            "NO_PROXY), or try again later.") from None
+    except requests.exceptions.RequestException as e:
+        raise errors.FetchError(f"{where}: {e}") from None
+    except OSError as e:  # requests reports a CA bundle path that does not exist this way
+        raise errors.FetchError(f"{where}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
+                                "SSL_CERT_FILE.") from None
 
 
 def _reason(e):
@@ -222,8 +317,10 @@ def _reason(e):
     return f"{type(reason).__name__}: {text}"[:300]
 
 
-def _accepted(resp, url, start) -> Response:
+def _accepted(resp, url, start, chain=()) -> Response:
     h = resp.headers
+    chain = chain or (url,)
+    head = _refuse_html(resp, url, chain)
     length = int(h["Content-Length"]) if h.get("Content-Length", "").isdigit() else None
     validator = h.get("ETag") or h.get("Last-Modified")
     if validator and validator.startswith("W/"):
@@ -236,9 +333,55 @@ def _accepted(resp, url, start) -> Response:
             resp.close()
             raise errors.FetchError(f"Module URL {url}: asked for bytes from {start}, got a range from "
                                     f"{first}. The server's range support looks broken.")
-    return Response(raw=resp, url=url, final_url=resp.url, start=first, length=length, total=total,
+    return Response(raw=resp, url=url, final_url=chain[-1], start=first, length=length, total=total,
                     validator=validator, accepts_ranges="bytes" in h.get("Accept-Ranges", "").lower()
-                    or resp.status_code == 206)
+                    or resp.status_code == 206, md5=_md5(resp), chain=tuple(chain), head=head)
+
+
+def _refuse_html(resp, url, chain):
+    """Bytes read from a body the server labels as HTML: an error if they are a page, else kept.
+
+    A tfhub.dev model that was not moved to Kaggle redirects to a web page, and a private hub may
+    redirect to its login page; both answer 200. Said here, with the chain, before any byte is cached.
+    """
+    kind = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if kind not in ("text/html", "application/xhtml+xml"):
+        return b""
+    from .archive import looks_like, quote_start  # the same sniffing the archive reader does
+
+    try:
+        head = resp.raw.read1(4096, decode_content=False) if resp.status_code == 200 else b""
+    except Exception:  # a broken body is the download's business (resumed or reported there)
+        return b""
+    if looks_like(head) != "an HTML page":
+        return head
+    resp.close()
+    via = f", reached through {chain_text(chain)}" if len(chain) > 1 else ""
+    raise errors.NotAnArchiveError(
+        f"Module URL {url}: the server sent an HTML page (a web page), not a module archive, at "
+        f"{_short(chain[-1])}{via}. It starts with: {quote_start(head)}. The module may not be downloadable at this address (a tfhub.dev model "
+        "that was not moved to Kaggle Models leads to a page), or the page asks you to log in (for a private "
+        f"hub, pass token=). Open {_short(chain[-1])} in a browser to see which.")
+
+
+def _md5(resp):
+    """The archive's MD5 (base64) from `x-goog-hash: crc32c=..., md5=...` (Google Cloud Storage, behind
+    Kaggle and tfhub.dev), or from Content-MD5 on a whole (200) body; None when not given or garbled."""
+    for part in resp.headers.get("x-goog-hash", "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "md5" and _is_md5(value.strip()):
+            return value.strip()
+    value = resp.headers.get("Content-MD5", "").strip()
+    if resp.status_code == 200 and _is_md5(value):  # of a 206 it would be the range's, not the archive's
+        return value
+    return None
+
+
+def _is_md5(value):
+    try:
+        return len(base64.b64decode(value, validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _content_range(value, url):

@@ -20,10 +20,10 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 
 import attrs
 
+from .. import settings
 from ..util import env, locks
 
 log = logging.getLogger("hubfn")
@@ -32,7 +32,7 @@ HASH_RE = re.compile(r"^[0-9a-f]{40}$")
 
 def cache_dir() -> str:
     """The cache directory: $TFHUB_CACHE_DIR, else <system temp>/tfhub_modules (as tensorflow_hub)."""
-    return env.env_path("TFHUB_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tfhub_modules"))
+    return settings.default_cache_dir()
 
 
 def offline() -> bool:

@@ -8,7 +8,7 @@ import attrs
 from .. import errors
 from ..util import fs
 from . import download, manifest
-from .layout import HASH_RE, Locked, Paths, cache_dir
+from .layout import HASH_RE, Locked, Paths, cache_dir as default_cache_dir
 
 
 @attrs.frozen
@@ -49,19 +49,19 @@ def _describe(root, key, deep=False) -> CacheEntry:
                       check=check, problem=problem)
 
 
-def cache_list() -> list:
+def cache_list(cache_dir=None) -> list:
     """Every module in the cache (hubfn's and tensorflow_hub's), with size, date and check result."""
-    root = cache_dir()
+    root = _root(cache_dir)
     return [_describe(root, key) for key in _entry_keys(root)]
 
 
-def cache_verify(handle=None, deep=False) -> list:
+def cache_verify(handle=None, deep=False, cache_dir=None) -> list:
     """Check every entry (or the one of `handle`) without repairing it; the next load repairs.
 
     deep=True reads every file of hubfn's entries against the content hashes recorded when it was
     extracted, and reports files that did not come from the archive; damage found so is remembered in
     the manifest, so the next load fetches the entry again."""
-    root = cache_dir()
+    root = _root(cache_dir)
     keys = _entry_keys(root)
     if handle is not None:
         wanted = _key_of(handle)
@@ -69,7 +69,7 @@ def cache_verify(handle=None, deep=False) -> list:
     return [_describe(root, key, deep=deep) for key in keys]
 
 
-def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the documented keyword
+def cache_remove(handle=None, all=False, cache_dir=None) -> list:  # noqa: A002 - `all` is the documented keyword
     """Remove the entry of `handle` (a handle or its 40-hex key), or every entry with all=True.
 
     Each removal takes the entry's lock, so a download in progress finishes first. Returns the paths
@@ -77,7 +77,7 @@ def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the d
     """
     if (handle is None) == (not all):
         raise errors.CacheError("cache_remove: pass a handle, or all=True to empty the cache.")
-    root = cache_dir()
+    root = _root(cache_dir)
     if not os.path.isdir(root):
         return []
     keys = _entry_keys(root) if all else [_key_of(handle)]
@@ -94,6 +94,11 @@ def cache_remove(handle=None, all=False) -> list:  # noqa: A002 - `all` is the d
                     if p == paths.entry:
                         removed.append(p)
     return removed
+
+
+def _root(given):
+    """The cache directory a call names (`cache_dir=`), else the default one."""
+    return default_cache_dir() if given is None else os.path.abspath(os.path.expanduser(os.fspath(given)))
 
 
 def _listdir(root):

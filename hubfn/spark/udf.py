@@ -65,7 +65,8 @@ class WorkerStats:
 
 
 def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None,
-               batch_size=DEFAULT_BATCH_SIZE, threads=None):
+               batch_size=DEFAULT_BATCH_SIZE, threads=None, *, settings=None, cache_dir=None, offline=None,
+               timeout=None, token=None):
     """A Spark UDF that applies the module at `handle` to DataFrame columns.
 
     udf = module_udf("http://host/acme/text/1"); df.select(udf("sentence").alias("embedding"))
@@ -79,6 +80,8 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     (Spark's spark.sql.execution.arrow.maxRecordsPerBatch, 10,000 by default, bounds it from above);
     None: one module call per Arrow batch.
     threads: TensorFlow threads per worker (None: spark.task.cpus, i.e. 1 unless configured).
+    settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load, used on the driver and
+    carried to the workers inside the UDF (a token travels with the task, as Spark ships any closure).
 
     The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext
     is active in this process; None otherwise (e.g. under Spark Connect).
@@ -86,13 +89,15 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     from pyspark.sql.functions import arrow_udf
 
     from ..api import _as_tags
+    from ..settings import Settings
 
     size = None if batch_size is None else check_batch_size(batch_size)
     tags = _as_tags(tags)  # None or a frozenset, from here on (driver and workers)
     handle = handles.as_handle(handle)
     if handles.handle_kind(handle) == handles.LOCAL:  # workers may run elsewhere: no relative paths
         handle = os.path.abspath(os.path.expanduser(handle))
-    call, inputs, outputs, named = _describe(handle, signature, tags)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    call, inputs, outputs, named = _describe(handle, signature, tags, settings)
     where = f"module_udf({handle!r}, signature={call!r})"
     if as_dict and output_key is not None:
         raise errors.OutputError(f"{where}: pass either output_key or as_dict=True, not both.")
@@ -104,7 +109,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
         "handle": handle, "tags": tags, "call": call, "where": where,
         "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
         "arrow_types": [types.arrow_type(t) for t in spark_types], "struct": bool(as_dict), "batch_size": size,
-        "threads": threads, "stats": _accumulator(),
+        "threads": threads, "stats": _accumulator(), "settings": settings,
     }
     return_type = types.return_type([o.name for o in outputs], spark_types, bool(as_dict))
 
@@ -119,12 +124,12 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     return udf
 
 
-def _describe(handle, signature, tags):
+def _describe(handle, signature, tags, settings):
     """(function name, inputs, outputs, inputs-by-name) of the function module_apply would run."""
     from ..resolve import hub_resolve
     from ..signatures import read_saved_model
 
-    info = read_saved_model(hub_resolve(handle))
+    info = read_saved_model(hub_resolve(handle, settings=settings))
     variant = info.variant(tags)
     names = [s.name for s in variant.signatures]
     if signature is None:
@@ -133,9 +138,9 @@ def _describe(handle, signature, tags):
         elif len(names) == 1 and info.format != "tf2":
             signature = names[0]
         else:
-            return _describe_call(handle, variant, tags, names)
+            return _describe_call(handle, variant, tags, names, settings)
     if signature == CALL:
-        return _describe_call(handle, variant, tags, names)
+        return _describe_call(handle, variant, tags, names, settings)
     if signature not in names:
         raise errors.SignatureError(
             f"Module {handle!r} has no signature {signature!r}; its signatures are: {', '.join(names) or '(none)'}."
@@ -144,11 +149,11 @@ def _describe(handle, signature, tags):
     return signature, list(sig.inputs), list(sig.outputs), len(sig.inputs) > 1
 
 
-def _describe_call(handle, variant, tags, names):
+def _describe_call(handle, variant, tags, names, settings):
     """A TF2 module's __call__, typed from the input specs and outputs saved with it (read, not loaded)."""
     fn = next((f for f in variant.functions if f.name == CALL), None)
     if fn is None:  # no __call__ saved with its specs: load the module to see whether it has one
-        return _describe_loaded_call(handle, tags, names)
+        return _describe_loaded_call(handle, tags, names, settings)
     # Counted as the loaded path counts tensor arguments: a dict or list of tensors is not one tensor.
     count = {"tensor": 1, "args": len(fn.inputs)}.get(fn.structure, 0)
     if count != 1:
@@ -156,18 +161,18 @@ def _describe_call(handle, variant, tags, names):
     return CALL, list(fn.inputs), list(fn.outputs), False
 
 
-def _describe_loaded_call(handle, tags, names):
+def _describe_loaded_call(handle, tags, names, settings):
     """__call__ typed from its first traced function, on the module loaded on the driver (the fallback)."""
     from ..api import hub_load
     from ..signatures import TensorInfo
 
-    m = hub_load(handle, tags=tags)
+    m = hub_load(handle, tags=tags, settings=settings)
     fns = getattr(getattr(m.obj, "__call__", None), "concrete_functions", None) if m.has_call else None
     if not fns:  # no __call__: module_apply's rule (apply.select) goes on to these
         if "serving_default" in names:  # e.g. a Keras 3 model.export
-            return _describe(handle, "serving_default", tags)
+            return _describe(handle, "serving_default", tags, settings)
         if len(names) == 1:
-            return _describe(handle, names[0], tags)
+            return _describe(handle, names[0], tags, settings)
         raise errors.SignatureError(
             f"Module {handle!r} has no \"default\" signature and no __call__ to type the UDF from; pick one "
             f"with signature=...: {', '.join(names) or '(none)'}."

@@ -56,8 +56,13 @@ class HubLayer(keras.layers.Layer):
     """Applies a module to its inputs; see `hub_layer` for the arguments."""
 
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
-                 as_dict=None, output_shape=None, signature_outputs_as_dict=None, **kwargs):
+                 as_dict=None, output_shape=None, signature_outputs_as_dict=None, settings=None, cache_dir=None,
+                 offline=None, timeout=None, token=None, **kwargs):
         as_dict = _one_flag(as_dict, signature_outputs_as_dict)
+        # The fetch settings stay with this layer object only: never in its config (a token must not be
+        # saved in a .keras file); a reloaded model fetches with the settings of its own process.
+        self._settings = api.Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout,
+                                           token=token)
         if output_key is not None and as_dict:
             raise errors.OutputError(f"hub_layer({_name(handle)!r}): pass output_key= or as_dict=True, not both.")
         kwargs.setdefault("autocast", False)  # the module's dtypes were fixed when it was saved
@@ -79,7 +84,7 @@ class HubLayer(keras.layers.Layer):
         self._tags_arg = tags if tags is None or isinstance(tags, str) else tuple(tags)
         self._options = _Options(signature, output_key, as_dict, dict(arguments or {}),
                                  layer_shapes.shape_nest(output_shape))
-        module = api.hub_module(handle, trainable=trainable, tags=tags)
+        module = api.hub_module(handle, trainable=trainable, tags=tags, settings=self._settings)
         self._warned = False
         self._mask = ()
         self.module_variables = [_AdoptedVariable(v) for v in module.variables]
@@ -150,7 +155,7 @@ class HubLayer(keras.layers.Layer):
 
     def _go_private(self):
         """Switch to a private trainable copy holding the current weights (never the shared copy)."""
-        private = api.hub_module(self._source, trainable=True, tags=self._tags_arg)
+        private = api.hub_module(self._source, trainable=True, tags=self._tags_arg, settings=self._settings)
         new = _match_variables([v._adopted for v in self.module_variables], private.variables, self.handle)
         for variable, target in zip(self.module_variables, new):
             target.assign(variable._adopted)
@@ -288,7 +293,8 @@ class _Target:
 
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
-              as_dict=None, output_shape=None, **kwargs):
+              as_dict=None, output_shape=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
+              token=None, **kwargs):
     """A Keras 3 layer applying the module at `handle` (a handle, or a Module whose handle is used).
 
     trainable: fine-tune the module's weights (its regularization losses are added to the model's).
@@ -302,10 +308,12 @@ def hub_layer(handle, trainable=False, signature=None, output_key=None, argument
     output_shape: the output shape(s) without the batch dimension (a nest like the outputs), for
         modules whose outputs have no static shape; also used by `compute_output_shape`.
     tags: the graph variant of a TF1 hub module (trainable=True picks {"train"} when there is one).
+    settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load (kept out of get_config).
     **kwargs: Keras layer arguments (name, dtype, input_shape, ...).
     """
     return HubLayer(handle, trainable=trainable, signature=signature, output_key=output_key,
-                    arguments=arguments, tags=tags, as_dict=as_dict, output_shape=output_shape, **kwargs)
+                    arguments=arguments, tags=tags, as_dict=as_dict, output_shape=output_shape,
+                    settings=settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token, **kwargs)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
