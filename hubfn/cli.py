@@ -42,7 +42,8 @@ def cmd_serve(args):
     from .publish.serve import run_forever
 
     return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir, threads=args.threads,
-                       idle_timeout=args.idle_timeout, connection_limit=args.connection_limit)
+                       idle_timeout=args.idle_timeout, connection_limit=args.connection_limit,
+                       token_file=args.token_file)
 
 
 def build_parser():
@@ -70,6 +71,8 @@ def build_parser():
     p.add_argument("--connection-limit", type=int, default=1000, metavar="N",
                    help="client connections open at once (default 1000)")
     p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="make the hub private: every request must send a token from FILE (one per line)")
     p.set_defaults(func=cmd_serve)
 
     from .fetch.cli import add_parser as add_cache_parser  # list / verify / remove cached modules
