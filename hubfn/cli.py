@@ -13,19 +13,49 @@ from . import errors
 
 
 def cmd_info(args):
+    from . import oplibs
     from .api import hub_load
+
+    tags = args.tags.split(",") if args.tags is not None else None
+    try:
+        m = hub_load(args.handle, tags=tags)
+    except errors.MissingOpsError as e:
+        # The module cannot be loaded here, but saved_model.pb still tells what it is and what it needs.
+        return _info_unloadable(args.handle, tags, e)
+    _print_info(m.handle, m.path, m.format, m.tags, m.tag_sets, bool(m.functions), m.listing_lines())
+    print(f"op libraries: {oplibs.describe(m.path)}")
+    return 0
+
+
+def _info_unloadable(handle, tags, error):
+    """`hubfn info` for a module whose op libraries are missing: what saved_model.pb says, then exit 1."""
+    from . import oplibs
+    from .resolve import hub_resolve
+    from .signatures import TF1_HUB, read_saved_model
+
+    path = hub_resolve(handle)
+    info = read_saved_model(path)
+    variant = info.variant(tags)
+    # As hub_load names them: a TF2 module's default variant is "default", a TF1 variant its tag set.
+    shown = None if info.format != TF1_HUB and variant is info.variant(None) else variant.tags
+    _print_info(handle, path, info.format, shown, info.tag_sets, bool(variant.functions),
+                [s.describe() for s in variant.listing])
+    print(f"op libraries: {oplibs.describe(path)}")
+    print(f"hubfn: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _print_info(handle, path, fmt, tags, tag_sets, has_functions, lines):
     from .signatures import format_tags
 
-    m = hub_load(args.handle, tags=args.tags.split(",") if args.tags is not None else None)
-    print(f"handle:    {m.handle}")
-    print(f"path:      {m.path}")
-    print(f"format:    {m.format}")
-    print(f"tags:      {'default' if m.tags is None else format_tags(m.tags)}")
-    print(f"variants:  {', '.join(format_tags(t) for t in m.tag_sets)}")
-    print("signatures:" if not m.functions else "signatures and functions:")
-    for line in m.listing_lines():
+    print(f"handle:    {handle}")
+    print(f"path:      {path}")
+    print(f"format:    {fmt}")
+    print(f"tags:      {'default' if tags is None else format_tags(tags)}")
+    print(f"variants:  {', '.join(format_tags(t) for t in tag_sets)}")
+    print("signatures and functions:" if has_functions else "signatures:")
+    for line in lines:
         print(f"  {line}")
-    return 0
 
 
 def cmd_pack(args):

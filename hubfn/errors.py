@@ -55,6 +55,10 @@ class TrainableError(HubError, ValueError):
     """Training a module that was loaded frozen (e.g. unfreezing a hub_layer made with trainable=False)."""
 
 
+class MissingOpsError(HubError, ImportError):
+    """Ops a module runs that this TensorFlow lacks, whose library (tensorflow-text, say) is not installed."""
+
+
 # --- creating modules ------------------------------------------------------------------------------
 class ExportError(HubError, ValueError):
     """A module that cannot be written: a non-empty target, an object hubfn cannot export."""

@@ -10,7 +10,7 @@ other's weights.
 import os
 import threading
 
-from . import errors
+from . import errors, oplibs
 from .signatures import TF1_HUB
 
 _loaded = {}
@@ -52,6 +52,8 @@ def _load(path, tags, fmt):
 
     # TF1 hub modules are loaded through TF's v1-in-v2 loader, which needs the exact tag list.
     tag_list = sorted(tags) if tags is not None else ([] if fmt == TF1_HUB else None)
+    # Ops from libraries such as tensorflow_text: imported here, or a clear error instead of TF's own.
+    oplibs.ensure_ops(path)
     try:
         return tf.saved_model.load(path, tags=tag_list)
     except (OSError, ValueError, RuntimeError, tf.errors.OpError) as e:
