@@ -77,7 +77,7 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
     else:  # TF2: naming the default variant's tags is the same module as naming none (one load)
         # info.variant returns one of its stored Variants, so identity says whether it is the default one.
         load_tags = None if variant is info.variant(None) else variant.tags
-    obj = load_object(path, load_tags, info.format, trainable=trainable)
+    obj = load_object(path, load_tags, info.format, trainable=trainable, ops=info.ops)
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
                   signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj, functions=variant.functions,
                   load_id=new_load_id() if trainable else 0)

@@ -34,26 +34,29 @@ def _stamp(path):
     return tuple(stamp)
 
 
-def load_object(path: str, tags, fmt: str, trainable: bool = False):
-    """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable)."""
+def load_object(path: str, tags, fmt: str, trainable: bool = False, ops=None):
+    """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable).
+
+    ops: the op types the module runs, when the caller has read them (SavedModelInfo.ops); else read here.
+    """
     if trainable:
-        return _load(path, tags, fmt)
+        return _load(path, tags, fmt, ops)
     key, stamp = _key(path, tags), _stamp(path)
     with _lock:
         hit = _loaded.get(key)
         if hit is None or hit[0] != stamp:
-            hit = (stamp, _load(path, tags, fmt))
+            hit = (stamp, _load(path, tags, fmt, ops))
             _loaded[key] = hit
         return hit[1]
 
 
-def _load(path, tags, fmt):
+def _load(path, tags, fmt, ops=None):
     import tensorflow as tf
 
     # TF1 hub modules are loaded through TF's v1-in-v2 loader, which needs the exact tag list.
     tag_list = sorted(tags) if tags is not None else ([] if fmt == TF1_HUB else None)
     # Ops from libraries such as tensorflow_text: imported here, or a clear error instead of TF's own.
-    oplibs.ensure_ops(path)
+    oplibs.ensure_ops(path, ops)
     try:
         return tf.saved_model.load(path, tags=tag_list)
     except (OSError, ValueError, RuntimeError, tf.errors.OpError) as e:

@@ -14,7 +14,6 @@ nobody's). `describe` gives the same facts as one line for `hubfn info`.
 To teach hubfn another op library, add an OpLibrary to LIBRARIES.
 """
 
-import os
 
 import attrs
 
@@ -72,40 +71,10 @@ LIBRARIES = (TENSORFLOW_TEXT,)
 
 # --- reading op names (no load) --------------------------------------------------------------------
 def read_op_names(path: str) -> frozenset:
-    """Every op type the module's graphs run: graph nodes and function bodies of every MetaGraphDef.
+    """Every op type the module at `path` runs, read from saved_model.pb (hubfn.signatures.used_ops)."""
+    from .signatures import parse_saved_model, used_ops
 
-    TF2 modules keep nearly all their ops inside the function library, so the bodies are read too. A node
-    whose "op" names one of the library's functions is a call, not an op, and is left out.
-    """
-    proto = _parse(path)
-    ops = set()
-    for mg in proto.meta_graphs:
-        library = mg.graph_def.library
-        used = {node.op for node in mg.graph_def.node}
-        for f in library.function:
-            used.update(node.op for node in f.node_def)
-        ops |= used - {f.signature.name for f in library.function}
-    return frozenset(ops)
-
-
-def _parse(path):
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    pb_path = os.path.join(path, "saved_model.pb")
-    try:
-        with open(pb_path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise errors.NotAModuleError(f"{path!r} has no saved_model.pb, so it is not a SavedModel.") from None
-    proto = saved_model_pb2.SavedModel()
-    try:
-        proto.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as e:
-        raise errors.CorruptModuleError(
-            f"{pb_path!r} is damaged and cannot be parsed ({e}); fetch or export the module again."
-        ) from None
-    return proto
+    return used_ops(parse_saved_model(path))
 
 
 # --- what the running TensorFlow has ---------------------------------------------------------------

@@ -138,6 +138,7 @@ class SavedModelInfo:
     path: str
     format: str = attrs.field(validator=attrs.validators.in_([TF2, TF1_HUB]))
     variants: tuple = attrs.field(converter=tuple)
+    ops: frozenset = attrs.field(default=frozenset(), converter=frozenset)  # op types its graphs run
 
     @property
     def tag_sets(self):
@@ -220,6 +221,44 @@ def _functions(meta_graph) -> list:
 
 def read_saved_model(path: str) -> SavedModelInfo:
     """Parse `path/saved_model.pb` into a SavedModelInfo; a damaged file gives CorruptModuleError."""
+    proto = parse_saved_model(path)
+    fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
+    variants = []
+    for mg in proto.meta_graphs:
+        sigs = []
+        for key in sorted(mg.signature_def):
+            if key in _INTERNAL_SIGNATURES:
+                continue
+            sd = mg.signature_def[key]
+            sigs.append(Signature(
+                name=key,
+                inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
+                outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
+            ))
+        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs,
+                                functions=_functions(mg) if fmt == TF2 else ()))
+    return SavedModelInfo(path=path, format=fmt, variants=variants, ops=used_ops(proto))
+
+
+def used_ops(proto) -> frozenset:
+    """Every op type a SavedModel proto's graphs run: graph nodes and function bodies of every MetaGraphDef.
+
+    TF2 modules keep nearly all their ops inside the function library, so the bodies are read too. A node
+    whose "op" names one of the library's functions is a call, not an op, and is left out.
+    """
+    ops = set()
+    for mg in proto.meta_graphs:
+        library = mg.graph_def.library
+        used = {node.op for node in mg.graph_def.node}
+        for f in library.function:
+            used.update(node.op for node in f.node_def)
+        ops |= used - {f.signature.name for f in library.function}
+    return frozenset(ops)
+
+
+def parse_saved_model(path: str):
+    """The SavedModel proto of `path/saved_model.pb`; NotAModuleError / CorruptModuleError when it is
+    missing, damaged or holds no graph."""
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -238,19 +277,4 @@ def read_saved_model(path: str) -> SavedModelInfo:
         ) from None
     if not proto.meta_graphs:
         raise errors.CorruptModuleError(f"{pb_path!r} holds no graph; fetch or export the module again.")
-    fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
-    variants = []
-    for mg in proto.meta_graphs:
-        sigs = []
-        for key in sorted(mg.signature_def):
-            if key in _INTERNAL_SIGNATURES:
-                continue
-            sd = mg.signature_def[key]
-            sigs.append(Signature(
-                name=key,
-                inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
-                outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
-            ))
-        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs,
-                                functions=_functions(mg) if fmt == TF2 else ()))
-    return SavedModelInfo(path=path, format=fmt, variants=variants)
+    return proto
