@@ -285,3 +285,26 @@ def test_a_private_hub_in_a_subprocess(hubs, client, tmp_path, how):
     assert "2 token(s)" in output and str(token_file) in output
     assert "refused (bad token) from 127.0.0.1" in output  # the log is captured: the absence below means something
     assert TOKEN not in output and ROTATED not in output and WRONG not in output
+
+
+def test_hubfn_loads_from_a_private_hub_with_its_token(hubs, tmp_path, monkeypatch):
+    """The client side against the server side: hub_load(token=) and ~/.netrc reach a private hubfn serve."""
+    import hubfn
+    from hubfn import errors
+
+    _, private_hub = hubs
+    url = private_hub.url.rstrip("/") + PAGE
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HUBFN_TOKEN_OVER_HTTP", raising=False)
+    with pytest.raises(errors.AccessError, match="HTTP 401"):
+        hubfn.hub_resolve(url)
+    with pytest.raises(errors.AccessError, match="not sent, because the URL is plain http"):
+        hubfn.hub_resolve(url, token=TOKEN)
+    m = hubfn.hub_load(url, settings=hubfn.Settings.make(token=TOKEN, token_over_http=True))
+    assert set(m({"apples": [1.0], "oranges": [2.0]}, signature="fruit_to_pet", as_dict=True))
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login me password {ROTATED}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HUBFN_TOKEN_OVER_HTTP", "1")
+    assert hubfn.hub_resolve(url, cache_dir=tmp_path / "other")
