@@ -329,3 +329,15 @@ def test_load_format_and_china_mirror(monkeypatch):
         http.download_url("https://tfhub.dev/google/x/1")
     monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "COMPRESSED")
     assert http.download_url("https://tfhub.dev/google/x/1").endswith("?tf-hub-format=compressed")
+
+
+def test_hub_layer_takes_the_call_settings_and_keeps_the_token_out_of_its_config(sim, fresh, tmp_path):
+    token = "layer-token-0123456789"
+    sim.control("hub", tokens=[token])
+    mine = tmp_path / "layer-cache"
+    layer = hubfn.hub_layer(f"{sim.urls['hub']}/private/google/fruit/1", signature="fruit_to_pet",
+                            output_key="cats", cache_dir=mine,
+                            settings=hubfn.Settings.make(token=token, token_over_http=True))
+    assert layer.module.path.startswith(str(mine))
+    assert token not in json.dumps(layer.get_config(), default=str)
+    assert _authorizations(_since(sim, fresh, "hub")) == [f"Bearer {token}"]

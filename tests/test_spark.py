@@ -239,3 +239,19 @@ def test_bad_input_and_vanished_module_read_as_hubfn_errors_on_the_driver(spark,
     shutil.rmtree(moved)  # the driver read it; the workers will not find it
     text = worker_error(lambda: df.select(udf("s")).collect())
     assert "hubfn.errors.ModuleNotFound" in text and str(moved) in text
+
+
+def test_per_call_cache_dir_is_used_on_the_driver_and_the_workers(spark, server, text_dir, tmp_path):
+    """module_udf(cache_dir=) carries the call's settings to the workers: one download, into that cache."""
+    import servers
+    from hubfn.spark import module_udf
+
+    url = server.add("/acme/spark-text/2", body=servers.targz(text_dir), smart=True)
+    mine = tmp_path / "shared-cache"
+    udf = module_udf(url, batch_size=100, cache_dir=mine)
+    df = spark.createDataFrame([(i, s) for i, s in enumerate(hashed_text.sentences(50, seed=3))],
+                               "id long, sentence string").repartition(2, "id")
+    assert len(df.select(udf("sentence").alias("e")).collect()) == 50
+    archive_gets = [r for r in server.gets("/acme/spark-text/2") if r.query.get("tf-hub-format") == "compressed"]
+    assert len(archive_gets) == 1, "the workers found the driver's entry in the named cache"
+    assert [p for p in os.listdir(mine) if os.path.isdir(mine / p)]

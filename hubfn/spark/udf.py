@@ -81,7 +81,8 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     None: one module call per Arrow batch.
     threads: TensorFlow threads per worker (None: spark.task.cpus, i.e. 1 unless configured).
     settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load, used on the driver and
-    carried to the workers inside the UDF (a token travels with the task, as Spark ships any closure).
+    carried to the workers inside the UDF (a token travels with the task, as Spark ships any closure);
+    what is not named here each worker reads from its own environment.
 
     The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext
     is active in this process; None otherwise (e.g. under Spark Connect).
@@ -96,8 +97,11 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     handle = handles.as_handle(handle)
     if handles.handle_kind(handle) == handles.LOCAL:  # workers may run elsewhere: no relative paths
         handle = os.path.abspath(os.path.expanduser(handle))
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
-    call, inputs, outputs, named = _describe(handle, signature, tags, settings)
+    # What the call names travels to the workers; what it leaves out each worker takes from its own
+    # environment (a worker's TFHUB_CACHE_DIR, say, is its machine's, not the driver's).
+    named_settings = {"settings": settings, "cache_dir": cache_dir, "offline": offline, "timeout": timeout,
+                      "token": token}
+    call, inputs, outputs, named = _describe(handle, signature, tags, Settings.make(**named_settings))
     where = f"module_udf({handle!r}, signature={call!r})"
     if as_dict and output_key is not None:
         raise errors.OutputError(f"{where}: pass either output_key or as_dict=True, not both.")
@@ -109,7 +113,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
         "handle": handle, "tags": tags, "call": call, "where": where,
         "inputs": [t.name for t in inputs], "named_input": named, "outputs": [o.name for o in outputs],
         "arrow_types": [types.arrow_type(t) for t in spark_types], "struct": bool(as_dict), "batch_size": size,
-        "threads": threads, "stats": _accumulator(), "settings": settings,
+        "threads": threads, "stats": _accumulator(), "settings": named_settings,
     }
     return_type = types.return_type([o.name for o in outputs], spark_types, bool(as_dict))
 

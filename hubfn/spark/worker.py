@@ -59,7 +59,7 @@ def get_module(config):
             _limit_threads(config.get("threads"))
             from ..api import hub_load
 
-            hit = hub_load(config["handle"], tags=config["tags"], settings=config.get("settings"))
+            hit = hub_load(config["handle"], tags=config["tags"], **config.get("settings", {}))
             _modules[key] = hit
             stats = config.get("stats")
             if stats is not None:
