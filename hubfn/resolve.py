@@ -17,8 +17,8 @@ from . import errors, handles
 from .moduledir import check_module_dir
 from .settings import Settings
 
-__all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "LocalResolver", "check_module_dir",
-           "hub_resolve"]
+__all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "KaggleResolver", "LocalResolver",
+           "check_module_dir", "hub_resolve"]
 
 
 class _OneKind:
@@ -54,6 +54,25 @@ class FileUrlResolver(_OneKind):
 
 
 @attrs.frozen
+class KaggleResolver(_OneKind):
+    """A Kaggle model: `kaggle:owner/model/framework/variation[/version]`, or its page URL on Kaggle's site
+    (https://www.kaggle.com/models/..., or the host of KAGGLE_API_ENDPOINT). Downloaded through Kaggle's
+    API into the shared cache; without a version, the latest (see hubfn.fetch.kaggle)."""
+
+    kind: str = "a Kaggle model (kaggle:owner/model/framework/variation[/version], or its kaggle.com/models URL)"
+    handle_kind = handles.KAGGLE
+
+    def supports(self, handle: str) -> bool:
+        # Page URLs are http(s) URLs too: this resolver comes before HttpResolver to take them.
+        return _OneKind.supports(self, handle) or handles.is_kaggle_page(handle)
+
+    def resolve(self, handle: str, settings=None) -> str:
+        from .fetch import kaggle  # the download stack is only imported when a Kaggle model is used
+
+        return kaggle.fetch(handle, settings or Settings.from_env())
+
+
+@attrs.frozen
 class HttpResolver(_OneKind):
     """An http(s) URL: downloaded once into the shared cache (see hubfn.fetch.cache)."""
 
@@ -70,7 +89,7 @@ class HttpResolver(_OneKind):
         return cache.fetch_to_cache(handle, settings, extra_auth=extra)
 
 
-DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), HttpResolver())
+DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), KaggleResolver(), HttpResolver())
 
 
 def hub_resolve(handle, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
