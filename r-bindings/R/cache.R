@@ -6,7 +6,8 @@
 #' `<temp>/tfhub_modules`), shared with the `tensorflow_hub` Python package.
 #' `cache_dir()` gives the directory; `cache_list()` its entries (handle, size, date, whether
 #' verified); `cache_verify()` checks entries (all, or the one of `handle`); `cache_remove()`
-#' removes the entry of `handle`, or every entry with `all = TRUE`.
+#' removes the entry of `handle`, or every entry with `all = TRUE`. With `cache_dir =`, these three
+#' work on that directory instead (as `hub_load(handle, cache_dir = )` fills it).
 #'
 #' @section Environment variables: hubfn reads its settings from environment variables when it
 #'   uses them: `TFHUB_CACHE_DIR`, `HUBFN_OFFLINE` (`1`/`true`: use the cache only, never the
@@ -27,8 +28,14 @@
 #'   such call. Calling a loaded module ([module_apply()]) does not. Code that reaches hubfn's
 #'   Python functions directly through reticulate does not either: set `os.environ` there.
 #'
+#'   The variables are defaults. The arguments `cache_dir`, `offline`, `timeout`, `token` and
+#'   `settings` (see [hub_load()] and [hub_settings()]) override them for one call, without
+#'   changing any variable in R or Python: `hub_load(url, cache_dir = dir, offline = TRUE)`.
+#'
 #' @param handle A module URL; `NULL` for every entry.
 #' @param all Remove every entry.
+#' @param cache_dir The cache directory to work on (one path; `~` is expanded); `NULL` for the
+#'   default, `cache_dir()`.
 #' @param deep `cache_verify()`: also read every file against the content hash recorded when it was
 #'   downloaded, and report files that did not come from the archive.
 #' @return `cache_dir()`: a path. `cache_list()`, `cache_verify()`, `cache_remove()`: what hubfn
@@ -39,6 +46,7 @@
 #' cache_list()
 #' cache_verify()
 #' cache_remove("https://example.com/acme/fruit/1")
+#' cache_list(cache_dir = "~/hub-cache")
 #' }
 #' @name cache
 NULL
@@ -52,23 +60,27 @@ cache_dir <- function() {
 
 #' @rdname cache
 #' @export
-cache_list <- function() {
+cache_list <- function(cache_dir = NULL) {
+  dir <- .as_cache_dir(cache_dir, sys.call())
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_list")())))
+  .records(.plain(.py_call(.hubfn_fn("cache_list")(cache_dir = dir))))
 }
 
 #' @rdname cache
 #' @export
-cache_verify <- function(handle = NULL, deep = FALSE) {
+cache_verify <- function(handle = NULL, deep = FALSE, cache_dir = NULL) {
+  dir <- .as_cache_dir(cache_dir, sys.call())
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn("cache_verify")(handle = handle, deep = isTRUE(deep)))))
+  .records(.plain(.py_call(.hubfn_fn("cache_verify")(handle = handle, deep = isTRUE(deep), cache_dir = dir))))
 }
 
 #' @rdname cache
 #' @export
-cache_remove <- function(handle = NULL, all = FALSE) {
+cache_remove <- function(handle = NULL, all = FALSE, cache_dir = NULL) {
+  dir <- .as_cache_dir(cache_dir, sys.call())
   .sync_env()
-  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove")(handle = handle, all = isTRUE(all))))))
+  invisible(.records(.plain(.py_call(.hubfn_fn("cache_remove")(handle = handle, all = isTRUE(all),
+                                                               cache_dir = dir)))))
 }
 
 # Python values -> plain R values: attrs classes and dataclasses become named lists, paths strings.

@@ -11,7 +11,9 @@
 #'   have NumPy < 2.
 #' @section Environment variables: `Sys.setenv()` of `TFHUB_CACHE_DIR`, `HUBFN_OFFLINE` and
 #'   hubfn's other settings takes effect at the next call that resolves a module or uses the
-#'   cache, even after Python has started; see the section in [cache_dir()].
+#'   cache, even after Python has started; see the section in [cache_dir()]. The arguments
+#'   `cache_dir`, `offline`, `timeout`, `token` and `settings` ([hub_settings()]) of those calls
+#'   override the variables for one call, changing nothing global.
 #' @section Errors: errors raised by hubfn arrive as R errors carrying hubfn's message, with a
 #'   class per Python error class (`hubfn_input_error`, `hubfn_signature_error`,
 #'   `hubfn_module_not_found`, `hubfn_fetch_error`, ...) and `hubfn_error`; other Python errors

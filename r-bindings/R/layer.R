@@ -15,6 +15,10 @@
 #' (`signature`, `output_key`, `output_shape`, `tags`). R numbers in `input_shape` and
 #' `output_shape` become integers (`NA` or `NULL` an unknown dimension).
 #'
+#' The fetch settings (`cache_dir`, `offline`, `timeout`, `token`, `settings`) are hubfn's, as in
+#' [hub_load()]: they say where and how the module is fetched, for this layer only, and are not
+#' saved with a model (a reloaded model fetches with the settings of its own session).
+#'
 #' `hub_layer()` is the plain form: it returns the Python layer object.
 #'
 #' There is no R `keras` package here (Debian does not package it): build and fit models with
@@ -45,8 +49,10 @@
 #' output <- input %>% features()
 #' }
 #' @export
-layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ...) {
-  layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ...)
+layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., cache_dir = NULL, offline = NULL,
+                      timeout = NULL, token = NULL, settings = NULL) {
+  layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ..., cache_dir = cache_dir,
+                     offline = offline, timeout = timeout, token = token, settings = settings)
   if (missing(object) || is.null(object)) {
     return(.as_r_layer(layer))
   }
@@ -56,7 +62,9 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ...) 
 #' @rdname layer_hub
 #' @export
 hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = NULL,
-                      arguments = NULL, tags = NULL, ...) {
+                      arguments = NULL, tags = NULL, ..., cache_dir = NULL, offline = NULL, timeout = NULL,
+                      token = NULL, settings = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
   h <- if (inherits(handle, c("hubfn_module", "hubfn.module.Module"))) {
     reticulate::py_to_r(.py_module_of(handle)$handle)  # the layer loads the module by its handle
   } else {
@@ -69,7 +77,7 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   kwargs <- .layer_kwargs(list(...))
   .py_call(do.call(fn, c(list(h, trainable = isTRUE(trainable), signature = signature,
                               output_key = output_key, arguments = args, tags = .as_tags(tags)),
-                         kwargs)))
+                         kwargs, fetch)))
 }
 
 # R values for Keras' keyword arguments: shapes as lists of integers (NULL for NA), a dtype as is.

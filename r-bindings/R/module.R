@@ -148,20 +148,42 @@
 #'   the cache; see [cache_dir()]).
 #' @param tags The graph variant (tag set) to load, as a character vector; `NULL` for the default,
 #'   `character(0)` for the empty tag set of a TF1 hub module.
+#' @param cache_dir The cache directory for this call (one path; `~` is expanded), instead of
+#'   `TFHUB_CACHE_DIR` (else `<temp>/tfhub_modules`). `NULL`: the environment (or `settings`)
+#'   decides.
+#' @param offline `TRUE` to use the cache only, never the network (a module not in the cache is an
+#'   error of class `hubfn_offline_error`); `FALSE` to download even if `HUBFN_OFFLINE` is set.
+#'   `NULL`: the environment (or `settings`) decides.
+#' @param timeout Seconds to wait, for connecting and for each read: one positive number, or
+#'   `c(connect, read)`. `NULL`: `HUBFN_CONNECT_TIMEOUT` and `HUBFN_READ_TIMEOUT` (15 and 60).
+#' @param token A bearer token for a private hub: a single string, sent only to the host the handle
+#'   names (never to a host a redirect leads to), or a named character vector or list of tokens by
+#'   host, `c("hub.example.com" = "...")`. Tokens are sent over `https://` only, unless
+#'   `token_over_http = TRUE` (see [hub_settings()]). `NULL`: `HUBFN_TOKENS` or `~/.netrc`.
+#' @param settings A value from [hub_settings()] holding any of these; the arguments named in the
+#'   call replace what it holds. `NULL`: the environment.
 #' @return A `hubfn_module`: a function of `(inputs, signature = NULL, as_dict = FALSE,
 #'   training = FALSE, convert = TRUE, batch_size = NULL, progress = NULL)`.
-#' @seealso [hub_module()], [module_apply()], [module_signatures()]
+#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` apply to
+#'   this call only: nothing global changes (not R's environment, not Python's `os.environ`), and
+#'   what they do not name comes from the environment variables (see [cache_dir()]).
+#' @seealso [hub_module()], [module_apply()], [module_signatures()], [hub_settings()]
 #' @examples
 #' \dontrun{
 #' m <- hub_load("https://example.com/acme/fruit/1")
 #' m(matrix(c(1, 2, 3, 4), 2, byrow = TRUE))
 #' out <- m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)
 #' out$cats
+#' # this call's own cache, and a token for a private hub
+#' m <- hub_load("https://hub.example.com/acme/fruit/1", cache_dir = "~/hub-cache",
+#'               token = Sys.getenv("HUB_TOKEN"), timeout = c(5, 30))
 #' }
 #' @export
-hub_load <- function(handle, tags = NULL) {
+hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
+                     settings = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
   .sync_env()
-  py <- .py_call(.hubfn()$hub_load(as.character(handle), tags = .as_tags(tags)))
+  py <- .py_call(do.call(.hubfn()$hub_load, c(list(as.character(handle), tags = .as_tags(tags)), fetch)))
   .new_module(py)
 }
 
@@ -175,21 +197,25 @@ hub_load <- function(handle, tags = NULL) {
 #' @param handle_or_module A handle (see [hub_load()]) or a module already loaded.
 #' @param trainable Whether the module's variables are to be trained.
 #' @inheritParams hub_load
-#' @return A `hubfn_module`.
+#' @return A `hubfn_module`. The fetch settings (`cache_dir`, ..., `settings`) apply to a handle;
+#'   a module already loaded is not fetched again.
 #' @examples
 #' \dontrun{
 #' m <- hub_module("/path/to/module", trainable = TRUE)
 #' length(m$trainable_variables)
 #' }
 #' @export
-hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL) {
+hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
+                       timeout = NULL, token = NULL, settings = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
   h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) {
     .py_module_of(handle_or_module)
   } else {
     as.character(handle_or_module)
   }
   .sync_env()
-  py <- .py_call(.hubfn()$hub_module(h, trainable = isTRUE(trainable), tags = .as_tags(tags)))
+  py <- .py_call(do.call(.hubfn()$hub_module, c(list(h, trainable = isTRUE(trainable), tags = .as_tags(tags)),
+                                               fetch)))
   .new_module(py)
 }
 
@@ -248,9 +274,12 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #' The signatures of a module
 #'
 #' Lists what each of a module's functions takes and gives, without loading it when given a
-#' handle. `hub_signatures()` is another name for `module_signatures()`.
+#' handle (which may be downloaded, with the fetch settings `cache_dir`, ..., `settings`; they
+#' are not used for a module already loaded). `hub_signatures()` is another name for
+#' `module_signatures()`.
 #'
 #' @param module_or_handle A module, or a handle (see [hub_load()]).
+#' @inheritParams hub_load
 #' @return A list named by signature, each a list of `name`, `inputs` and `outputs`; each input or
 #'   output is a list of `name`, `dtype` and `shape` (an integer vector, `NA` for unknown
 #'   dimensions, `NULL` for unknown rank).
@@ -261,18 +290,21 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #' sigs$fruit_to_pet$inputs[[1]]$dtype
 #' }
 #' @export
-module_signatures <- function(module_or_handle) {
+module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
+                              settings = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
   info <- attr(module_or_handle, "hubfn_info")
   if (inherits(module_or_handle, "hubfn_module") && !is.null(info)) {
     return(info$signatures)  # read when it was loaded
   }
-  h <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
-    .py_module_of(module_or_handle)
+  if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
+    h <- .py_module_of(module_or_handle)
+    fetch <- list()  # a loaded module is not fetched
   } else {
     .sync_env()  # a handle may be resolved (downloaded)
-    as.character(module_or_handle)
+    h <- as.character(module_or_handle)
   }
-  .tidy_signatures(reticulate::py_to_r(.py_call(.hubfn()$module_signatures(h))))
+  .tidy_signatures(reticulate::py_to_r(.py_call(do.call(.hubfn()$module_signatures, c(list(h), fetch)))))
 }
 
 #' @rdname module_signatures
@@ -282,18 +314,21 @@ hub_signatures <- module_signatures
 #' Resolve a handle to a local directory
 #'
 #' Local directories and `file://` URLs are checked; `http(s)://` URLs are downloaded once into the
-#' cache (see [cache_dir()]).
+#' cache (see [cache_dir()]; `cache_dir =` names another one for this call).
 #'
 #' @inheritParams hub_load
 #' @return The module's local directory.
 #' @examples
 #' \dontrun{
 #' hub_resolve("https://example.com/acme/fruit/1")
+#' hub_resolve("https://example.com/acme/fruit/1", cache_dir = tempfile("cache-"))
 #' }
 #' @export
-hub_resolve <- function(handle) {
+hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
+                        settings = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
   .sync_env()
-  reticulate::py_to_r(.py_call(.hubfn()$hub_resolve(as.character(handle))))
+  reticulate::py_to_r(.py_call(do.call(.hubfn()$hub_resolve, c(list(as.character(handle)), fetch))))
 }
 
 .format_tags <- function(tags) {

@@ -53,7 +53,7 @@ test_that("HUBFN_OFFLINE set after Python started stops downloads; unset, they w
   e <- tryCatch(hub_load(url), error = function(e) e)
   expect_s3_class(e, c("hubfn_offline_error", "hubfn_cache_error", "hubfn_error", "error", "condition"),
                   exact = TRUE)
-  expect_match(conditionMessage(e), "HUBFN_OFFLINE is set", fixed = TRUE)
+  expect_match(conditionMessage(e), "HUBFN_OFFLINE (or offline = TRUE) says to stay offline", fixed = TRUE)
   expect_match(conditionMessage(e), new_cache, fixed = TRUE)  # the new cache, not the old one
   expect_error(hub_resolve(url), class = "hubfn_offline_error")
   expect_error(module_signatures(url), class = "hubfn_offline_error")
