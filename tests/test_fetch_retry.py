@@ -1,12 +1,13 @@
 """Retries (hubfn.fetch.retry, a urllib3 Retry on the session): backoff kept for server errors, a time
-budget for refused connections, Retry-After forms. Real servers and closed ports on 127.0.0.1."""
+budget for refused connections, Retry-After forms. Real servers and closed ports on 127.0.0.1. (The
+download's overall worst case: test_fetch_budget.py.)"""
 
 import pytest
 
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch import http
+from hubfn.fetch import http, retry
 
 
 @pytest.fixture(autouse=True)
@@ -60,4 +61,5 @@ def test_retry_after_forms():
         email.utils.formatdate(time.time() + 60, usegmt=True)) <= 60
     assert policy.parse_retry_after("soon") is None
     assert policy.parse_retry_after("3600") == 10, "capped at HUBFN_MAX_RETRY_AFTER"
-    assert [http.resume_wait(settings, n) for n in (1, 2, 3, 7, 8)] == [0.5, 1.0, 2.0, 30.0, 30.0], "capped like the policy"
+    waits = [retry.Policy.of(settings).wait(n) for n in (1, 2, 3, 7, 8, 5000)]
+    assert waits == [0.5, 1.0, 2.0, 30.0, 30.0, 30.0], "doubling, capped at 30 s (and no overflow)"

@@ -196,6 +196,27 @@ def test_body_short_of_content_length_is_never_taken_as_whole(server, fruit_tgz,
     assert entries(cache_dir) == []
 
 
+@pytest.mark.parametrize("ranges", [True, False], ids=["resumable", "not-resumable"])
+@pytest.mark.parametrize("retries", ["0", "2"])
+@pytest.mark.parametrize("first", [b"x", b"<", b"\0"], ids=["text", "markup", "zero"])
+def test_one_byte_of_a_promised_tar_is_a_truncated_download(server, cache_dir, monkeypatch, first, retries,
+                                                             ranges):
+    """Issue 19: a .tar URL whose answer promises 10240 bytes (Content-Length) and sends one before closing
+    is a download cut short, whatever that byte looks like, not "not an archive"; every retry (a resume or,
+    without range support, a fresh start) is cut the same way."""
+    monkeypatch.setenv("HUBFN_RETRIES", retries)
+    url = server.add(f"/short/{first.hex()}{retries}{ranges}.tar", body=first * 10240, cut_at=1, faults=99,
+                     ranges=ranges, content_type="application/x-tar")
+    with pytest.raises(errors.FetchError) as e:
+        hubfn.hub_resolve(url)
+    assert not isinstance(e.value, errors.NotAnArchiveError), str(e.value)
+    assert url in str(e.value) and "cut short" in str(e.value) and "of 10240" in str(e.value), str(e.value)
+    attempts = int(retries) + 1
+    assert f"after {attempts} attempt{'s' if attempts > 1 else ''} over" in str(e.value), str(e.value)
+    assert len(server.gets(url.split(str(server.port))[1])) == attempts
+    assert entries(cache_dir) == []
+
+
 def test_archive_without_saved_model_at_root(server, fruit_dir, cache_dir, tmp_path):
     import shutil
 

@@ -75,7 +75,9 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
     for tmp in paths.tmp_dirs():  # left by a killed process; we hold the lock, so nobody uses them
         shutil.rmtree(tmp, ignore_errors=True)
     source = download.Source(url, paths.partial, settings, extra_auth)
-    for _attempt in range(3):
+    # Ends by a break or an error: each new start is one more attempt of source.budget (hubfn.fetch.retry),
+    # which refuses them once its count or its time is spent.
+    while True:
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
         # Network reads and partial-file writes run in a thread, overlapping gzip decoding.
@@ -87,30 +89,25 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
                 feed.close()  # stops the producer now, not when the traceback is collected
             _check_module(tmp, url)
             break
-        except download.Restart:
+        except download.Restart:  # counted (and waited for) by the budget when the body broke
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the server cannot continue it: begin again at byte 0
-            continue
         except (errors.ArchiveError, errors.NotAModuleError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the served bytes are bad: resuming from them would fail again
-            if source.resumed_from:
-                # Bytes kept from an earlier attempt were part of it: a server whose validator did not
-                # change with the archive can still splice. One more try, all from the network (the
-                # partial is gone, so it resumes from nothing: this happens at most once).
-                log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is "
-                            "damaged (%s); downloading it again from the start.", url, e)
-                source = download.Source(url, paths.partial, settings, extra_auth)
-                continue
-            raise
+            # Bytes kept from an earlier attempt were part of it: a server whose validator did not change
+            # with the archive can still splice. One more attempt, all from the network (the partial is
+            # gone, so this happens at most once), without a wait: the server did not fail.
+            if not source.resumed_from or source.budget.next_attempt() is None:
+                raise
+            log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is damaged "
+                        "(%s); downloading it again from the start.", url, e)
+            source = download.Source(url, paths.partial, settings, extra_auth, budget=source.budget)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)  # the partial file stays for the next attempt
             if disk.is_full(e):  # unpacking filled the disk: the same clear error as before a download
                 raise disk.full_error(paths.root, url, source.total, _size_of(paths.partial)) from None
             raise
-    else:
-        raise errors.FetchError(f"Module URL {url}: the download was interrupted again and again and the "
-                                "server cannot resume it. Try again later.")
     _install(handle, url, paths, tmp, result)
     source.discard_partial()
 

@@ -14,7 +14,11 @@
   - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
     from the current offset. If the server cannot resume (no validator, no range support) the consumer
     has already seen bytes, so `Restart` is raised: the caller starts over from an empty directory.
-  - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end;
+    How often, after which waits and until when: the download's hubfn.fetch.retry.Budget, shared by
+    every attempt (a start over included), whose clock stops while bytes arrive;
+  - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end. (The
+    archive reader judges a body by its first 512 bytes or by its end, so a body cut before 512 bytes
+    is said to be cut short, whatever its first bytes look like.)
   - behind redirects (tfhub.dev -> Kaggle -> a signed storage URL) a resume asks the URL the chain
     ended at first, and follows the chain again from the handle when that URL refuses (its signature
     expired); the validator and total guard it the same way, so two versions are never spliced;
@@ -30,6 +34,7 @@ import logging
 import os
 import sys
 import time
+from http.client import IncompleteRead
 
 import attrs
 import requests
@@ -37,7 +42,7 @@ import urllib3
 
 from .. import errors
 from ..util import env, fs
-from . import disk, http
+from . import disk, http, retry
 
 log = logging.getLogger("hubfn")
 NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -104,6 +109,10 @@ class Source:
     total: int | None = None  # the archive's size, once known
     stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
     md5: str | None = None  # the MD5 the server states for the archive being read
+    # The retry policy's clock and counts for the whole download, shared by every attempt (hubfn.fetch.retry).
+    budget: retry.Budget = attrs.field(default=attrs.Factory(lambda s: retry.Policy.of(s.settings).start(),
+                                                             takes_self=True))
+    response: http.Response | None = attrs.field(default=None, init=False)  # the open one, replaced on resume
 
     def stop(self):
         self.stopped = True
@@ -148,13 +157,13 @@ class Source:
                 f"Module URL {self.url}: the archive's MD5 is {base64.b64encode(digest.digest()).decode()}, but "
                 f"the server stated {self.md5} (x-goog-hash): the bytes were damaged on the way. Try again.")
 
-    def _write_info(self, validator, total, final_url):
-        write_json(self.info_path, {"url": self.url, "validator": validator, "total": total,
+    def _write_info(self, validator, final_url):
+        write_json(self.info_path, {"url": self.url, "validator": validator, "total": self.total,
                                     "final_url": final_url, "md5": self.md5})
 
     def _open(self, start=0, validator=None, via=None):
         return http.open_archive(self.url, self.settings, start=start, validator=validator, via=via,
-                                 extra_auth=self.extra_auth)
+                                 extra_auth=self.extra_auth, budget=self.budget)
 
     def _chunks(self):
         self.resumed_from = 0  # of this attempt: after a Restart the bytes kept earlier are gone
@@ -165,86 +174,90 @@ class Source:
             disk.check_room(self.directory, self.url, have, have)
             yield from self._complete(have)
             return
+        have, validator = self._first_response(have, info)
+        try:
+            disk.check_room(self.directory, self.url, self.total, have)
+            # Unbuffered: a full disk must surface at the write that hit it, not at a later flush.
+            with open(self.partial, "r+b" if have else "wb", buffering=0) as f:
+                if have:
+                    log.info("Resuming %s at byte %d of %s.", self.url, have, self.total)
+                    self.resumed_from = have
+                    if self.response.final_url != info.final_url:  # the chain was followed again: keep its end
+                        self._write_info(validator, self.response.final_url)
+                    yield from self.budget.receiving(_replay(f, have))
+                elif validator:
+                    self._write_info(validator, self.response.final_url)
+                else:  # without a validator a later resume could splice two different archives
+                    fs.unlink_if_present(self.info_path)
+                f.seek(have)
+                f.truncate()
+                self.pos = have
+                started = time.monotonic()
+                yield from self._network(f, validator)
+        finally:
+            self.response.close()
+        log.info("Downloaded %s: %d bytes in %.1f s%s.", self.url, self.pos, time.monotonic() - started,
+                 f" (resumed at byte {have})" if have else "")
+
+    def _first_response(self, have, info):
+        """Open this attempt's response (self.response): (the kept bytes it continues, its validator)."""
         validator = info.validator if have else None
-        resp = self._open(have, validator, info.final_url if have else None)
-        if resp.start and not same_archive(resp, validator, info.total, info.md5):
+        self.response = self._open(have, validator, info.final_url if have else None)
+        if self.response.start and not same_archive(self.response, validator, info.total, info.md5):
             log.warning("%s changed since the partial download (%s, now %s) and the server sent a range of "
-                        "the new version anyway; starting over.", self.url, validator, resp.validator)
-            resp.close()
-            resp = self._open()
+                        "the new version anyway; starting over.", self.url, validator, self.response.validator)
+            self.response.close()
+            self.response = self._open()
+        resp = self.response
         if resp.start == 0:
             have = 0  # a 200: the server ignored the range or the archive changed; start over
         self.md5 = resp.md5 or (self.md5 if have else None)
-        total = resp.total if resp.total is not None else (info.total if have else None)
+        self.total = resp.total if resp.total is not None else (info.total if have else None)
         validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
-        self.total = total
+        return have, validator
+
+    def _network(self, f, validator):
+        """The archive from self.pos to its end, continued with a Range request after each drop."""
+        bar = _progress(self.url, self.total, self.pos)
         try:
-            disk.check_room(self.directory, self.url, total, have)
-        except errors.DiskFullError:
-            resp.close()
-            raise
-        mode = "r+b" if have else "wb"
-        # Unbuffered: a full disk must surface at the write that hit it, not at a later flush.
-        with open(self.partial, mode, buffering=0) as f:
-            if have:
-                log.info("Resuming %s at byte %d of %s.", self.url, have, total)
-                self.resumed_from = have
-                if resp.final_url != info.final_url:  # the chain was followed again: keep its new end
-                    self._write_info(validator, total, resp.final_url)
-                yield from _replay(f, have)
-                f.seek(have)
-                f.truncate()
-            else:
-                f.truncate()
-                if validator:
-                    self._write_info(validator, total, resp.final_url)
-                else:  # without a validator a later resume could splice two different archives
-                    fs.unlink_if_present(self.info_path)
-            self.pos = have
-            bar = _progress(self.url, total, have)
-            started = time.monotonic()
-            try:
-                drops = 0
-                while True:
-                    try:
-                        yield from self._body(resp, f, bar)
-                        if total is not None and self.pos < total:
-                            raise EOFError(f"the body ended at byte {self.pos} of {total}")
-                        break
-                    except errors.HubError:
-                        raise  # a full disk (DiskFullError is an OSError too) is not a network drop
-                    except (*NETWORK_ERRORS, EOFError) as e:
-                        resp.close()
-                        pos = self.pos
-                        drops += 1
-                        if drops > self.settings.retries:
-                            kept = ("the bytes so far are kept and the next attempt continues from them."
-                                    if validator else "the server sends no ETag or Last-Modified, so the "
-                                    "next attempt starts over.")
-                            raise errors.FetchError(
-                                f"Module URL {self.url}: the download stopped at byte {pos} of "
-                                f"{total if total is not None else 'unknown'} ({_why(e)}), after {drops} "
-                                f"attempts. Check your network and try again; {kept}") from None
-                        log.warning("Download of %s interrupted at byte %d (%s); continuing.", self.url, pos,
-                                    _why(e))
-                        time.sleep(http.resume_wait(self.settings, drops))
-                        if not (validator and resp.accepts_ranges):
-                            raise Restart() from None
-                        resp = self._open(pos, validator, resp.final_url)
-                        if resp.start != pos or not same_archive(resp, validator, total, self.md5):
-                            resp.close()
-                            raise Restart() from None
-                pos = self.pos
-                if total is not None and pos > total:
-                    raise errors.FetchError(f"Module URL {self.url}: received {pos} bytes, more than the "
-                                            f"{total} the server announced.")
-            finally:
-                resp.close()
-                if bar is not None:
-                    bar.close()
-        secs = time.monotonic() - started
-        log.info("Downloaded %s: %d bytes in %.1f s%s.", self.url, pos, secs,
-                 f" (resumed at byte {have})" if have else "")
+            while True:
+                try:
+                    yield from self._body(f, bar)
+                    if self.total is not None and self.pos < self.total:
+                        raise EOFError(f"the body ended at byte {self.pos} of {self.total}")
+                    break
+                except errors.HubError:
+                    raise  # a full disk (DiskFullError is an OSError too) is not a network drop
+                except (*NETWORK_ERRORS, EOFError) as e:
+                    self._resume(e, validator)
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.total is not None and self.pos > self.total:
+            raise errors.FetchError(f"Module URL {self.url}: received {self.pos} bytes, more than the "
+                                    f"{self.total} the server announced.")
+
+    def _resume(self, error, validator):
+        """After a drop: wait as the policy says, then continue from self.pos in a new self.response.
+        Restart when the server cannot continue (the consumer has seen bytes already); a FetchError when
+        the policy allows no more attempts (hubfn.fetch.retry)."""
+        self.response.close()
+        wait = self.budget.next_attempt()
+        if wait is None:
+            kept = ("the bytes so far are kept and the next attempt continues from them." if validator else
+                    "the server sends no ETag or Last-Modified, so the next attempt starts over.")
+            raise errors.FetchError(
+                f"Module URL {self.url}: the download was cut short: it stopped at byte {self.pos} of "
+                f"{self.total if self.total is not None else 'unknown'} ({_why(error)}), "
+                f"{self.budget.said(self.budget.attempts)}. Check your network and try again; {kept}") from None
+        log.warning("Download of %s interrupted at byte %d (%s); continuing in %.3g s.", self.url, self.pos,
+                    _why(error), wait)
+        time.sleep(wait)
+        if not (validator and self.response.accepts_ranges):
+            raise Restart() from None
+        self.response = self._open(self.pos, validator, self.response.final_url)
+        if self.response.start != self.pos or not same_archive(self.response, validator, self.total, self.md5):
+            raise Restart() from None  # (the response is closed by _chunks)
 
     def _complete(self, have):
         log.info("Using the whole archive of %s kept from an earlier attempt (%d bytes); no new request.",
@@ -257,12 +270,9 @@ class Source:
                 self.pos += len(chunk)
                 yield chunk
 
-    def _body(self, resp, f, bar):
-        it = resp.chunks()
-        while True:
-            chunk = next(it, None)  # network errors surface here and are handled by the caller
-            if chunk is None:
-                return
+    def _body(self, f, bar):
+        # Network errors surface in the iteration, handled by _network.
+        for chunk in self.budget.receiving(self.response.chunks()):
             if self.stopped:
                 raise Stopped()
             self._append(f, chunk)
@@ -305,6 +315,8 @@ def _replay(f, n):
 
 
 def _why(e):
+    if isinstance(e, urllib3.exceptions.ProtocolError) and any(isinstance(a, IncompleteRead) for a in e.args):
+        return "the server closed the connection before the end"  # (urllib3 words it as a tuple of reprs)
     text = str(e) or type(e).__name__
     return text if len(text) < 200 else text[:200] + "…"
 

@@ -6,9 +6,10 @@ subprocesses), where a TF import would cost seconds each.
 
 The settings of a fetch (timeouts, retries, tokens) are one hubfn.settings.Settings value, made per call
 from the caller's arguments and the environment. TFHUB_DISABLE_CERT_VALIDATION=true skips TLS checks (as
-in tensorflow_hub; warns). Retries run inside urllib3 (hubfn.fetch.retry.Policy on the session's
-adapters), one layer per request. Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles (REQUESTS_CA_BUNDLE,
-CURL_CA_BUNDLE, SSL_CERT_FILE) come from the usual variables.
+in tensorflow_hub; warns). Retries run inside urllib3 (hubfn.fetch.retry.RequestRetry on the session's
+adapters), within the time budget of the download (hubfn.fetch.retry.Budget), which also cuts each
+attempt's timeouts to what is left of it. Proxies (HTTP(S)_PROXY, NO_PROXY) and CA bundles
+(REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, SSL_CERT_FILE) come from the usual variables.
 
 Redirects are followed here, hop by hop, not by requests: tfhub.dev answers with a redirect to Kaggle
 Models, which redirects to a signed storage URL on another host. Each hop is checked (https is never
@@ -21,12 +22,12 @@ import base64
 import binascii
 import os
 import threading
-import time
 import urllib.parse
 import warnings
 
 import attrs
 import requests
+import urllib3
 
 from .. import errors, settings as settings_mod
 from ..util.env import env_str, tfhub_flag
@@ -48,15 +49,8 @@ Settings = settings_mod.Settings
 
 
 def policy(settings):
-    """The urllib3 Retry that carries the settings' retry fields (hubfn.fetch.retry)."""
-    return retry.Policy.make(settings.retries, settings.backoff, settings.refused_give_up,
-                             settings.max_retry_after)
-
-
-def resume_wait(settings, attempt):
-    """Seconds to sleep before resuming a broken body for the `attempt`-th time (1-based): the same
-    doubling backoff, with the same cap, as between the retries of one request (hubfn.fetch.retry)."""
-    return min(settings.backoff * 2 ** (attempt - 1), retry.MAX_WAIT)
+    """The urllib3 Retry of one request outside a download (no time budget): hubfn.fetch.retry's."""
+    return retry.Policy.of(settings).request_retry()
 
 
 def download_url(handle: str) -> str:
@@ -205,62 +199,64 @@ def chain_text(chain):
     return " -> ".join(_short(u) for u in chain)
 
 
-def open_archive(url: str, settings: Settings, start=0, validator=None, via=None, extra_auth=()) -> Response:
+def open_archive(url: str, settings: Settings, start=0, validator=None, via=None, extra_auth=(),
+                 budget=None) -> Response:
     """GET `url` (from byte `start`, guarded by `validator`), following its redirect chain, retrying
-    connection errors, 429 and 5xx.
+    connection errors, 429 and 5xx within `budget` (a hubfn.fetch.retry.Budget; default: a new one).
 
     via: a URL an earlier response came from (the end of the chain last time). It is asked first, so a
     resume goes straight to the storage host; when it refuses (an expired signed URL answers 400, 403 or
     410) the chain is followed again from `url`. extra_auth: (host, Authorization) pairs of a resolver.
     A 206 only comes back when the server honoured the range; a 200 means "from the beginning".
     """
+    budget = budget or retry.Policy.of(settings).start()
     headers = {}
     if start > 0:
         headers["Range"] = f"bytes={start}-"
         if validator:
             headers["If-Range"] = validator
     if via and via != url:
-        resp, chain = _follow(via, settings, headers, extra_auth, url)
+        resp, chain = _follow(via, settings, headers, extra_auth, url, budget)
         if resp.status_code in (200, 206):
-            return _accepted(resp, url, start, chain)
+            return _accepted(resp, url, start, chain, budget)
         resp.close()
         if 400 <= resp.status_code < 500:  # expired or revoked: ask the handle's own host again
-            return open_archive(url, settings, start, validator, None, extra_auth)
-        _refused(resp, url, chain, settings, extra_auth)
-    resp, chain = _follow(url, settings, headers, extra_auth, url)
+            return open_archive(url, settings, start, validator, None, extra_auth, budget)
+        _refused(resp, url, chain, settings, extra_auth, budget)
+    resp, chain = _follow(url, settings, headers, extra_auth, url, budget)
     if resp.status_code in (200, 206):
-        return _accepted(resp, url, start, chain)
+        return _accepted(resp, url, start, chain, budget)
     if resp.status_code == 416 and start > 0:
         resp.close()  # our partial file is no longer a prefix of what is served: start over
-        return open_archive(url, settings, 0, None, None, extra_auth)
-    _refused(resp, url, chain, settings, extra_auth)
+        return open_archive(url, settings, 0, None, None, extra_auth, budget)
+    _refused(resp, url, chain, settings, extra_auth, budget)
 
 
-def _refused(resp, url, chain, settings, extra_auth):
+def _refused(resp, url, chain, settings, extra_auth, budget):
     if resp.status_code not in retry.RETRY_STATUS:
         err = status_error(resp, url, chain[-1], held_back=auth.would_send(chain[-1], settings, extra_auth))
         resp.close()
         raise err
-    used = getattr(resp.raw, "retries", None)
-    attempts = used.attempts() if isinstance(used, retry.Policy) else settings.retries + 1
     hop = f" (redirected to {_short(chain[-1])})" if chain[-1] != url else ""
+    after = resp.headers.get("Retry-After")
+    asked = f" (it asked to wait: Retry-After: {after})" if after and budget.ran_out else ""
     err = errors.FetchError(
-        f"Module URL {url}{hop}: HTTP {resp.status_code} {resp.reason}, after {attempts} attempts. Check the URL "
-        "and your network (proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
+        f"Module URL {url}{hop}: HTTP {resp.status_code} {resp.reason}, {budget.said(budget.tries)}{asked}. Check "
+        "the URL and your network (proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.")
     resp.close()
     raise err
 
 
-def _follow(first, settings, headers, extra_auth, url):
+def _follow(first, settings, headers, extra_auth, url, budget):
     """GET `first` and the redirects it leads to: (the first non-redirect response, the chain of URLs)."""
     s = session()
-    retries = policy(settings)
+    retries = budget.policy.request_retry(budget)
     for adapter in s.adapters.values():  # a chain may cross from http to https: set both
         adapter.max_retries = retries
     chain = [first]
     hop = first
     while True:
-        resp = _get(s, hop, headers, settings, extra_auth, url)
+        resp = _get(s, hop, headers, settings, extra_auth, url, budget)
         if resp.status_code not in REDIRECTS or "Location" not in resp.headers:
             return resp, tuple(chain)
         location = resp.headers["Location"]
@@ -284,27 +280,34 @@ def _follow(first, settings, headers, extra_auth, url):
         hop = nxt
 
 
-def _get(s, hop, headers, settings, extra_auth, url):
-    began = time.monotonic()
+def _get(s, hop, headers, settings, extra_auth, url, budget):
     where = f"Module URL {url}" + (f" (redirected to {_short(hop)})" if hop != url else "")
+    budget.check(where)
+    budget.tries = 1
     try:
         return s.get(hop, headers=headers, stream=True, verify=verify_setting(), allow_redirects=False,
-                     auth=auth.HopAuth(auth.header_for(hop, settings, extra_auth)),
-                     timeout=(settings.connect_timeout, settings.read_timeout))
+                     auth=auth.HopAuth(auth.header_for(hop, settings, extra_auth)), timeout=budget.timeout())
     except requests.exceptions.SSLError as e:
         raise errors.FetchError(
             f"{where}: TLS error ({_reason(e)}). Set REQUESTS_CA_BUNDLE to your CA bundle, or "
             "TFHUB_DISABLE_CERT_VALIDATION=true for a server you trust.") from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
         raise errors.FetchError(
-            f"{where}: could not connect ({_reason(e)}); gave up after "
-            f"{time.monotonic() - began:.1f} s. Check the URL and your network (proxy settings: HTTPS_PROXY / "
-            "NO_PROXY), or try again later.") from None
+            f"{where}: {_failure(e, settings)}; gave up {budget.said(budget.tries)}. Check the URL and your "
+            "network (proxy settings: HTTPS_PROXY / NO_PROXY), or try again later.") from None
     except requests.exceptions.RequestException as e:
         raise errors.FetchError(f"{where}: {e}") from None
     except OSError as e:  # requests reports a CA bundle path that does not exist this way
         raise errors.FetchError(f"{where}: {e}. Check REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / "
                                 "SSL_CERT_FILE.") from None
+
+
+def _failure(e, settings):
+    """What went wrong with a request that never got an answer."""
+    reason = getattr(e.args[0] if e.args else e, "reason", None)
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError) or isinstance(e, requests.exceptions.ReadTimeout):
+        return f"the server took the request but sent no answer in time (read timeout {settings.read_timeout:g} s)"
+    return f"could not connect ({_reason(e)})"
 
 
 def _reason(e):
@@ -317,9 +320,9 @@ def _reason(e):
     return f"{type(reason).__name__}: {text}"[:300]
 
 
-def _accepted(resp, url, start, chain=()) -> Response:
+def _accepted(resp, url, start, chain, budget) -> Response:
     h = resp.headers
-    chain = chain or (url,)
+    budget.cut_read_timeout(resp.raw)
     head = _refuse_html(resp, url, chain)
     length = int(h["Content-Length"]) if h.get("Content-Length", "").isdigit() else None
     validator = h.get("ETag") or h.get("Last-Modified")

@@ -5,6 +5,8 @@
     TFHUB_DOWNLOAD_PROGRESS        set and not 0/false: a progress bar even when stderr is not a terminal
     HUBFN_OFFLINE                  1/true/yes/on: use the cache only, never the network
     HUBFN_CONNECT_TIMEOUT, HUBFN_READ_TIMEOUT, HUBFN_RETRIES, HUBFN_BACKOFF, HUBFN_MAX_RETRY_AFTER
+                                   timeouts, retries and waits: hubfn.fetch.retry, which also states the
+                                   worst case they allow (worst_case_seconds; 390 s by default)
     HUBFN_REFUSED_GIVE_UP          seconds to keep retrying a refused connection (default 3)
     HUBFN_MAX_MODULE_BYTES, HUBFN_MAX_MODULE_FILES, HUBFN_MAX_RATIO   archive safety caps
     SOURCE_DATE_EPOCH              the mtime written into packed archives
