@@ -1,8 +1,10 @@
 """Fetch: an http(s) handle -> a checked module directory in the cache shared with tensorflow_hub.
 
 The stages, in the order a download runs through them:
-    http      requests session, timeouts, status -> typed errors
-    retry     the retry policy (a urllib3 Retry on the session's adapters)
+    auth      which credentials each URL of a redirect chain gets (tokens per host, netrc)
+    http      requests session, redirect chains hop by hop, timeouts, status -> typed errors
+    retry     the one retry and resume policy, with its stated worst case (a Budget every layer spends)
+    kaggle    Kaggle Models handles: latest version, credentials, the download URL
     download  the archive's bytes, resumable (Range/If-Range) through a partial file, never spliced
     disk      free space checked before a download; a full disk said at once
     prefetch  network reads in a thread, ahead of the decoder
