@@ -80,7 +80,7 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
     obj = load_object(path, load_tags, info.format, trainable=trainable, ops=info.ops)
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
                   signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj, functions=variant.functions,
-                  load_id=new_load_id() if trainable else 0)
+                  call_without_specs=variant.call_without_specs, load_id=new_load_id() if trainable else 0)
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",

@@ -1,9 +1,10 @@
 """Apply: run one of a module's functions on user inputs and pick the outputs asked for.
 
-The steps: choose the function (`select`), check and convert the inputs against its declared specs
-(hubfn.inputs), call it, and shape the result (`_pick_outputs`). The choice and the converters depend
-only on (module, signature, training), so they are made once into a plan kept on the Module; a call
-then costs the conversions it needs and TensorFlow's own call.
+The steps: choose the function (hubfn.ways.choose, the rule every caller shares), check and convert
+the inputs against its declared specs (hubfn.inputs), call it, and shape the result (`_pick_outputs`).
+The choice and the converters depend only on (module, signature, training), so they are made once into
+a plan kept on the Module; a call then costs the conversions it needs and TensorFlow's own call.
+`batch_size=` hands the plan to hubfn.batch as the function that runs one batch.
 
 Ways in, all with the same input rules:
 - a SignatureDef by name, called with named inputs (a dict, or one value for a one-input signature);
@@ -13,11 +14,10 @@ Ways in, all with the same input rules:
   the Python keyword arguments they were saved with (e.g. seq_length=16).
 """
 
-from . import errors
+from . import batch, errors, tf1graph
 from .inputs import Converter, keyed
 from .signatures import TF1_HUB
-
-CALL = "__call__"
+from .ways import CALL, choose
 
 
 def module_apply(module, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
@@ -25,7 +25,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
     """Apply `module` to `inputs`.
 
     signature: a SignatureDef, `__call__` or a callable sub-object by name; None picks "default", else the
-        module's `__call__` (TF2), else "serving_default", else its only signature.
+        module's `__call__` (TF2), else "serving_default", else its only signature (hubfn.ways.choose).
     inputs: one value for a one-input function, or a dict keyed by input names (a list for a function
         saved to take a list).
     as_dict: True returns every output as a dict; False returns the "default" (or only) output.
@@ -37,66 +37,41 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
         seq_length=16, return_dict=True) and optional tensor ones (hyperparameters), which are checked and
         converted like inputs.
     """
+    run = plan(module, signature, training)
     if batch_size is not None:
-        from .batch import apply_in_batches
+        return batch.apply_in_batches(lambda rows: run(rows, as_dict, arguments), inputs, batch_size,
+                                      module.handle, progress=progress)
+    return run(inputs, as_dict, arguments)
 
-        return apply_in_batches(module, inputs, batch_size, signature=signature, as_dict=as_dict,
-                                training=training, progress=progress, arguments=arguments)
+
+def plan(module, signature=None, training=False):
+    """The call plan for (signature, training): made on first use and kept on the Module. `plan.way` is
+    the Way it runs."""
     key = (signature, bool(training))
-    plan = module.plans.get(key)
-    if plan is None:
-        plan = module.plans[key] = _make_plan(module, signature, bool(training))
-    return plan(inputs, as_dict, arguments)
-
-
-def select(module, signature=None, training=False):
-    """(name, Signature or None) of the function module_apply runs for `signature`; None picks by the
-    default rule below (hub_layer asks here too, so both pick the same)."""
-    if signature is not None:
-        if signature == CALL and module.call_without_specs:
-            return CALL, None  # a __call__ whose input specs were not saved
-        return signature, module.signature(signature)
-    if training and module.has_call:
-        # Signatures are traced for inference; only __call__ can take training=True.
-        return CALL, _call_spec(module)
-    if "default" in module.signature_names:
-        return "default", module.signature("default")
-    if module.has_call:
-        return CALL, _call_spec(module)
-    if "serving_default" in module.signature_names:  # e.g. Keras 3 model.export
-        return "serving_default", module.signature("serving_default")
-    if len(module.signatures) == 1:
-        return module.signatures[0].name, module.signatures[0]
-    raise errors.SignatureError(
-        f"Module {module.handle!r} has no \"default\" signature and no __call__; pick one with "
-        f"signature=...: {', '.join(s.name for s in module.listing) or '(none)'}."
-    )
-
-
-def _call_spec(module):
-    for f in module.functions:
-        if f.name == CALL:
-            return f
-    # No saved specs: when __call__ and the "default" signature exist together they take the same input.
-    return module.signature("default") if "default" in module.signature_names else None
+    found = module.plans.get(key)
+    if found is None:
+        found = module.plans[key] = _make_plan(module, signature, bool(training))
+    return found
 
 
 # --- plans -----------------------------------------------------------------------------------------
 def _make_plan(module, signature, training):
-    name, sig = select(module, signature, training)
-    where = f"{'Signature' if sig is None or sig.kind == 'signature' else 'Function'} {name!r} of {module.handle!r}"
-    if sig is not None and sig.kind == "signature" and name in module.signature_names:
-        run = _signature_runner(module, name, sig, training, where)
+    way = choose(module, signature, training)
+    name = way.name
+    where = f"{'Signature' if way.kind == 'signature' else 'Function'} {name!r} of {module.handle!r}"
+    if way.kind == "signature" and name in module.signature_names:
+        run = _signature_runner(module, name, way.entry, training, where)
     else:
-        run = _function_runner(module, name, sig, training, where)
+        run = _function_runner(module, way, training, where)
 
-    def plan(inputs, as_dict, arguments):
+    def call_plan(inputs, as_dict, arguments):
         outputs = run(inputs, arguments)
         if not as_dict and type(outputs) is dict and "default" in outputs:  # the common case, cheaply
             return outputs["default"]
         return _pick_outputs(where, outputs, as_dict)
 
-    return plan
+    call_plan.way = way
+    return call_plan
 
 
 def _signature_runner(module, name, sig, training, where):
@@ -120,9 +95,7 @@ def _signature_runner(module, name, sig, training, where):
             values = keyed(inputs, expected, where)
             kwargs = {k: converters[k](values[k]) for k in expected}
         if train_updates:
-            from .tune.finetune import tf1_training_call
-
-            outputs = tf1_training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
+            outputs = tf1graph.training_call(module, sig, kwargs)  # runs UPDATE_OPS too, if any
             if outputs is not None:
                 return outputs
         for k in sparse:  # TensorFlow's v1 loader takes a sparse input as its three parts
@@ -143,9 +116,8 @@ def _signature_runner(module, name, sig, training, where):
 
 def _signature_fn(module, name, training):
     if module.format == TF1_HUB and module.trainable and not training:
-        from .tune.finetune import inference_signature
-
-        fn = inference_signature(module, name)  # the inference graph on the tuned variables
+        # The inference graph on the tuned variables.
+        fn = tf1graph.inference_signature(module, name, module.variables)
         if fn is not None:
             return fn
     try:
@@ -154,17 +126,17 @@ def _signature_fn(module, name, training):
         raise errors.SignatureError(f"Module {module.handle!r}: signature {name!r} cannot be called.") from None
 
 
-def _function_runner(module, name, sig, training, where):
+def _function_runner(module, way, training, where):
     import tensorflow as tf
 
+    name, sig = way.name, way.entry
     fn = module.obj.__call__ if name == CALL else getattr(module.obj, name, None)
     if not callable(fn):
         raise errors.SignatureError(f"Module {module.handle!r}: {name!r} cannot be called.")
     convert = _structure_converter(module, name, sig, where)
-    extra = {"training": True} if training and (sig is None and _call_takes_training(fn) or
-                                                sig is not None and sig.takes_training) else {}
-    keyword = {} if sig is None else {t.name: Converter(t, f"Argument {t.name!r} of {name!r} ({module.handle!r})")
-                                      for t in sig.keyword_inputs}
+    extra = {"training": True} if training and way.takes_training else {}
+    keyword = {t.name: Converter(t, f"Argument {t.name!r} of {name!r} ({module.handle!r})")
+               for t in way.keyword_inputs}
 
     def run(inputs, arguments):
         value = convert(inputs)
@@ -243,13 +215,6 @@ def _default_converter():
         return tf.convert_to_tensor(arr.astype(np.float32) if arr.dtype == np.float64 else arr)
 
     return convert
-
-
-def _call_takes_training(fn) -> bool:
-    """Whether a restored __call__ was saved with a `training` argument (reusable SavedModel style)."""
-    spec = getattr(fn, "function_spec", None)
-    argspec = getattr(spec, "fullargspec", None)
-    return argspec is not None and ("training" in argspec.args or "training" in argspec.kwonlyargs)
 
 
 # --- outputs -----------------------------------------------------------------------------------

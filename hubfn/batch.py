@@ -1,10 +1,11 @@
 """Batched apply: run a module over many rows a batch at a time, so memory follows the batch, not the input.
 
-`module_apply(m, x, batch_size=N)` lands here. The input is cut into row ranges without converting it
-as a whole: NumPy arrays and tensors are sliced (views), lists and tuples are sliced (a list of the
-batch's items), pandas Series and DataFrames are sliced with `.iloc`; a dict of any of these is cut
-row-wise, all values alike. Each batch goes through the ordinary `module_apply`, so conversion and
-checks are exactly the unbatched ones. Outputs are written into NumPy arrays allocated once, after the
+`module_apply(m, x, batch_size=N)` lands here with the function that runs one batch (its call plan),
+so this module knows nothing of modules but their handle, for messages. The input is cut into row ranges
+without converting it as a whole: NumPy arrays and tensors are sliced (views), lists and tuples are
+sliced (a list of the batch's items), pandas Series and DataFrames are sliced with `.iloc`; a dict of any
+of these is cut row-wise, all values alike. Each batch goes through that one function, so conversion
+and checks are exactly the unbatched ones. Outputs are written into NumPy arrays allocated once, after the
 first batch shows their dtype and row shape: the result is one array per output (a dict of them for
 `as_dict=True` or a dict-valued output, a list for a list-valued one), never per-batch pieces joined at
 the end.
@@ -35,72 +36,67 @@ def check_batch_size(batch_size, what="batch_size") -> int:
     return value
 
 
-def apply_in_batches(module, inputs, batch_size, signature=None, as_dict=False, training=False,
-                     progress=None, arguments=None):
-    """Apply `module` to `inputs` batch_size rows at a time; outputs as NumPy arrays (dicts joined per key).
+def apply_in_batches(call, inputs, batch_size, handle, progress=None):
+    """`call(rows)` on `inputs` batch_size rows at a time; outputs as NumPy arrays (dicts joined per key).
 
-    `arguments` (keyword arguments of `__call__` or a sub-object) go unchanged to every batch's call.
+    handle: the module's, named in errors.
     """
-    from .apply import module_apply
-
     size = check_batch_size(batch_size)
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise errors.InputError(f"progress must be True, False or None, got {progress!r}.")
-    n = count_rows(module, inputs)
+    n = count_rows(handle, inputs)
     if n == 0:  # nothing to cut: one call gives the right (empty) shapes
-        return _to_numpy(module_apply(module, inputs, signature=signature, as_dict=as_dict, training=training,
-                                      arguments=arguments))
+        return _to_numpy(call(inputs))
     out = None
     with _progress_bar(n, progress) as bar:
         for start in range(0, n, size):
             stop = min(start + size, n)
-            piece = _to_numpy(module_apply(module, take_rows(inputs, start, stop), signature=signature,
-                                           as_dict=as_dict, training=training, arguments=arguments))
+            piece = _to_numpy(call(take_rows(inputs, start, stop)))
             if out is None:
-                out = _allocate(module, piece, n)
-            _store(module, out, piece, start, stop)
+                out = _allocate(handle, piece, n)
+            _store(handle, out, piece, start, stop)
             bar.update(stop - start)
     return out
 
 
 # --- cutting the input -------------------------------------------------------------------------
-def count_rows(module, inputs) -> int:
+def count_rows(handle, inputs) -> int:
     """The number of rows of `inputs` (every value of a dict must have the same number)."""
     if isinstance(inputs, dict):
         if not inputs:
-            raise errors.InputError(f"Inputs for {module.handle!r} are an empty dict; nothing to batch.")
-        counts = {k: _rows(module, v, k) for k, v in inputs.items()}
+            raise errors.InputError(f"Inputs for {handle!r} are an empty dict; nothing to batch.")
+        counts = {k: _rows(handle, v, k) for k, v in inputs.items()}
         if len(set(counts.values())) > 1:
             listed = ", ".join(f"{k!r}: {c}" for k, c in counts.items())
             raise errors.InputError(
-                f"Inputs for {module.handle!r} have different numbers of rows ({listed}); "
+                f"Inputs for {handle!r} have different numbers of rows ({listed}); "
                 "batching needs the same number of rows in every input."
             )
         return next(iter(counts.values()))
-    return _rows(module, inputs, None)
+    return _rows(handle, inputs, None)
 
 
-def _rows(module, value, name):
+def _rows(handle, value, name):
     where = f"Input {name!r}" if name is not None else "The input"
     shape = getattr(value, "shape", None)
     if shape is not None and not isinstance(value, (list, tuple)):
         if len(shape) == 0:
             raise errors.InputError(
-                f"{where} for {module.handle!r} is a single value (no rows), so batch_size cannot cut it; "
+                f"{where} for {handle!r} is a single value (no rows), so batch_size cannot cut it; "
                 "pass an array whose first axis is the rows, or leave batch_size=None."
             )
         if shape[0] is None:
-            raise errors.InputError(f"{where} for {module.handle!r} has an unknown number of rows.")
+            raise errors.InputError(f"{where} for {handle!r} has an unknown number of rows.")
         return int(shape[0])
     if isinstance(value, (list, tuple)):
         return len(value)
     if isinstance(value, (str, bytes, numbers.Number)):
         raise errors.InputError(
-            f"{where} for {module.handle!r} is a single value ({type(value).__name__}), so batch_size cannot "
+            f"{where} for {handle!r} is a single value ({type(value).__name__}), so batch_size cannot "
             "cut it; pass a list or array of rows, or leave batch_size=None."
         )
     raise errors.InputError(
-        f"{where} for {module.handle!r} is a {type(value).__name__}, which batch_size cannot cut into rows; "
+        f"{where} for {handle!r} is a {type(value).__name__}, which batch_size cannot cut into rows; "
         "pass a NumPy array, a list, a tensor or a pandas Series/DataFrame."
     )
 
@@ -116,6 +112,11 @@ def _slice(value, start, stop):
     iloc = getattr(value, "iloc", None)  # pandas: positional, whatever the index
     if iloc is not None:
         return value.iloc[start:stop].to_numpy()
+    tf = sys.modules.get("tensorflow")  # a tensor means TensorFlow is loaded already
+    if tf is not None and isinstance(value, tf.SparseTensor):  # not subscriptable: cut its rows
+        rest = value.dense_shape[1:]
+        return tf.sparse.slice(value, tf.concat([[start], tf.zeros_like(rest)], 0),
+                               tf.concat([[stop - start], rest], 0))
     return value[start:stop]
 
 
@@ -131,31 +132,31 @@ def _to_numpy(value):
 
 # Each batch's outputs are converted to NumPy once (`_to_numpy`; a tensor's .numpy() copies), then
 # both of these read the arrays.
-def _allocate(module, piece, n):
+def _allocate(handle, piece, n):
     if isinstance(piece, dict):
-        return {k: _allocate(module, v, n) for k, v in piece.items()}
+        return {k: _allocate(handle, v, n) for k, v in piece.items()}
     if isinstance(piece, list):
-        return [_allocate(module, v, n) for v in piece]
+        return [_allocate(handle, v, n) for v in piece]
     if piece.ndim == 0:
         raise errors.OutputError(
-            f"Module {module.handle!r} returned a single value for a batch, not one row per input row, "
+            f"Module {handle!r} returned a single value for a batch, not one row per input row, "
             "so its outputs cannot be joined batch by batch; call it without batch_size."
         )
     return np.empty((n,) + piece.shape[1:], dtype=piece.dtype)
 
 
-def _store(module, out, piece, start, stop):
+def _store(handle, out, piece, start, stop):
     if isinstance(out, dict):
         for k, v in piece.items():
-            _store(module, out[k], v, start, stop)
+            _store(handle, out[k], v, start, stop)
         return
     if isinstance(out, list):
         for o, v in zip(out, piece):
-            _store(module, o, v, start, stop)
+            _store(handle, o, v, start, stop)
         return
     if piece.ndim == 0 or piece.shape[0] != stop - start or piece.shape[1:] != out.shape[1:]:
         raise errors.OutputError(
-            f"Module {module.handle!r} returned shape {list(piece.shape)} for rows {start}:{stop}, not one row "
+            f"Module {handle!r} returned shape {list(piece.shape)} for rows {start}:{stop}, not one row "
             f"per input row of shape {list(out.shape[1:])}, so its outputs cannot be joined batch by batch; "
             "call it without batch_size."
         )

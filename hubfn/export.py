@@ -11,8 +11,10 @@ failed export leaves nothing behind and a reader never sees half a module.
 """
 
 import os
+import shutil
 
 from . import errors, load
+from .signatures import TF1_HUB
 from .util import fs
 
 
@@ -33,9 +35,7 @@ def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_s
     from .module import Module
 
     if isinstance(obj, Module):
-        from .tune import finetune
-
-        return _write_atomically(export_dir, lambda tmp: finetune.export_module(obj, tmp))
+        return _write_atomically(export_dir, lambda tmp: _export_module(obj, tmp))
     root, sigs = _build_root(obj, signatures, input_signature)
     return _write_atomically(export_dir, lambda tmp: _save(root, sigs, tmp))
 
@@ -53,6 +53,41 @@ def _save(root, sigs, path):
 
     # Assets (vocabularies and the like) tracked by the object are copied by the SavedModel writer.
     tf.saved_model.save(root, path, signatures=sigs)
+
+
+# --- a Module (e.g. fine-tuned) ----------------------------------------------------------------
+def _export_module(module, path):
+    """Write `module` with its current variable values to `path` (an empty temporary directory)."""
+    import tensorflow as tf
+
+    if module.format == TF1_HUB:
+        return _export_tf1(module, path)
+    # The loaded object itself, so its reusable-SavedModel attributes, functions and assets go along.
+    tf.saved_model.save(module.obj, path, signatures=dict(module.obj.signatures))
+
+
+def _export_tf1(module, path):
+    """Copy the module's graphs and assets, and write the current weights under their graph names."""
+    import tensorflow as tf
+
+    for name in os.listdir(module.path):
+        src = os.path.join(module.path, name)
+        if name == "variables":
+            continue
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(path, name))
+        else:
+            shutil.copy2(src, os.path.join(path, name))
+    variables = module.variables
+    os.makedirs(os.path.join(path, "variables"), exist_ok=True)
+    if variables:
+        # TF1 checkpoints key each variable by its graph name ("w1" for "w1:0").
+        tf.raw_ops.SaveV2(
+            prefix=os.path.join(path, "variables", "variables"),
+            tensor_names=[v.name.rsplit(":", 1)[0] for v in variables],
+            shape_and_slices=[""] * len(variables),
+            tensors=[v.read_value() for v in variables],
+        )
 
 
 # --- building the object to save ---------------------------------------------------------------

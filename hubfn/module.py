@@ -12,7 +12,7 @@ import itertools
 
 import attrs
 
-from . import errors
+from . import errors, trainable as _trainable
 from .signatures import TF1_HUB, format_tags, listing
 
 
@@ -31,6 +31,8 @@ class Module:
     tag_sets: tuple = attrs.field(converter=tuple)  # every graph variant the module has
     obj: object = attrs.field(eq=False, hash=False)  # the loaded SavedModel object
     functions: tuple = attrs.field(default=(), converter=tuple)  # object-graph functions (TF2)
+    # The root has a __call__ whose input specs saved_model.pb does not hold (hubfn.ways reads the object).
+    call_without_specs: bool = False
     load_id: int = attrs.field(default=0, repr=False)  # 0: the shared inference load; else one trainable load
     # Per-(signature, training) call plans, made on first use (hubfn.apply); not part of the value.
     plans: dict = attrs.field(factory=dict, init=False, eq=False, hash=False, repr=False)
@@ -73,13 +75,8 @@ class Module:
 
     @property
     def has_call(self) -> bool:
-        """Whether the module is a TF2 reusable SavedModel with a callable `__call__`."""
-        return self.format != TF1_HUB and _has_restored_call(self.obj)
-
-    @property
-    def call_without_specs(self) -> bool:
-        """Whether `__call__` can be called but is not in `functions` (it was saved without input specs)."""
-        return self.has_call and "__call__" not in self.function_names
+        """Whether the module is a TF2 reusable SavedModel with a `__call__` (read from saved_model.pb)."""
+        return self.format != TF1_HUB and ("__call__" in self.function_names or self.call_without_specs)
 
     def listing_lines(self):
         """One line per way in (the repr and `hubfn info` show these): `listing`, then such a `__call__`."""
@@ -88,24 +85,18 @@ class Module:
             lines.append("__call__: callable (input specs not saved)")
         return lines
 
-    # --- variables (fine-tuning builds on these) --------------------------------------------------
+    # --- variables (fine-tuning builds on these; hubfn.trainable) ------------------------------------
     @property
     def variables(self):
-        from .tune import finetune
-
-        return finetune.all_variables(self)
+        return _trainable.all_variables(self)
 
     @property
     def trainable_variables(self):
-        from .tune import finetune
-
-        return finetune.trainable_variables(self) if self.trainable else []
+        return _trainable.trainable_variables(self) if self.trainable else []
 
     @property
     def regularization_losses(self):
-        from .tune import finetune
-
-        return finetune.regularization_losses(self) if self.trainable else []
+        return _trainable.regularization_losses(self) if self.trainable else []
 
     def __repr__(self):
         variant = "default" if self.tags is None else format_tags(self.tags)
@@ -121,11 +112,5 @@ _load_ids = itertools.count(1)
 
 
 def new_load_id() -> int:
-    """A fresh identity for one trainable load."""
+    """A fresh identity for one load of its own (trainable, or made with load options)."""
     return next(_load_ids)
-
-
-def _has_restored_call(obj) -> bool:
-    # Every Python object has a __call__ slot only if its class defines one; restored SavedModels
-    # get a class with __call__ only when the saved object had a tf.function there.
-    return "__call__" in type(obj).__dict__ or "__call__" in getattr(obj, "__dict__", {})

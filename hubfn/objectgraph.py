@@ -81,17 +81,17 @@ def _has_spec(value):
 
 
 def _arg_names(function_proto):
-    """(argument names, names of those with a default value)."""
+    """(argument names, {name: saved Python default} of those with one)."""
     spec = decode(function_proto.function_spec.fullargspec) if function_proto.HasField("function_spec") else {}
     spec = spec or {}
     args = list(spec.get("args") or [])
     if function_proto.function_spec.is_method and args and args[0] == "self":
         args = args[1:]
-    defaults = spec.get("defaults") or ()
-    optional = set(args[len(args) - len(defaults):]) if defaults else set()
+    defaults = tuple(spec.get("defaults") or ())
+    saved = dict(zip(args[len(args) - len(defaults):], defaults)) if defaults else {}
     kwonly = list(spec.get("kwonlyargs") or [])
-    optional |= set((spec.get("kwonlydefaults") or {}).keys())
-    return args + kwonly, optional
+    saved.update(spec.get("kwonlydefaults") or {})
+    return args + kwonly, saved
 
 
 def _concrete(og, function_proto):
@@ -108,7 +108,8 @@ def _concrete(og, function_proto):
 
 
 def callables(meta_graph):
-    """{name: (arg names, [(args, kwargs, outputs), ...])} for `__call__` and callable sub-objects of the root.
+    """{name: (arg names and defaults, [(args, kwargs, outputs), ...])} for `__call__` and callable
+    sub-objects of the root.
 
     A sub-object is callable when it is a saved function, or an object with a saved `__call__` (as restored
     Keras layers are).
@@ -136,22 +137,35 @@ def callables(meta_graph):
     return found
 
 
-def describe_inputs(arg_names, concrete):
-    """(structure, [(input name, Spec)], [(keyword input name, Spec)], {option: traced value}).
+def has_root_call(meta_graph) -> bool:
+    """Whether the root object has a `__call__` at all, with readable specs or not (a bare concrete
+    function saved as `__call__` has none that `callables` reads: the loaded object tells them)."""
+    og = meta_graph.object_graph_def
+    return bool(og.nodes) and any(c.local_name == "__call__" for c in og.nodes[0].children)
+
+
+def inference_trace(arg_names, concrete):
+    """The saved concrete function that describes a function: the one traced with training=False when
+    there are several (the one inference runs), else the first."""
+    names = arg_names[0]
+    at = names.index("training") if "training" in names else None
+    for c in concrete:
+        if at is not None and at < len(c[0]) and c[0][at] is False:
+            return c
+    return concrete[0]
+
+
+def describe_inputs(arg_names, chosen):
+    """(structure, [(input name, Spec)], [(keyword input name, Spec)], {option: traced value}) of one
+    concrete function (see `inference_trace`).
 
     The inputs are the tensor arguments without a default: structure "tensor" (one tensor), "dict" (one
     dict of tensors), "list" (one list of tensors) or "args" (several). Tensor arguments with a default
     (hyperparameters such as `a=1.0`) are keyword inputs, given with arguments= and checked by the same
-    rules. Options are the Python arguments (training, seq_length, ...). The concrete function traced
-    with training=False is preferred, being the one inference runs.
+    rules. Options are the Python arguments (training, seq_length, ...).
     """
-    arg_names, optional = arg_names
-    chosen = concrete[0]
-    at = arg_names.index("training") if "training" in arg_names else None
-    for c in concrete:
-        if at is not None and at < len(c[0]) and c[0][at] is False:
-            chosen = c
-            break
+    arg_names, saved = arg_names
+    optional = set(saved)
     args, kwargs, _ = chosen
     names = arg_names + [f"arg{i}" for i in range(len(arg_names), len(args))]
     tensors, keyword, options = [], [], {}

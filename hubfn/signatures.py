@@ -68,6 +68,7 @@ class Signature:
     options: tuple = attrs.field(default=(), converter=tuple)  # (name, value) pairs
     returns: str = "dict"
     keyword_inputs: tuple = attrs.field(default=(), converter=tuple)  # optional tensor arguments (arguments=)
+    defaults: tuple = attrs.field(default=(), converter=tuple)  # (name, saved Python default) of arguments
 
     @property
     def input_names(self):
@@ -103,11 +104,16 @@ class Signature:
 
 @attrs.frozen
 class Variant:
-    """One graph variant (MetaGraph): its tag set, signatures and (TF2) object-graph functions."""
+    """One graph variant (MetaGraph): its tag set, signatures and (TF2) object-graph functions.
+
+    call_without_specs: the root has a `__call__` whose input specs `saved_model.pb` does not hold in a
+    form read here (a bare concrete function); hubfn.ways reads them from the loaded object.
+    """
 
     tags: frozenset = attrs.field(converter=frozenset)
     signatures: tuple = attrs.field(converter=tuple)
     functions: tuple = attrs.field(default=(), converter=tuple)
+    call_without_specs: bool = False
 
     @property
     def listing(self):
@@ -205,18 +211,26 @@ def _spec_info(name, spec) -> TensorInfo:
     return TensorInfo(name=name, dtype=spec.dtype, shape=spec.shape, kind=spec.kind)
 
 
+def function_signature(name, arg_names, concrete) -> Signature:
+    """The Signature (kind "function") of a function from its argument names and defaults and its saved
+    concrete functions as objectgraph values, [(args, kwargs, outputs)]; inputs and outputs are those of
+    the inference trace. Also used for a function read from the loaded object (hubfn.ways)."""
+    chosen = objectgraph.inference_trace(arg_names, concrete)
+    structure, inputs, keyword, options = objectgraph.describe_inputs(arg_names, chosen)
+    returns, outputs = objectgraph.describe_outputs(chosen[2])
+    keyword_names = {n for n, _ in keyword}
+    return Signature(name=name, kind="function", structure=structure, returns=returns,
+                     inputs=[_spec_info(n, s) for n, s in inputs],
+                     keyword_inputs=[_spec_info(n, s) for n, s in keyword],
+                     outputs=[_spec_info(n, s) for n, s in outputs],
+                     options=sorted(options.items()),
+                     defaults=sorted((k, v) for k, v in arg_names[1].items() if k in keyword_names))
+
+
 def _functions(meta_graph) -> list:
     """Signatures (kind "function") of the root's `__call__` and callable sub-objects."""
-    out = []
-    for name, (arg_names, concrete) in sorted(objectgraph.callables(meta_graph).items()):
-        structure, inputs, keyword, options = objectgraph.describe_inputs(arg_names, concrete)
-        returns, outputs = objectgraph.describe_outputs(concrete[0][2])
-        out.append(Signature(name=name, kind="function", structure=structure, returns=returns,
-                             inputs=[_spec_info(n, s) for n, s in inputs],
-                             keyword_inputs=[_spec_info(n, s) for n, s in keyword],
-                             outputs=[_spec_info(n, s) for n, s in outputs],
-                             options=sorted(options.items())))
-    return out
+    return [function_signature(name, arg_names, concrete)
+            for name, (arg_names, concrete) in sorted(objectgraph.callables(meta_graph).items())]
 
 
 def read_saved_model(path: str) -> SavedModelInfo:
@@ -235,8 +249,10 @@ def read_saved_model(path: str) -> SavedModelInfo:
                 inputs=[_tensor_info(k, sd.inputs[k]) for k in sorted(sd.inputs)],
                 outputs=[_tensor_info(k, sd.outputs[k]) for k in sorted(sd.outputs)],
             ))
-        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs,
-                                functions=_functions(mg) if fmt == TF2 else ()))
+        functions = _functions(mg) if fmt == TF2 else ()
+        unread_call = fmt == TF2 and objectgraph.has_root_call(mg) and all(f.name != "__call__" for f in functions)
+        variants.append(Variant(tags=mg.meta_info_def.tags, signatures=sigs, functions=functions,
+                                call_without_specs=unread_call))
     return SavedModelInfo(path=path, format=fmt, variants=variants, ops=used_ops(proto))
 
 

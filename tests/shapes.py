@@ -24,6 +24,9 @@ Shapes (TF2 unless named TF1):
   ragged                  __call__(RaggedTensor float32[?, (?)]) -> row means
   mixed                   __call__(dict: float32, string, int64, bool) -> scalar + unknown-dim outputs;
                           also a "score" signature with the same inputs
+  bare_call               __call__ saved as a bare concrete function (float32[?, 2] -> float32[?, 2]):
+                          saved_model.pb holds no tf.function for it, so hubfn reads its specs from the
+                          loaded object
 """
 
 import os
@@ -501,6 +504,19 @@ def build_mixed(path, seed=10):
     root.score = score
     _reusable(root, [w], [w], [])
     tf.saved_model.save(root, os.fspath(path), signatures={"score": score.get_concrete_function()})
+    return os.fspath(path)
+
+
+def build_bare_call(path, seed=11):
+    """y = x @ w; `__call__` is the concrete function itself (root.__call__ = f.get_concrete_function())."""
+    import tensorflow as tf
+
+    root = _root()
+    root.w = tf.Variable(_rng(seed).randn(2, 2).astype(np.float32), name="w")
+    w = root.w
+    call = tf.function(lambda x: tf.matmul(x, w), autograph=False)
+    root.__call__ = call.get_concrete_function(tf.TensorSpec([None, 2], tf.float32, name="x"))
+    tf.saved_model.save(root, os.fspath(path), signatures={})
     return os.fspath(path)
 
 

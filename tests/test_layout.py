@@ -1,5 +1,6 @@
-"""The architecture's rules, checked: the fetch and publish stages never import TensorFlow, and the
-package has no import cycles."""
+"""The architecture's rules, checked: the fetch and publish stages never import TensorFlow, the core
+never imports the layers built on it (tune/, spark/, publish/), and the package has no import cycles.
+Imports inside functions (lazy ones) count like those at the top of a file."""
 
 import ast
 import os
@@ -45,8 +46,9 @@ def test_the_check_can_fail(fruit_dir):
     assert out.strip().splitlines()[-1] == "TF-LOADED"
 
 
-def _module_imports():
-    """{module: set of hubfn modules it imports at module level}, from the source (no import)."""
+def _module_imports(lazy=True):
+    """{module: set of hubfn modules it imports}, from the source (no import): every import statement,
+    in functions too (lazy imports), unless lazy=False (the top level only)."""
     graph = {}
     root = os.path.abspath(HUBFN)
     for dirpath, _, files in os.walk(root):
@@ -57,37 +59,105 @@ def _module_imports():
             rel = os.path.relpath(path, os.path.dirname(root))[:-3].replace(os.sep, ".")
             mod = rel[: -len(".__init__")] if rel.endswith(".__init__") else rel
             package = mod if name == "__init__.py" else mod.rsplit(".", 1)[0]
+            tree = ast.parse(open(path).read())
             deps = set()
-            for node in ast.parse(open(path).read()).body:  # top level only: lazy imports may cycle
+            for node in (ast.walk(tree) if lazy else tree.body):
                 if isinstance(node, ast.ImportFrom) and node.level:
                     base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                     target = f"{base}.{node.module}" if node.module else base
                     for alias in node.names:
                         deps.add(target if node.module else f"{base}.{alias.name}")
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hubfn"):
+                    deps.add(node.module)
                 elif isinstance(node, ast.Import):
                     deps.update(a.name for a in node.names if a.name.startswith("hubfn"))
             graph[mod] = {d for d in deps if d != mod}
     return graph
 
 
-def test_no_import_cycles():
-    graph = _module_imports()
-    assert "hubfn.fetch.cache" in graph and "hubfn.publish.pack" in graph
+def _first_cycle(graph):
+    """One import cycle of `graph` as a list of modules (first = last), or None."""
     seen, stack = set(), []
 
     def visit(mod):
         if mod in stack:
-            pytest.fail("import cycle: " + " -> ".join(stack[stack.index(mod):] + [mod]))
+            return stack[stack.index(mod):] + [mod]
         if mod in seen or mod not in graph:
-            return
+            return None
         stack.append(mod)
         for dep in sorted(graph[mod]):
-            visit(dep)
+            found = visit(dep)
+            if found:
+                return found
         stack.pop()
         seen.add(mod)
+        return None
 
     for mod in sorted(graph):
-        visit(mod)
+        found = visit(mod)
+        if found:
+            return found
+    return None
+
+
+def test_no_import_cycles():
+    # Lazy imports count: a circle through a function-level import is a circle all the same (it only
+    # moves the failure to the first call) and makes the two modules one concern.
+    graph = _module_imports()
+    assert "hubfn.fetch.cache" in graph and "hubfn.publish.pack" in graph
+    cycle = _first_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_cycle_check_sees_lazy_imports():
+    # The check itself: a circle closed by a function-level import is found, one at the top level too.
+    graph = {"hubfn.a": {"hubfn.b"}, "hubfn.b": set()}
+    assert _first_cycle(graph) is None
+    graph["hubfn.b"].add("hubfn.a")
+    assert _first_cycle(graph) == ["hubfn.a", "hubfn.b", "hubfn.a"]
+    source = "def f():\n    from .apply import module_apply\n"
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            found.add(node.module)
+    assert found == {"apply"}  # ast.walk reaches inside functions, as _module_imports reads them
+
+
+# The core: the modules at the top of hubfn/ (handle -> resolve -> load -> apply, export, api). Two of
+# them are front ends, not core: hubfn/__init__.py (the lazy public-name table and the Keras registration
+# point at tune/, publish/ and spark/ because they are the package's public face) and cli.py (the
+# `hubfn` command, whose pack and serve subcommands are hubfn.publish).
+FRONT_ENDS = {"hubfn", "hubfn.cli"}
+LAYERS_ON_TOP = ("hubfn.tune", "hubfn.spark", "hubfn.publish")
+
+
+def _core_modules(graph):
+    """The files at the top of hubfn/ (not the packages below it) that are not front ends."""
+    top = {"hubfn." + name[:-3] for name in os.listdir(HUBFN) if name.endswith(".py") and name != "__init__.py"}
+    return {m: deps for m, deps in graph.items() if m in top and m not in FRONT_ENDS}
+
+
+def test_the_core_never_imports_tune_spark_or_publish():
+    core = _core_modules(_module_imports())
+    assert {"hubfn.apply", "hubfn.module", "hubfn.export", "hubfn.load", "hubfn.ways"} <= set(core)
+    for mod, deps in sorted(core.items()):
+        bad = sorted(d for d in deps if d.startswith(LAYERS_ON_TOP))
+        assert not bad, f"{mod} (core) imports {bad}, lazily or not; the core must not depend on them"
+
+
+def test_lazy_imports_into_tune_are_caught(tmp_path):
+    # The rule's check on a core file that reaches into tune/ only inside a function.
+    (tmp_path / "hubfn").mkdir()
+    (tmp_path / "hubfn" / "__init__.py").write_text("")
+    (tmp_path / "hubfn" / "apply.py").write_text("def f():\n    from .tune import keras_layer\n")
+    global HUBFN
+    saved, HUBFN = HUBFN, str(tmp_path / "hubfn")
+    try:
+        core = _core_modules(_module_imports())
+        top_only = _core_modules(_module_imports(lazy=False))
+    finally:
+        HUBFN = saved
+    assert core["hubfn.apply"] == {"hubfn.tune"} and top_only["hubfn.apply"] == set()
 
 
 def test_fetch_and_publish_do_not_import_the_core_loaders():

@@ -199,18 +199,29 @@ def test_bad_handle_signature_or_options_fail_on_the_driver(spark, fruit_dir, tm
         module_udf(fruit_dir, batch_size=0)
 
 
-def test_call_is_typed_on_the_driver_from_its_saved_specs_as_the_loaded_module_shows_it(
-        spark, text_embedding_dir, bert_preprocessor_dir, bert_encoder_dir):
-    from hubfn.spark import module_udf, udf
+def test_call_is_typed_on_the_driver_and_a_dict_taking_call_is_fed_a_struct(
+        spark, bert_preprocessor_dir, bert_encoder_dir, bare_call_dir):
+    from hubfn.spark import module_udf
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    for d in (str(text_embedding_dir), str(bert_preprocessor_dir)):  # read from saved_model.pb, then loaded
-        assert udf._describe(d, None, None, None) == udf._describe_loaded_call(d, None, [], None)
+    # Typed from saved_model.pb (tests/test_ways.py checks the same choice against the loaded object).
     ids = T.ArrayType(T.IntegerType(), containsNull=False)
     assert module_udf(bert_preprocessor_dir, as_dict=True).returnType == T.StructType(
         [T.StructField(k, ids, False) for k in ("input_mask", "input_type_ids", "input_word_ids")])
-    with pytest.raises(errors.SignatureError, match="__call__ takes 0 tensors; name a signature"):
-        module_udf(bert_encoder_dir)  # one dict of tensors: a UDF takes columns, so name a signature
+    # A __call__ saved without specs is typed from the module loaded on the driver.
+    assert module_udf(bare_call_dir).returnType == T.ArrayType(T.FloatType(), containsNull=False)
+    # A __call__ taking a dict of tensors (a BERT encoder's ids) is chosen as module_apply chooses it and
+    # takes one field of a struct column per key.
+    keys = ("input_word_ids", "input_mask", "input_type_ids")
+    rng = np.random.RandomState(3)
+    feed = {k: rng.randint(0, 2, size=(6, 4)).astype(np.int32) for k in keys}
+    rows = [(i, *[feed[k][i].tolist() for k in keys]) for i in range(6)]
+    df = spark.createDataFrame(rows, "id long, " + ", ".join(f"{k} array<int>" for k in keys))
+    encode = module_udf(bert_encoder_dir, output_key="pooled_output")
+    got = by_id(df.select("id", encode(F.struct(*keys)).alias("p")).collect(), "p")[1]
+    want = hubfn.module_apply(hubfn.hub_load(bert_encoder_dir), feed, as_dict=True)["pooled_output"].numpy()
+    np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-6)
 
 
 def worker_error(df_action):

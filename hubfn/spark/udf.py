@@ -1,7 +1,8 @@
 """module_udf: a module as a vectorized Spark UDF, typed from its signature.
 
-On the driver, module_udf resolves the handle once (a URL is fetched into the driver's cache) to read the
-signature, and fixes the UDF's Spark return type from it. A bad handle, signature, output key or
+On the driver, module_udf resolves the handle once (a URL is fetched into the driver's cache), reads
+saved_model.pb and chooses the function to run by the rule module_apply uses (hubfn.ways.choose), then
+fixes the UDF's Spark return type from that function's outputs. A bad handle, signature, output key or
 batch_size is a hubfn error right there, before any Spark job. The UDF's body runs on the workers
 (hubfn.spark.worker): each worker process loads the module once and applies it to every Arrow batch.
 
@@ -13,8 +14,9 @@ UDF would turn every array<float> cell into a Python list on the way out; here v
 import os
 
 from .. import errors, handles
-from ..apply import CALL, pick_output
+from ..apply import pick_output
 from ..batch import check_batch_size
+from ..ways import choose
 from . import types, worker
 
 DEFAULT_BATCH_SIZE = 1024
@@ -71,9 +73,10 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
 
     udf = module_udf("http://host/acme/text/1"); df.select(udf("sentence").alias("embedding"))
 
-    signature: as in module_apply (None: "default", else __call__, else the only one).
-    Inputs: one column for a one-input signature; for several inputs, one struct column with a field per
-    input (F.struct("apples", "oranges")) or one column per input in the signature's order.
+    signature: as in module_apply (None: "default", else __call__, else "serving_default", else the only one).
+    Inputs: one column for a one-input function; for several inputs (a signature's, or the keys of a dict
+    that __call__ takes), one struct column with a field per input (F.struct("apples", "oranges")) or one
+    column per input in the function's order.
     Output: the "default" (or only) output, or `output_key`, or with as_dict=True a struct of them all.
     Types: float32[?] -> float, float32[?, d] -> array<float>, string -> string, and so on.
     tags: the graph variant, as in hub_load. batch_size: rows per module call inside each Arrow batch
@@ -101,7 +104,9 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     # environment (a worker's TFHUB_CACHE_DIR, say, is its machine's, not the driver's).
     named_settings = {"settings": settings, "cache_dir": cache_dir, "offline": offline, "timeout": timeout,
                       "token": token}
-    call, inputs, outputs, named = _describe(handle, signature, tags, Settings.make(**named_settings))
+    way = _describe(handle, signature, tags, Settings.make(**named_settings))
+    call, inputs, outputs = way.name, _columns(way, handle), list(way.outputs)
+    named = len(inputs) > 1  # by name in a dict; one input is passed as the value itself
     where = f"module_udf({handle!r}, signature={call!r})"
     if as_dict and output_key is not None:
         raise errors.OutputError(f"{where}: pass either output_key or as_dict=True, not both.")
@@ -129,70 +134,24 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
 
 
 def _describe(handle, signature, tags, settings):
-    """(function name, inputs, outputs, inputs-by-name) of the function module_apply would run."""
+    """The Way module_apply runs for `signature` (hubfn.ways.choose), read from saved_model.pb on the
+    driver; the module is loaded here only if it has a __call__ whose specs the file does not hold."""
+    from ..api import hub_load
     from ..resolve import hub_resolve
     from ..signatures import read_saved_model
 
     info = read_saved_model(hub_resolve(handle, settings=settings))
-    variant = info.variant(tags)
-    names = [s.name for s in variant.signatures]
-    if signature is None:
-        if "default" in names:
-            signature = "default"
-        elif len(names) == 1 and info.format != "tf2":
-            signature = names[0]
-        else:
-            return _describe_call(handle, variant, tags, names, settings)
-    if signature == CALL:
-        return _describe_call(handle, variant, tags, names, settings)
-    if signature not in names:
+    return choose(info, signature, tags=tags, load=lambda: hub_load(handle, tags=tags, settings=settings).obj)
+
+
+def _columns(way, handle):
+    """The inputs that the UDF's columns feed: each input one column (or one field of a struct column)."""
+    if way.inputs is None or way.structure == "list":
+        takes = "inputs whose specs were not saved" if way.inputs is None else "a list of tensors"
         raise errors.SignatureError(
-            f"Module {handle!r} has no signature {signature!r}; its signatures are: {', '.join(names) or '(none)'}."
+            f"Module {handle!r}: {way.name} takes {takes}, which Spark columns cannot feed; name a signature."
         )
-    sig = variant.signatures[names.index(signature)]
-    return signature, list(sig.inputs), list(sig.outputs), len(sig.inputs) > 1
-
-
-def _describe_call(handle, variant, tags, names, settings):
-    """A TF2 module's __call__, typed from the input specs and outputs saved with it (read, not loaded)."""
-    fn = next((f for f in variant.functions if f.name == CALL), None)
-    if fn is None:  # no __call__ saved with its specs: load the module to see whether it has one
-        return _describe_loaded_call(handle, tags, names, settings)
-    # Counted as the loaded path counts tensor arguments: a dict or list of tensors is not one tensor.
-    count = {"tensor": 1, "args": len(fn.inputs)}.get(fn.structure, 0)
-    if count != 1:
-        raise errors.SignatureError(f"Module {handle!r}: __call__ takes {count} tensors; name a signature.")
-    return CALL, list(fn.inputs), list(fn.outputs), False
-
-
-def _describe_loaded_call(handle, tags, names, settings):
-    """__call__ typed from its first traced function, on the module loaded on the driver (the fallback)."""
-    from ..api import hub_load
-    from ..signatures import TensorInfo
-
-    m = hub_load(handle, tags=tags, settings=settings)
-    fns = getattr(getattr(m.obj, "__call__", None), "concrete_functions", None) if m.has_call else None
-    if not fns:  # no __call__: module_apply's rule (apply.select) goes on to these
-        if "serving_default" in names:  # e.g. a Keras 3 model.export
-            return _describe(handle, "serving_default", tags, settings)
-        if len(names) == 1:
-            return _describe(handle, names[0], tags, settings)
-        raise errors.SignatureError(
-            f"Module {handle!r} has no \"default\" signature and no __call__ to type the UDF from; pick one "
-            f"with signature=...: {', '.join(names) or '(none)'}."
-        )
-    fn = fns[0]
-    args = [a for a in fn.structured_input_signature[0] if hasattr(a, "dtype")]
-    if len(args) != 1:
-        raise errors.SignatureError(f"Module {handle!r}: __call__ takes {len(args)} tensors; name a signature.")
-    outs = fn.structured_outputs
-    outs = outs if isinstance(outs, dict) else {"default": outs}
-
-    def ti(name, spec):
-        return TensorInfo(name=name, dtype=spec.dtype.name,
-                          shape=None if spec.shape.rank is None else spec.shape.as_list())
-
-    return CALL, [ti(args[0].name or "input", args[0])], [ti(k, v) for k, v in sorted(outs.items())], False
+    return list(way.inputs)
 
 
 def _accumulator():

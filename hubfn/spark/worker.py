@@ -71,7 +71,7 @@ def apply_batch(config, cols):
     """Apply the module to one Arrow batch of Spark columns; returns one Arrow array."""
     import pyarrow as pa
 
-    from ..batch import apply_in_batches
+    from ..apply import module_apply
 
     where = config["where"]
     inputs = _inputs(config, cols, where)
@@ -82,7 +82,8 @@ def apply_batch(config, cols):
         outputs = {}
     else:
         size = n if config["batch_size"] is None else config["batch_size"]  # None: one call per Arrow batch
-        outputs = apply_in_batches(module, inputs, size, signature=config["call"], as_dict=True, progress=False)
+        outputs = module_apply(module, inputs, signature=config["call"], as_dict=True, batch_size=size,
+                               progress=False)
     stats = config.get("stats")
     if stats is not None:
         stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])

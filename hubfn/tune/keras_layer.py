@@ -28,8 +28,9 @@ import warnings
 import keras
 
 from .. import api, errors
-from ..apply import CALL, pick_output, select
+from ..apply import pick_output
 from ..module import Module
+from ..ways import CALL, choose
 from . import layer_shapes
 
 
@@ -192,12 +193,14 @@ class HubLayer(keras.layers.Layer):
         return result
 
     def _bind_hyperparameters(self, inputs, arguments):
-        """For a function saved with several positional inputs whose later ones have Python defaults
-        (hyperparameters, e.g. `__call__(x, a=1., b=0.)`): one input value, then arguments= and the saved
-        defaults fill the rest, as a direct call would (tensorflow_hub passes arguments= as keywords)."""
-        if self._target.hyperparameters is None or isinstance(inputs, (dict, list, tuple)):
+        """For a function saved with several positional tensor inputs (structure "args"): one input value,
+        then arguments= (and saved defaults, for inputs that have one) fill the rest by name, as a direct
+        call would (tensorflow_hub passes arguments= as keywords). Optional tensor arguments such as
+        `__call__(x, a=1., b=0.)`'s are keyword inputs instead, which module_apply takes from arguments=."""
+        way = self._target.way
+        if way.structure != "args" or len(way.input_names) < 2 or isinstance(inputs, (dict, list, tuple)):
             return inputs, arguments
-        names, saved = self._target.hyperparameters
+        names, saved = way.input_names, way.defaults
         rest, values = dict(arguments or {}), {names[0]: inputs}
         for key in names[1:]:
             if key not in rest and key not in saved:
@@ -209,7 +212,7 @@ class HubLayer(keras.layers.Layer):
         extra = self._options.arguments
         if isinstance(inputs, dict):
             return {**extra, **inputs}
-        names = [n for n in select(self._module, name)[1].input_names if n not in extra]
+        names = [n for n in self._target.way.input_names if n not in extra]
         if len(names) != 1:
             raise errors.InputError(f"hub_layer({self.handle!r}): besides the arguments {sorted(extra)}, the "
                                     f"signature takes {', '.join(names) or 'nothing'}; pass a dict of inputs.")
@@ -247,18 +250,13 @@ class HubLayer(keras.layers.Layer):
 
     def _input_dtypes(self):
         """The dtype(s) the module declares for its inputs: one name, or {input name: dtype}."""
-        policy = self.dtype_policy.name
         if self._string_input_shape is not None:
-            return policy
-        name = self._target.name
-        if name == CALL:
-            return _call_input_dtypes(self._module)
-        try:
-            sig = select(self._module, name)[1]
-            dtypes = {t.name: str(t.dtype) for t in sig.inputs}
-        except (errors.HubError, AttributeError, TypeError):
-            return "float32"
-        return next(iter(dtypes.values())) if len(dtypes) == 1 else dtypes
+            return self.dtype_policy.name
+        way = self._target.way
+        dtypes = {t.name: t.dtype for t in way.inputs or () if t.kind in ("dense", "ragged", "sparse")}
+        if way.kind == "function" and way.structure == "dict":
+            return dtypes  # keyed like the dict the function takes
+        return next(iter(dtypes.values())) if len(dtypes) == 1 else dtypes or "float32"
 
     # --- config ------------------------------------------------------------------------------------
     def get_config(self):
@@ -284,12 +282,12 @@ class _Target:
     one) rather than on every call; a plain object, as _Options, so Keras tracks nothing in it."""
 
     def __init__(self, module, options):
-        # __call__ when the module has one and no signature was named (as tensorflow_hub does).
-        self.name = options.signature if options.signature is not None else CALL if module.has_call else None
+        # hubfn's one rule, preferring __call__ when no signature is named (as tensorflow_hub does).
+        self.way = choose(module, options.signature, prefer=CALL)
+        self.name = self.way.name
         # Whether `arguments` are Python keywords (__call__, sub-objects), not named inputs (SignatureDefs).
-        self.keywords = self.name is not None and self.name not in module.signature_names
-        self.returns_dict = self.keywords and _returns_dict(module, self.name)
-        self.hyperparameters = _hyperparameters(module, self.name) if self.keywords else None
+        self.keywords = self.way.kind == "function"
+        self.returns_dict = self.keywords and self.way.returns_dict
 
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
@@ -365,39 +363,3 @@ def _same(stored, tf_variable):
 
     value = np.asarray(stored)
     return value.shape == tuple(tf_variable.shape) and np.array_equal(value, tf_variable.numpy())
-
-
-def _returns_dict(module, name):
-    fn = getattr(module.obj, name, None)
-    return any(isinstance(c.structured_outputs, dict) for c in getattr(fn, "concrete_functions", ()))
-
-
-def _hyperparameters(module, name):
-    """(input names, saved Python defaults) of function `name` when it takes several positional inputs
-    (see HubLayer._bind_hyperparameters), else None."""
-    try:
-        spec = module.signature(name)
-    except errors.HubError:
-        return None
-    names = getattr(spec, "input_names", ())
-    if getattr(spec, "structure", None) != "args" or len(names) < 2:
-        return None
-    fn = getattr(module.obj, name, None)
-    argspec = getattr(getattr(fn, "function_spec", None), "fullargspec", None)
-    saved = dict(zip(argspec.args[::-1], (argspec.defaults or ())[::-1])) if argspec else {}
-    return names, saved
-
-
-def _call_input_dtypes(module):
-    """The dtype(s) of a restored __call__'s first argument, from its saved input specs."""
-    import tensorflow as tf
-
-    for concrete in getattr(getattr(module.obj, "__call__", None), "concrete_functions", ()):
-        args = concrete.structured_input_signature[0]
-        if args:
-            first = args[0]
-            if isinstance(first, dict):
-                return {k: s.dtype.name for k, s in first.items() if isinstance(s, tf.TensorSpec)}
-            if isinstance(first, tf.TensorSpec):
-                return first.dtype.name
-    return "float32"

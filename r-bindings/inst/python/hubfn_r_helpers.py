@@ -31,6 +31,17 @@ def describe_signatures(module):
     return [s.describe() for s in module.signatures]
 
 
+def chosen_way(module, signature=None, training=False, prefer=None):
+    """The function module_apply runs for (signature, training), chosen by hubfn's one rule
+    (hubfn.ways.choose), as plain data for R: {name, kind ("signature" or "function"), inputs (a list
+    of {name, dtype, shape, kind}, shape a list with None for unknown dims, or None when the specs are
+    not known), structure ("dict", "tensor", "list", "args" or "unknown"), takes_training, returns_dict,
+    outputs (as inputs)}. R converts its values by these inputs instead of choosing a function itself."""
+    from hubfn.ways import choose
+
+    return choose(module, signature, bool(training), prefer).as_data()
+
+
 def time_calls(fn, n):
     """Seconds per call of fn() over n calls (for the benchmark)."""
     import time

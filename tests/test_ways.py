@@ -1,0 +1,202 @@
+"""One rule decides what runs (hubfn.ways.choose): every way into a module chooses the same function
+with the same specs, for every module shape, and runs it.
+
+The ways: module_apply, batched apply (batch_size=), hub_layer, module_udf's description on the driver
+(hubfn.spark.udf._describe, no Spark session needed) and the R package's Python helper
+(hubfn_r_helpers.chosen_way). `chosen(way, path, signature)` gives each way's choice as plain data
+(`Way.as_data()`: name, kind, inputs, structure, takes_training, returns_dict, outputs), so the R tests
+can compare R's own reading of it against the same data.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import hubfn
+import shapes
+from hubfn import errors, ways
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "r-bindings", "inst", "python"))
+import hubfn_r_helpers  # noqa: E402
+
+SHAPES = ["text_embedding", "text_embedding_serving", "image_feature_vector", "image_keras_hubfn",
+          "image_keras_export", "bert_encoder", "bert_encoder_keras", "bert_preprocessor", "tf1_text", "tf1_image",
+          "tf1_sparse", "ragged", "mixed", "bare_call", "fruit", "tf1", "hparams"]
+WAYS = ["module_apply", "batched", "hub_layer", "module_udf", "r_helper"]
+ROWS = 3
+
+
+@pytest.fixture(scope="module")
+def module_path(request, shape_dir):
+    def get(name):
+        if name in ("fruit", "tf1", "hparams"):
+            return str(request.getfixturevalue(f"{name}_dir"))
+        return str(shape_dir(name))
+
+    return get
+
+
+# --- example inputs, from a way's specs --------------------------------------------------------------
+def _value(t, rng):
+    if t.kind == "sparse":  # int64 word ids, [ROWS, 2]
+        return tf.SparseTensor([[0, 0], [1, 0], [2, 1]], rng.randint(0, len(shapes.VOCAB), 3), [ROWS, 2])
+    if t.kind == "ragged":
+        rows = [[[4], [5]], [[6]], [[7], [8], [9]]] if len(t.shape or ()) == 3 else [[1.0, 2.0], [3.0], [4.0, 5.0, 6.0]]
+        return tf.ragged.constant(rows, dtype=t.dtype)
+    dims = [ROWS] + [2 if d is None else d for d in (t.shape or (None,))[1:]] if t.shape != () else []
+    if t.dtype == "string":
+        words = rng.choice(shapes.VOCAB[4:], size=(*dims, 2))
+        return np.array([" ".join(w) for w in words.reshape(-1, 2)], object).reshape(dims)
+    if t.dtype == "bool":
+        return rng.rand(*dims) > 0.5
+    if "int" in t.dtype:
+        return rng.randint(0, 2, size=dims).astype(t.dtype)  # valid ids, masks and type ids alike
+    return rng.rand(*dims).astype(t.dtype)
+
+
+def example_inputs(way):
+    """Inputs for `way` built from its specs, passed as module_apply takes them."""
+    rng = np.random.RandomState(0)
+    values = {t.name: _value(t, rng) for t in way.inputs}
+    if way.structure == "list":
+        return list(values.values())
+    if way.kind == "function" and way.structure == "tensor" or len(values) == 1 and way.kind == "signature":
+        return next(iter(values.values()))
+    return values
+
+
+# --- what each way chooses -----------------------------------------------------------------------------
+def chosen(way, path, signature=None, training=False):
+    """(the plain data of the function `way` runs for `signature`, its outputs on example inputs as a dict
+    of NumPy arrays, or None where the way does not run functions or cannot join these outputs)."""
+    reference = ways.choose(hubfn.hub_load(path), signature, training)
+    x = example_inputs(reference) if reference.inputs is not None else None
+    if way == "module_apply":
+        m = hubfn.hub_load(path)  # a Module value of its own, with its own call plans
+        out = hubfn.module_apply(m, x, signature=signature, as_dict=True, training=training)
+        return m.plans[(signature, training)].way.as_data(), _numpy(out)
+    if way == "batched":
+        m = hubfn.hub_load(path)
+        try:
+            out = _numpy(hubfn.module_apply(m, x, signature=signature, as_dict=True, training=training,
+                                            batch_size=ROWS, progress=False))
+        except errors.OutputError:  # outputs that are not one row per input row (a batch total, say)
+            out = None
+        return m.plans[(signature, training)].way.as_data(), out
+    if way == "hub_layer":
+        layer = hubfn.hub_layer(path, signature=signature, as_dict=True)
+        out = layer(x)
+        ran = layer.module.plans[(layer._target.name, False)].way  # the plan the layer's call ran
+        assert ran == layer._target.way
+        return ran.as_data(), _numpy(out)
+    if way == "module_udf":
+        from hubfn.settings import Settings
+        from hubfn.spark import udf
+
+        return udf._describe(path, signature, None, Settings.from_env()).as_data(), None
+    if way == "r_helper":
+        return hubfn_r_helpers.chosen_way(hubfn.hub_load(path), signature, training), None
+    raise ValueError(way)
+
+
+def _numpy(out):
+    if not isinstance(out, dict):
+        out = {"default": out}
+    # Dense outputs only: ragged ones and lists (a BERT encoder's per-layer outputs) are compared
+    # through the choice alone.
+    dense = {k: np.asarray(v) for k, v in out.items() if isinstance(v, (tf.Tensor, np.ndarray))}
+    return dense or None
+
+
+def _names(path):
+    return [None] + [s.name for s in hubfn.hub_load(path).listing]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_way_chooses_the_same_function_with_the_same_specs(shape, module_path):
+    path = module_path(shape)
+    m = hubfn.hub_load(path)
+    for signature in _names(path):
+        results = {way: chosen(way, path, signature) for way in WAYS}
+        expected = ways.choose(m, signature).as_data()
+        # hub_layer prefers __call__ when no signature is named, as tensorflow_hub.KerasLayer does: the
+        # same rule with an explicit preference (it differs only where a module has "default" and __call__).
+        layer_expected = ways.choose(m, signature, prefer=ways.CALL).as_data()
+        for way, (data, _) in results.items():
+            assert data == (layer_expected if way == "hub_layer" else expected), (shape, signature, way)
+        outputs = {way: out for way, (data, out) in results.items() if out is not None and data == expected}
+        first = outputs.pop("module_apply", None)
+        for way, out in outputs.items() if first is not None else ():  # the same function gives the same numbers
+            assert set(out) == set(first), (shape, signature, way)
+            for key in first:
+                np.testing.assert_allclose(out[key], first[key], rtol=1e-5, atol=1e-6, err_msg=f"{shape} {way}")
+
+
+def test_training_picks_call_for_every_way_that_trains(fruit_dir):
+    # Signatures are traced for inference: with training=True and no signature named, __call__ runs.
+    assert chosen("module_apply", fruit_dir, training=True)[0]["name"] == "__call__"
+    assert chosen("r_helper", fruit_dir, training=True)[0]["name"] == "__call__"
+    assert chosen("module_apply", fruit_dir)[0]["name"] == "default"
+
+
+def test_r_helper_gives_plain_data(text_embedding_dir):
+    data = hubfn_r_helpers.chosen_way(hubfn.hub_load(text_embedding_dir))
+    assert data == {"name": "__call__", "kind": "function",
+                    "inputs": [{"name": "sentences", "dtype": "string", "shape": [None], "kind": "dense"}],
+                    "structure": "tensor", "takes_training": False, "returns_dict": False,
+                    "outputs": [{"name": "default", "dtype": "float32", "shape": [None, shapes.DIM],
+                                 "kind": "dense"}]}
+
+
+# --- the rule's parts ------------------------------------------------------------------------------------
+def test_choice_is_read_from_saved_model_pb_as_the_loaded_object_shows_it(module_path):
+    for shape in ("text_embedding", "bert_preprocessor", "image_feature_vector", "mixed", "hparams"):
+        m = hubfn.hub_load(module_path(shape))
+        for f in m.functions:
+            assert ways.loaded_entry(m.obj, f.name) == f, (shape, f.name)
+        # has_call comes from the file too; the loaded object agrees.
+        obj = m.obj
+        assert m.has_call == ("__call__" in type(obj).__dict__ or "__call__" in obj.__dict__)
+
+
+def test_a_call_without_saved_specs_is_read_from_the_loaded_object_only(bare_call_dir):
+    from hubfn.signatures import read_saved_model
+
+    info = read_saved_model(bare_call_dir)
+    assert info.variant(None).call_without_specs and info.variant(None).functions == ()
+    unloaded = ways.choose(info)  # no object to read: the way is known, its specs are not
+    assert unloaded.name == "__call__" and unloaded.inputs is None and unloaded.structure == "unknown"
+    loads = []
+    way = ways.choose(info, load=lambda: loads.append(1) or hubfn.hub_load(bare_call_dir).obj)
+    assert loads == [1] and way.from_loaded
+    assert [(t.name, t.dtype, t.shape) for t in way.inputs] == [("x", "float32", (None, 2))]
+    m = hubfn.hub_load(bare_call_dir)
+    x = np.array([[1.0, 2.0]], np.float32)
+    np.testing.assert_allclose(m(x).numpy(), x @ m.obj.w.numpy(), rtol=1e-6)
+    with pytest.raises(errors.InputError, match="expects float32"):  # its specs are checked, as any way's
+        m(np.array([["a", "b"]]))
+
+
+def test_prefer_is_only_a_preference(fruit_dir, tf1_dir):
+    fruit, tf1 = hubfn.hub_load(fruit_dir), hubfn.hub_load(tf1_dir)
+    assert ways.choose(fruit).name == "default" and ways.choose(fruit, prefer="__call__").name == "__call__"
+    assert ways.choose(fruit, "fruit_to_pet", prefer="__call__").name == "fruit_to_pet"  # a named one wins
+    assert ways.choose(tf1, prefer="__call__").name == "default"  # a TF1 module has no __call__
+
+
+def test_unknown_names_and_no_default_are_signature_errors(fruit_dir, tmp_path):
+    with pytest.raises(errors.SignatureError, match="no signature 'pets'; it has: default, fruit_to_pet"):
+        ways.choose(hubfn.hub_load(fruit_dir), "pets")
+
+    class Two(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def a(self, x):
+            return {"y": x}
+
+    two = Two()
+    tf.saved_model.save(two, str(tmp_path / "two"), signatures={"a": two.a, "b": two.a})
+    with pytest.raises(errors.SignatureError, match='no "default" signature and no __call__'):
+        ways.choose(hubfn.hub_load(tmp_path / "two"))
