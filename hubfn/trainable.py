@@ -1,9 +1,11 @@
 """What a Module trains: its variables, the trainable ones and its regularization losses.
 
 TF2 modules describe themselves through the reusable-SavedModel attributes (`variables`,
-`trainable_variables`, `regularization_losses`). A module that lists none (saved from a plain
-`tf.Module`) trains the variables its object graph holds, each with its saved trainable flag. TF1 hub
-modules answer from their graph's collections (hubfn.tf1graph).
+`trainable_variables`, `regularization_losses`). An attribute the module has is its declaration and is
+taken as it is, even when empty: a BERT preprocessor that lists no trainable variables trains nothing
+(an empty list, not an error). A module without the attributes (saved from a plain `tf.Module`) trains
+the variables its object graph holds, each with its saved trainable flag. TF1 hub modules answer from
+their graph's collections (hubfn.tf1graph).
 
 The Module's properties call these; hub_layer and fine-tuning loops read them from there.
 """
@@ -13,19 +15,20 @@ from .signatures import TF1_HUB
 
 
 def all_variables(module):
-    listed = list(getattr(module.obj, "variables", ()) or ())
-    if listed or module.format == TF1_HUB:
-        return listed
-    return _object_graph_variables(module.obj)
+    obj = module.obj
+    if module.format == TF1_HUB:
+        return list(getattr(obj, "variables", ()) or ())
+    declared = _declared(obj, "variables")
+    return declared if declared is not None else _object_graph_variables(obj)
 
 
 def trainable_variables(module):
     obj = module.obj
     if module.format == TF1_HUB:
         return tf1graph.trainable_variables(obj, all_variables(module))
-    listed = list(getattr(obj, "trainable_variables", ()) or ())
-    if listed:
-        return listed
+    declared = _declared(obj, "trainable_variables")
+    if declared is not None:
+        return declared
     found = [v for v in _object_graph_variables(obj) if v.trainable]
     if not found:
         raise errors.TrainableError(
@@ -39,7 +42,13 @@ def regularization_losses(module):
     """Zero-argument callables, each computing one regularization loss from the current weights."""
     if module.format == TF1_HUB:
         return tf1graph.regularization_losses(module.obj)
-    return list(getattr(module.obj, "regularization_losses", ()) or ())
+    return _declared(module.obj, "regularization_losses") or []
+
+
+def _declared(obj, name):
+    """The reusable-SavedModel attribute `name` as a list, or None when the module does not have it."""
+    value = getattr(obj, name, None)
+    return None if value is None else list(value)
 
 
 def _object_graph_variables(obj):

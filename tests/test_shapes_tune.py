@@ -140,6 +140,24 @@ def test_plain_tf_module_trainable_variables_come_from_the_object_graph(tmp_path
         hubfn.hub_module(tmp_path / "frozen", trainable=True).trainable_variables
 
 
+def test_an_exported_fine_tuned_module_keeps_the_reusable_savedmodel_attributes(
+        bert_preprocessor_dir, text_embedding_dir, tmp_path):
+    # The module's own lists are its declaration, even when empty: a BERT preprocessor trains nothing
+    # (trainable_variables == []), before and after a fine-tuned export, instead of a TrainableError.
+    for name, d in (("preprocessor", bert_preprocessor_dir), ("text", text_embedding_dir)):
+        original = hubfn.hub_module(d, trainable=True)
+        out = hubfn.export_savedmodel(original, tmp_path / name)
+        again = hubfn.hub_module(out, trainable=True)
+        for attribute in ("variables", "trainable_variables", "regularization_losses"):
+            assert getattr(again.obj, attribute, None) is not None, (name, attribute)  # written along
+            assert len(getattr(again, attribute)) == len(getattr(original, attribute)), (name, attribute)
+        if name == "preprocessor":
+            assert again.trainable_variables == again.variables == again.regularization_losses == []
+            assert again(SENTENCES, as_dict=True)["input_word_ids"].shape == (3, shapes.SEQ_LENGTH)
+        else:
+            assert [v.name for v in again.trainable_variables] == ["embeddings:0"]
+
+
 def test_trainable_loads_are_values_of_their_own(text_embedding_dir):
     a = hubfn.hub_module(text_embedding_dir, trainable=True)
     b = hubfn.hub_module(text_embedding_dir, trainable=True)
