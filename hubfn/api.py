@@ -16,30 +16,35 @@ from .signatures import TF1_HUB, choose_tags, read_saved_model
 
 
 def hub_load(handle, tags=None, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
-             token=None) -> Module:
+             token=None, load_options=None) -> Module:
     """Load the module named by `handle` (a directory, file://, http(s):// URL or kaggle: handle) for inference.
 
     resolvers: the resolvers to try in order (default: hubfn.resolve.DEFAULT_RESOLVERS).
     settings, cache_dir, offline, timeout, token: this call's fetch settings (see hubfn.settings);
     the environment gives the rest, and nothing global changes.
+    load_options: a tf.saved_model.LoadOptions for TensorFlow's loader (e.g. experimental_io_device); a
+    load with options is a load of its own, not shared with other users of the module.
     """
     settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
-    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers, settings=settings)
+    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers, settings=settings,
+                        load_options=load_options)
 
 
 def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None, *, settings=None, cache_dir=None,
-               offline=None, timeout=None, token=None) -> Module:
+               offline=None, timeout=None, token=None, load_options=None) -> Module:
     """A Module for `handle_or_module`, trainable or not.
 
     With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
     `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
-    A Module passed in keeps its graph variant otherwise. The fetch settings are hub_load's.
+    A Module passed in keeps its graph variant otherwise. The fetch settings and load_options are hub_load's.
     """
     if isinstance(handle_or_module, Module):
         m = handle_or_module
-        return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags)
+        return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags,
+                            load_options=load_options)
     settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
-    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers, settings=settings)
+    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers, settings=settings,
+                        load_options=load_options)
 
 
 def module_signatures(module_or_handle, resolvers=None, *, settings=None, cache_dir=None, offline=None,
@@ -66,7 +71,8 @@ def _as_tags(tags):
     return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
 
 
-def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None, settings=None) -> Module:
+def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None, settings=None,
+                 load_options=None) -> Module:
     handle = handles.as_handle(handle)
     path = path or resolve_with(handle, resolvers, settings or Settings.from_env())
     info = read_saved_model(path)
@@ -77,10 +83,11 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
     else:  # TF2: naming the default variant's tags is the same module as naming none (one load)
         # info.variant returns one of its stored Variants, so identity says whether it is the default one.
         load_tags = None if variant is info.variant(None) else variant.tags
-    obj = load_object(path, load_tags, info.format, trainable=trainable, ops=info.ops)
+    obj = load_object(path, load_tags, info.format, trainable=trainable, ops=info.ops, options=load_options)
+    own = trainable or load_options is not None  # an object of its own: a value of its own
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
                   signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj, functions=variant.functions,
-                  call_without_specs=variant.call_without_specs, load_id=new_load_id() if trainable else 0)
+                  call_without_specs=variant.call_without_specs, load_id=new_load_id() if own else 0)
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",

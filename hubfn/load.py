@@ -4,7 +4,7 @@ Each (path, tags) is loaded once per process for inference and reused, so holdin
 for one module never duplicates its weights. A module rewritten on disk since (re-exported, fetched
 again) is noticed by the stamp of its files and loaded afresh. A trainable module gets a fresh object of its own every
 time: two fine-tunings of one module, or a fine-tuning and an inference user, must not move each
-other's weights.
+other's weights. So does a load with TensorFlow load options, which may change what is loaded.
 """
 
 import os
@@ -34,13 +34,16 @@ def _stamp(path):
     return tuple(stamp)
 
 
-def load_object(path: str, tags, fmt: str, trainable: bool = False, ops=None):
-    """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable).
+def load_object(path: str, tags, fmt: str, trainable: bool = False, ops=None, options=None):
+    """The loaded SavedModel object for `path` with the given tag set (loaded once unless trainable or
+    given options).
 
     ops: the op types the module runs, when the caller has read them (SavedModelInfo.ops); else read here.
+    options: a tf.saved_model.LoadOptions. They can change what is loaded (experimental_skip_checkpoint,
+    a variable policy), so such a load is never shared.
     """
-    if trainable:
-        return _load(path, tags, fmt, ops)
+    if trainable or options is not None:
+        return _load(path, tags, fmt, ops, options)
     key, stamp = _key(path, tags), _stamp(path)
     with _lock:
         hit = _loaded.get(key)
@@ -50,15 +53,17 @@ def load_object(path: str, tags, fmt: str, trainable: bool = False, ops=None):
         return hit[1]
 
 
-def _load(path, tags, fmt, ops=None):
+def _load(path, tags, fmt, ops=None, options=None):
     import tensorflow as tf
 
     # TF1 hub modules are loaded through TF's v1-in-v2 loader, which needs the exact tag list.
     tag_list = sorted(tags) if tags is not None else ([] if fmt == TF1_HUB else None)
+    if options is not None and not isinstance(options, tf.saved_model.LoadOptions):
+        raise errors.InputError(f"load_options must be a tf.saved_model.LoadOptions, got {options!r}.")
     # Ops from libraries such as tensorflow_text: imported here, or a clear error instead of TF's own.
     oplibs.ensure_ops(path, ops)
     try:
-        return tf.saved_model.load(path, tags=tag_list)
+        return tf.saved_model.load(path, tags=tag_list, options=options)
     except (OSError, ValueError, RuntimeError, tf.errors.OpError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise errors.CorruptModuleError(

@@ -10,6 +10,7 @@ Deliberate differences (hubfn's documented behaviour, asserted instead of tensor
 a signature with one output needs no output_key; as_dict=True works without a signature ({"default": x});
 a trainable layer may call a signature (TF1 modules are fine-tuned that way) and only warns when there is
 nothing to train. Keras 3 computes a layer's losses when it is called, so losses are checked after a call.
+KerasLayer's `load_options=` (its one constructor option not in a case above) is tested here too.
 """
 
 import json
@@ -497,6 +498,30 @@ def test_warns_once_if_training_zero_variables(built):  # test_keras_layer_logs_
         layer.trainable = True
     messages = [str(w.message) for w in caught if "no trainable variables" in str(w.message)]
     assert len(messages) == 1, messages
+
+
+def test_load_options(built):  # KerasLayer(handle, load_options=tf.saved_model.LoadOptions(...))
+    path = built["half", "raw"]
+    x = np.array([[10.0]], np.float32)
+    io = tf.saved_model.LoadOptions(experimental_io_device="/job:localhost")
+    layer = hubfn.hub_layer(path, load_options=io)
+    np.testing.assert_array_equal(layer(x).numpy(), [[6.0]])
+    assert "load_options" not in layer.get_config()  # where this process reads files, as tensorflow_hub keeps it
+    assert layer.module.obj is not hubfn.hub_load(path).obj  # a load of its own, not the shared copy
+    # The options reach TensorFlow's loader, for the frozen layer and for its trainable copy alike:
+    # skipping the checkpoint leaves the saved weight (w = 0.5) unread.
+    skip = tf.saved_model.LoadOptions(experimental_skip_checkpoint=True)
+    skipped = hubfn.hub_layer(path, load_options=skip)
+    def values(module):
+        return {v.name: v.numpy().tolist() for v in module.variables}
+
+    saved = values(hubfn.hub_load(path))
+    assert values(skipped.module) != saved
+    tuned = hubfn.hub_layer(path, load_options=io)
+    tuned.trainable = True  # its private copy is loaded with the same options and holds the same weights
+    assert tuned.module.trainable and values(tuned.module) == saved
+    with pytest.raises(errors.InputError, match="tf.saved_model.LoadOptions"):
+        hubfn.hub_layer(path, load_options={"experimental_io_device": "/job:localhost"})
 
 
 # --- side by side with tensorflow_hub 0.16.1 + tf_keras --------------------------------------------
