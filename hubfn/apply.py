@@ -59,7 +59,7 @@ def _make_plan(module, signature, training):
     way = choose(module, signature, training)
     name = way.name
     where = f"{'Signature' if way.kind == 'signature' else 'Function'} {name!r} of {module.handle!r}"
-    if way.kind == "signature" and name in module.signature_names:
+    if way.kind == "signature":
         run = _signature_runner(module, name, way.entry, training, where)
     else:
         run = _function_runner(module, way, training, where)

@@ -12,8 +12,8 @@ import itertools
 
 import attrs
 
-from . import errors, trainable as _trainable
-from .signatures import TF1_HUB, format_tags, listing
+from . import trainable as _trainable
+from .signatures import TF1_HUB, find, format_tags, has_call, listing
 
 
 def _tags(value):
@@ -65,18 +65,12 @@ class Module:
 
     def signature(self, name):
         """The Signature (or object-graph function) called `name`; SignatureError lists the names there are."""
-        for s in self.signatures + self.functions:
-            if s.name == name:
-                return s
-        raise errors.SignatureError(
-            f"Module {self.handle!r} has no signature or function {name!r}; "
-            f"it has: {', '.join(s.name for s in self.listing) or '(none)'}."
-        )
+        return find(self.signatures, self.functions, name, self.handle)
 
     @property
     def has_call(self) -> bool:
         """Whether the module is a TF2 reusable SavedModel with a `__call__` (read from saved_model.pb)."""
-        return self.format != TF1_HUB and ("__call__" in self.function_names or self.call_without_specs)
+        return has_call(self.functions, self.call_without_specs)
 
     def listing_lines(self):
         """One line per way in (the repr and `hubfn info` show these): `listing`, then such a `__call__`."""

@@ -137,6 +137,24 @@ def listing(signatures, functions) -> tuple:
     return tuple(out)
 
 
+def find(signatures, functions, name, handle, also=()):
+    """The entry called `name`, a signature winning over a function of the same name; otherwise a
+    SignatureError listing what there is (the listing, then the names in `also`)."""
+    for s in tuple(signatures) + tuple(functions):
+        if s.name == name:
+            return s
+    listed = [s.name for s in listing(signatures, functions)] + list(also)
+    raise errors.SignatureError(
+        f"Module {handle!r} has no signature {name!r}; it has: {', '.join(listed) or '(none)'}."
+    )
+
+
+def has_call(functions, call_without_specs) -> bool:
+    """Whether a variant has a `__call__`, with its specs read (one of `functions`) or not. Only TF2
+    modules have object-graph functions, so a TF1 hub module never has one."""
+    return call_without_specs or any(f.name == "__call__" for f in functions)
+
+
 @attrs.frozen
 class SavedModelInfo:
     """What a module directory holds: its format and its graph variants."""

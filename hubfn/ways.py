@@ -14,7 +14,7 @@ module_udf on the driver, and the R package (hubfn_r_helpers.chosen_way, through
 import attrs
 
 from . import errors, objectgraph
-from .signatures import TF1_HUB, SavedModelInfo, function_signature, listing
+from .signatures import SavedModelInfo, find, function_signature, has_call, listing
 
 CALL = "__call__"
 
@@ -129,7 +129,7 @@ class _Source:
         self.call_without_specs = call_without_specs
         self.signature_names = tuple(s.name for s in self.signatures)
         self.function_names = tuple(f.name for f in self.functions)
-        self.has_call = fmt != TF1_HUB and (CALL in self.function_names or call_without_specs)
+        self.has_call = has_call(self.functions, call_without_specs)
 
     @classmethod
     def of(cls, source, tags, load):
@@ -149,16 +149,12 @@ class _Source:
         return name in self.signature_names or name in self.function_names or name == CALL and self.has_call
 
     def way(self, name) -> Way:
-        for s in self.signatures + self.functions:  # a signature wins over a function of the same name
-            if s.name == name:
-                return Way(name=name, kind=s.kind, entry=s)
-        if name == CALL and self.call_without_specs:
+        if name == CALL and self.call_without_specs:  # the one case that reads the loaded object
             entry = None if self._load is None else loaded_entry(self._load(), CALL)
             return Way(name=CALL, kind="function", entry=entry, from_loaded=entry is not None)
-        listed = [s.name for s in self.listing] + ([CALL] if self.call_without_specs else [])
-        raise errors.SignatureError(
-            f"Module {self.handle!r} has no signature {name!r}; it has: {', '.join(listed) or '(none)'}."
-        )
+        entry = find(self.signatures, self.functions, name, self.handle,
+                     also=[CALL] if self.call_without_specs else [])
+        return Way(name=name, kind=entry.kind, entry=entry)
 
 
 # --- the fallback: specs from the loaded object ------------------------------------------------------

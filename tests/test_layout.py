@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 
 HUBFN = os.path.join(os.path.dirname(__file__), "..", "hubfn")
 
