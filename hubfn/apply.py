@@ -17,6 +17,7 @@ Ways in, all with the same input rules:
 from . import batch, errors, tf1graph
 from .inputs import Converter, keyed
 from .signatures import TF1_HUB
+from .util.tfimport import import_tensorflow
 from .ways import CALL, choose
 
 
@@ -75,7 +76,7 @@ def _make_plan(module, signature, training):
 
 
 def _signature_runner(module, name, sig, training, where):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     converters = {t.name: Converter(t, f"Input {t.name!r} of signature {name!r} ({module.handle!r})")
                   for t in sig.inputs}
@@ -127,7 +128,7 @@ def _signature_fn(module, name, training):
 
 
 def _function_runner(module, way, training, where):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     name, sig = way.name, way.entry
     fn = module.obj.__call__ if name == CALL else getattr(module.obj, name, None)
@@ -204,7 +205,7 @@ def _structure_converter(module, name, sig, where):
 
 def _default_converter():
     import numpy as np
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     def convert(value):
         if isinstance(value, dict):

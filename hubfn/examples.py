@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from .util.tfimport import import_tensorflow
+
 # fruit_module: default(x) = x @ FRUIT_W + FRUIT_B; cats = 2*apples + oranges; dogs = apples - 3*oranges
 FRUIT_W = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
 FRUIT_B = np.array([0.5, -0.5], dtype=np.float32)
@@ -26,7 +28,7 @@ L2_SCALE = 0.01
 
 def fruit_module(export_dir, overwrite=False):
     """Export the fruit example module to `export_dir`; returns the directory."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     from .export import export_savedmodel
 
@@ -64,7 +66,7 @@ def tf1_hub_module(export_dir, w1=TF1_W1, w2=TF1_W2, b2=TF1_B2, batch_norm=False
     batch_norm=True adds a moving mean of the hidden layer (a non-trainable variable, "moving_mean")
     that the {"train"} variant updates through the UPDATE_OPS collection, as batch normalization does.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     v1 = tf.compat.v1
     export_dir = os.path.abspath(os.fspath(export_dir))

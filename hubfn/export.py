@@ -16,6 +16,7 @@ import shutil
 from . import errors, load
 from .signatures import TF1_HUB
 from .util import fs
+from .util.tfimport import import_keras, import_tensorflow
 
 
 def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_signature=None):
@@ -49,7 +50,7 @@ def _write_atomically(export_dir, write):
 
 
 def _save(root, sigs, path):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     # Assets (vocabularies and the like) tracked by the object are copied by the SavedModel writer.
     tf.saved_model.save(root, path, signatures=sigs)
@@ -58,7 +59,7 @@ def _save(root, sigs, path):
 # --- a Module (e.g. fine-tuned) ----------------------------------------------------------------
 def _export_module(module, path):
     """Write `module` with its current variable values to `path` (an empty temporary directory)."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if module.format == TF1_HUB:
         return _export_tf1(module, path)
@@ -68,7 +69,7 @@ def _export_module(module, path):
 
 def _export_tf1(module, path):
     """Copy the module's graphs and assets, and write the current weights under their graph names."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     for name in os.listdir(module.path):
         src = os.path.join(module.path, name)
@@ -93,7 +94,7 @@ def _export_tf1(module, path):
 # --- building the object to save ---------------------------------------------------------------
 def _build_root(obj, signatures, input_signature):
     """(trackable root with the reusable-SavedModel attributes, {signature name: concrete fn})."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     parts = _describe(obj, input_signature)
     root = tf.__internal__.tracking.AutoTrackable()
@@ -130,7 +131,7 @@ class _Parts:
 
 
 def _describe(obj, input_signature):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if _is_keras_model(obj):
         return _describe_keras(obj, input_signature)
@@ -152,13 +153,13 @@ def _describe(obj, input_signature):
 
 
 def _is_keras_model(obj):
-    import keras
+    keras = import_keras()
 
     return isinstance(obj, keras.Model)
 
 
 def _describe_keras(model, input_signature):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if input_signature is None:
         input_signature = _keras_input_specs(model)
@@ -189,7 +190,7 @@ def _describe_keras(model, input_signature):
 def _keras_input_specs(model):
     """The model's input specs, in the structure its call takes: one spec (a dict of specs for a model
     built on a dict of inputs, e.g. a BERT encoder's word ids, mask and type ids), or one per input."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     structure = None
     for attribute in ("input", "inputs"):  # a Sequential model has `inputs` only
@@ -225,7 +226,7 @@ def _regularizer_fn(variable):
 
 def _as_signature(concrete, keyed_default):
     """A concrete function returning a dict, its single tensor output keyed "default"."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     out = concrete.structured_outputs
     if isinstance(out, dict):

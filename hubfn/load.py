@@ -12,6 +12,7 @@ import threading
 
 from . import errors, oplibs
 from .signatures import TF1_HUB
+from .util.tfimport import import_tensorflow
 
 _loaded = {}
 _lock = threading.Lock()
@@ -54,7 +55,7 @@ def load_object(path: str, tags, fmt: str, trainable: bool = False, ops=None, op
 
 
 def _load(path, tags, fmt, ops=None, options=None):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     # TF1 hub modules are loaded through TF's v1-in-v2 loader, which needs the exact tag list.
     tag_list = sorted(tags) if tags is not None else ([] if fmt == TF1_HUB else None)

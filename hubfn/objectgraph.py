@@ -10,6 +10,8 @@ for signatures. The protos are decoded here by hand so that listing (and the ser
 
 import re
 
+from .util.tfimport import import_tensorflow
+
 # Root children that are Keras or SavedModel bookkeeping, never meant to be called by users.
 _HIDDEN = re.compile(r"^(_.*|layer(_with_weights)?-\d+|keras_api|signatures|variables|trainable_variables|"
                      r"regularization_losses|call_and_return_(all_)?conditional_losses)$")
@@ -27,7 +29,8 @@ class Spec:
 # Shared with signatures.py, whose SignatureDef TensorInfos carry the same DataType enum and TensorShapeProto.
 def dtype_name(enum_value) -> str:
     """The dtype name ("float32") of a DataType enum value."""
-    from tensorflow.python.framework import dtypes  # light: no full TensorFlow graph needed
+    import_tensorflow()  # the package first (every tensorflow.* import brings all of it), see util/tfimport
+    from tensorflow.python.framework import dtypes
 
     return dtypes.as_dtype(enum_value).name
 
@@ -41,6 +44,7 @@ def shape(proto):
 
 def decode(sv):
     """A StructuredValue proto as Python: Spec for tensors, dict/list/tuple, plain values."""
+    import_tensorflow()
     from tensorflow.core.protobuf import struct_pb2
 
     kind = sv.WhichOneof("kind")

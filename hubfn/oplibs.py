@@ -18,6 +18,7 @@ To teach hubfn another op library, add an OpLibrary to LIBRARIES.
 import attrs
 
 from . import errors
+from .util.tfimport import import_tensorflow
 
 
 @attrs.frozen
@@ -80,6 +81,7 @@ def read_op_names(path: str) -> frozenset:
 # --- what the running TensorFlow has ---------------------------------------------------------------
 def unregistered(ops) -> frozenset:
     """The ops of `ops` that no loaded library has registered in this process (one registry lookup each)."""
+    import_tensorflow()
     from tensorflow.python.framework import op_def_registry
 
     return frozenset(op for op in ops if op_def_registry.get(op) is None)
@@ -91,7 +93,7 @@ def library_of(op: str):
 
 
 def _tf_version() -> str:
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     return tf.__version__
 

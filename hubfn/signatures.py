@@ -9,6 +9,7 @@ import os
 import attrs
 
 from . import errors, moduledir, objectgraph
+from .util.tfimport import import_tensorflow
 
 TF2 = "tf2"
 TF1_HUB = "tf1_hub"
@@ -294,6 +295,7 @@ def parse_saved_model(path: str):
     """The SavedModel proto of `path/saved_model.pb`; NotAModuleError / CorruptModuleError when it is
     missing, damaged or holds no graph."""
     from google.protobuf.message import DecodeError
+    import_tensorflow()  # often the process's first TensorFlow import: `hubfn info`, hub_load (util/tfimport)
     from tensorflow.core.protobuf import saved_model_pb2
 
     pb_path = os.path.join(path, "saved_model.pb")

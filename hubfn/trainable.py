@@ -12,6 +12,7 @@ The Module's properties call these; hub_layer and fine-tuning loops read them fr
 
 from . import errors, tf1graph
 from .signatures import TF1_HUB
+from .util.tfimport import import_tensorflow
 
 
 def all_variables(module):
@@ -53,7 +54,7 @@ def _declared(obj, name):
 
 def _object_graph_variables(obj):
     """Every tf.Variable reachable from `obj` through tracked attributes, each once, in a stable order."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     seen, out = set(), []
     for node in tf.train.TrackableView(obj).descendants():

@@ -15,6 +15,7 @@ import attrs
 
 from . import errors, objectgraph
 from .signatures import SavedModelInfo, find, function_signature, has_call, listing
+from .util.tfimport import import_tensorflow
 
 CALL = "__call__"
 
@@ -199,7 +200,7 @@ def _argument_names(fn, trace):
 
 def _spec(value):
     """TensorFlow specs (and nests of them) as objectgraph.Spec values; plain values as they are."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if isinstance(value, (tf.Tensor, tf.RaggedTensor, tf.SparseTensor)):  # outputs may be symbolic tensors
         value = tf.type_spec_from_value(value)

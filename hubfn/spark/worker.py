@@ -16,6 +16,7 @@ import threading
 import time
 
 from .. import errors
+from ..util.tfimport import import_tensorflow
 from . import types
 
 _modules = {}
@@ -38,7 +39,7 @@ def _limit_threads(threads):
             threads = None
     if not threads:
         return
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads))

@@ -25,13 +25,16 @@ best together; output shapes live in `layer_shapes`.
 
 import warnings
 
-import keras
-
 from .. import api, errors
 from ..apply import pick_output
 from ..module import Module
 from ..ways import CALL, choose
+from ..util.tfimport import import_keras, import_tensorflow
 from . import layer_shapes
+
+# Not `import keras`: Keras's TensorFlow backend would make the first TensorFlow import itself,
+# with TensorFlow's CUDA probing lines (see hubfn/util/tfimport.py).
+keras = import_keras()
 
 
 class _AdoptedVariable(keras.Variable):
@@ -337,7 +340,7 @@ def _one_flag(as_dict, signature_outputs_as_dict):
 
 def _own_input_shape(kwargs):
     """Take `input_shape` out of the Keras kwargs when `dtype` is not a float (see HubLayer.input_shape)."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     dtype = kwargs.get("dtype")
     if isinstance(dtype, tf.DType):

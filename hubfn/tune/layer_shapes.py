@@ -6,9 +6,12 @@ the structure of a module's outputs, as tensorflow_hub.KerasLayer's `output_shap
 
 import numbers
 
-import keras
-
 from .. import errors
+from ..util.tfimport import import_keras, import_tensorflow
+
+# Not `import keras`: Keras's TensorFlow backend would make the first TensorFlow import itself,
+# with TensorFlow's CUDA probing lines (see hubfn/util/tfimport.py).
+keras = import_keras()
 
 
 # Shapes are nests of tuples (dicts and lists around them); a tuple of ints and Nones is one shape.
@@ -59,7 +62,7 @@ def first_dim(input_shape):
 
 
 def batch_dim(inputs):
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     first = tf.nest.flatten(inputs)[0]
     shape = getattr(first, "shape", None)
