@@ -2,12 +2,39 @@
 
 Every error names the handle, file or name it is about and says what to do. Catch `HubError` to handle
 any of them; the subclasses let callers (and the R bindings, which map them to R condition classes)
-tell the cases apart.
+tell the cases apart, and the fields say what an error is about without parsing its message.
 """
+
+# The structured fields of a HubError, in the order `HubError.fields` lists them.
+_FIELDS = ("handle", "input", "expected", "got", "reason", "keywords")
 
 
 class HubError(Exception):
-    """Base class of every error hubfn raises on purpose."""
+    """Base class of every error hubfn raises on purpose.
+
+    `str(e)` is the message. Where the raise site knows them, fields say the same for programs (the R
+    bindings word their messages from them, in R terms); each is None when not set:
+    - handle: the module handle or URL the error is about;
+    - input: the input (or keyword argument) it is about, by name;
+    - expected / got: what the input takes and what it was given: dtype names ("int32"); a value that does
+      not fit the dtype (got; expected is then the dtype); shapes as lists, None for an unknown dimension;
+      input names (lists);
+    - reason: which check failed: "dtype", "value" (a value the dtype cannot hold: a fraction or a
+      non-finite number for an integer input, or one out of its range), "shape", "structure" (dense,
+      ragged or sparse), "keys" (which inputs were given);
+    - keywords: the keyword arguments the message spells out as Python does (`as_dict=True`), as
+      ((name, value), ...) in the order they appear, for a caller that spells arguments its own way.
+    """
+
+    def __init__(self, *args, handle=None, input=None, expected=None, got=None, reason=None, keywords=None):
+        super().__init__(*args)
+        self.handle, self.input, self.expected, self.got, self.reason = handle, input, expected, got, reason
+        self.keywords = None if keywords is None else tuple((str(k), v) for k, v in keywords)
+
+    @property
+    def fields(self) -> dict:
+        """The fields that are set, {name: value}."""
+        return {k: getattr(self, k) for k in _FIELDS if getattr(self, k) is not None}
 
 
 # --- handles and resolving -------------------------------------------------------------------------

@@ -31,7 +31,8 @@ def export_savedmodel(obj, export_dir, signatures=None, overwrite=False, input_s
     if os.path.isdir(export_dir) and os.listdir(export_dir) and not overwrite:
         raise errors.ExportError(
             f"Cannot export to {export_dir!r}: the directory is not empty. "
-            "Pass overwrite=True to replace it, or choose another directory."
+            "Pass overwrite=True to replace it, or choose another directory.",
+            keywords=[("overwrite", True)],
         )
     from .module import Module
 

@@ -73,8 +73,9 @@ class Converter:
             return self.sparse(value)
         return value
 
-    def fail(self, msg):
-        raise errors.InputError(f"{self.where} {msg}")
+    def fail(self, msg, **fields):
+        """Raise the InputError `where` + msg, with the input's name and the given fields (hubfn.errors)."""
+        raise errors.InputError(f"{self.where} {msg}", input=self.info.name, **fields)
 
     # --- dense --------------------------------------------------------------------------------------
     def dense(self, value):
@@ -94,7 +95,8 @@ class Converter:
             return self.dense(tf.convert_to_tensor(value))
         if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
             self.fail(f"expects a dense {self.info.dtype} tensor, got a {type(value).__name__}; "
-                      "convert it first (e.g. .to_tensor(), tf.sparse.to_dense).")
+                      "convert it first (e.g. .to_tensor(), tf.sparse.to_dense).",
+                      reason="structure", expected="dense", got=type(value).__name__)
         return tf.constant(self.array(value))
 
     def array(self, value):
@@ -102,7 +104,7 @@ class Converter:
         try:
             arr = np.asarray(value)
         except ValueError as e:  # ragged nested lists
-            self.fail(f"cannot make an array of the value given ({e}).")
+            self.fail(f"cannot make an array of the value given ({e}).", reason="structure", expected="dense")
         got = _NP_KIND.get(arr.dtype.kind, "other")
         if got == "string" and arr.dtype.kind == "O" and arr.size and not isinstance(arr.flat[0], (str, bytes)):
             got = "other"
@@ -114,15 +116,18 @@ class Converter:
 
     def check_kind(self, got, got_name):
         if got not in _ALLOWED.get(self.kind, {self.kind}):
-            self.fail(f"expects {self.info.dtype}, got {got_name}; pass {self.info.dtype} values.")
+            self.fail(f"expects {self.info.dtype}, got {got_name}; pass {self.info.dtype} values.",
+                      reason="dtype", expected=self.info.dtype, got=got_name)
 
     def check_ints(self, arr, got):
         if not arr.size:
             return
         if got == "float":
             if not np.all(np.isfinite(arr)) or not np.all(arr == np.trunc(arr)):
+                first = arr[~(np.isfinite(arr) & (arr == np.trunc(arr)))].flat[0]  # in row-major order
                 self.fail(f"expects {self.info.dtype}, got {arr.dtype.name} with fractional (or non-finite) "
-                          "values; round and convert to an integer type first.")
+                          "values; round and convert to an integer type first.",
+                          reason="value", expected=self.info.dtype, got=float(first))
         elif arr.dtype == self.np_dtype:
             return
         limits = np.iinfo(self.np_dtype)
@@ -130,16 +135,18 @@ class Converter:
         if lo < limits.min or hi > limits.max:
             bad = lo if lo < limits.min else hi
             self.fail(f"expects {self.info.dtype}, whose values lie in [{limits.min}, {limits.max}]; "
-                      f"got {int(bad)}, which does not fit.")
+                      f"got {int(bad)}, which does not fit.", reason="value", expected=self.info.dtype, got=int(bad))
 
     def check_shape(self, shape):
         if self.rank is None:
             return
         if len(shape) != self.rank:
-            self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.")
+            self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.",
+                      reason="shape", expected=list(self.shape), got=list(shape))
         for axis, size in self.fixed_dims:
             if shape[axis] is not None and shape[axis] != size:
-                self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.")
+                self.fail(f"expects shape {format_shape(self.shape)}, got {list(shape)}.",
+                          reason="shape", expected=list(self.shape), got=list(shape))
 
     def check_tensor_shape(self, tensor):
         if self.shape is not None and tensor.shape.rank is not None:
@@ -158,7 +165,8 @@ class Converter:
         # A symbolic tensor (inside tf.function or Keras): values cannot be checked here.
         if self.kind == "int" and got == "float":
             self.fail(f"expects {self.info.dtype}, got a symbolic {tensor.dtype.name} tensor whose values cannot "
-                      "be checked for fractions; round and cast it first.")
+                      "be checked for fractions; round and cast it first.",
+                      reason="dtype", expected=self.info.dtype, got=tensor.dtype.name)
         self.check_tensor_shape(tensor)
         return tf.cast(tensor, self.target)
 
@@ -174,12 +182,13 @@ class Converter:
             try:
                 rt = tf.ragged.constant(value)
             except (ValueError, TypeError) as e:
-                self.fail(f"expects a ragged {self.info.dtype} tensor; cannot make one of the value given ({e}).")
+                self.fail(f"expects a ragged {self.info.dtype} tensor; cannot make one of the value given ({e}).",
+                          reason="structure", expected="ragged")
         if rt.dtype != self.target:
             rt = rt.with_flat_values(self.dense_values(rt.flat_values))
         if self.rank is not None and rt.shape.rank != self.rank:
             self.fail(f"expects a ragged tensor of rank {self.rank} ({format_shape(self.shape)}), "
-                      f"got rank {rt.shape.rank}.")
+                      f"got rank {rt.shape.rank}.", reason="shape", expected=list(self.shape), got=rt.shape.as_list())
         return rt
 
     def dense_values(self, value):
@@ -198,10 +207,12 @@ class Converter:
             value = tf.SparseTensor(value.indices, value.values, value.dense_shape)
         if not isinstance(value, tf.SparseTensor):
             self.fail(f"is sparse ({self.info.dtype}{format_shape(self.shape)}); pass a tf.SparseTensor "
-                      "or a dict with indices, values and dense_shape.")
+                      "or a dict with indices, values and dense_shape.",
+                      reason="structure", expected="sparse", got=type(value).__name__)
         values = self.dense_values(value.values)
         if self.rank is not None and value.shape.rank is not None and value.shape.rank != self.rank:
-            self.fail(f"expects a sparse tensor of rank {self.rank}, got rank {value.shape.rank}.")
+            self.fail(f"expects a sparse tensor of rank {self.rank}, got rank {value.shape.rank}.",
+                      reason="shape", expected=list(self.shape), got=value.shape.as_list())
         return tf.SparseTensor(value.indices, values, value.dense_shape)
 
 
@@ -211,12 +222,13 @@ def keyed(values, expected, where):
     if not isinstance(values, dict):
         if len(expected) != 1:
             raise errors.InputError(f"{where} takes {len(expected)} inputs; pass a dict with keys "
-                                    f"{', '.join(expected)}.")
+                                    f"{', '.join(expected)}.", reason="keys", expected=list(expected))
         return {expected[0]: values}
     if len(values) != len(expected) or any(k not in values for k in expected):
         missing = [k for k in expected if k not in values]
         extra = [k for k in values if k not in expected]
         parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
                 ([f"unexpected {', '.join(map(repr, extra))}"] if extra else [])
-        raise errors.InputError(f"{where}: {'; '.join(parts)}. Expected keys: {', '.join(expected)}.")
+        raise errors.InputError(f"{where}: {'; '.join(parts)}. Expected keys: {', '.join(expected)}.",
+                                reason="keys", expected=list(expected), got=list(values))
     return values

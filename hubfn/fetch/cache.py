@@ -41,7 +41,8 @@ def fetch_to_cache(handle: str, settings: Settings | None = None, url=None, extr
                  else f"is damaged in the cache {paths.root} ({problem})")
         raise errors.OfflineError(
             f"Module {handle!r} {state} and HUBFN_OFFLINE (or offline=True) says to stay offline, so it "
-            "cannot be downloaded. Unset HUBFN_OFFLINE (or pass offline=False), or fetch it once while online.")
+            "cannot be downloaded. Unset HUBFN_OFFLINE (or pass offline=False), or fetch it once while online.",
+            handle=handle, keywords=[("offline", True), ("offline", False)])
     if problem != manifest.MISSING:
         _warn_damaged(handle, paths, problem)
     try:

@@ -183,7 +183,8 @@ def status_error(resp: requests.Response, url: str, hop=None, held_back=False) -
             hint = (" If it is a private hub, pass its token: token= (R: token =), HUBFN_TOKENS=host=token, "
                     "or a ~/.netrc entry for the host.")
         return errors.AccessError(f"{where}: access refused (HTTP {code}). The server wants credentials or "
-                                  f"does not publish this module to you.{hint}{said}")
+                                  f"does not publish this module to you.{hint}{said}", handle=url,
+                                  keywords=[("token_over_http", True)] if held_back else None)
     return errors.FetchError(f"{where}: the server answered HTTP {code} {resp.reason}.{said}")
 
 
