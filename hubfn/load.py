@@ -63,9 +63,11 @@ def _load(path, tags, fmt, ops=None, options=None):
         raise errors.InputError(f"load_options must be a tf.saved_model.LoadOptions, got {options!r}.")
     # Ops from libraries such as tensorflow_text: imported here, or a clear error instead of TF's own.
     oplibs.ensure_ops(path, ops)
+    # IndexError: TensorFlow's checkpoint reader says "Read less bytes than requested" that way when a
+    # variables file is short (a damaged download or copy).
     try:
         return tf.saved_model.load(path, tags=tag_list, options=options)
-    except (OSError, ValueError, RuntimeError, tf.errors.OpError) as e:
+    except (OSError, ValueError, RuntimeError, IndexError, tf.errors.OpError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise errors.CorruptModuleError(
             f"Module at {path!r} could not be loaded by TensorFlow ({first}). "

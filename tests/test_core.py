@@ -180,6 +180,20 @@ def test_corrupt_saved_model_pb(tmp_path):
     assert "saved_model.pb" in str(e.value) and "damaged" in str(e.value)
 
 
+def test_empty_variables_file_is_a_corrupt_module(fruit_dir, tmp_path):
+    """TensorFlow's checkpoint reader raises a bare IndexError on a short variables file."""
+    import glob
+    import shutil
+
+    copy = tmp_path / "fruit"
+    shutil.copytree(fruit_dir, copy)
+    for data in glob.glob(str(copy / "variables" / "variables.data-*")):
+        open(data, "wb").close()
+    with pytest.raises(errors.CorruptModuleError) as e:
+        hubfn.hub_load(copy)
+    assert str(copy) in str(e.value) and "hubfn cache remove" in str(e.value)
+
+
 @pytest.mark.parametrize("handle,kind", [(42, errors.HandleError), ("", errors.HandleError),
                                          ("s3://bucket/module", errors.UnsupportedHandleError)])
 def test_bad_handles(handle, kind):

@@ -10,6 +10,9 @@
     HUBFN_REFUSED_GIVE_UP          seconds to keep retrying a refused connection (default 3)
     HUBFN_MAX_MODULE_BYTES, HUBFN_MAX_MODULE_FILES, HUBFN_MAX_RATIO   archive safety caps
     SOURCE_DATE_EPOCH              the mtime written into packed archives
+    HUBFN_QUIET_TF                 0: show TensorFlow's CUDA probing lines on a machine without a GPU
+                                   (hidden by default; hubfn.util.tfimport)
+    HUBFN_TOKENS, HUBFN_TOKEN_OVER_HTTP   tokens per host (hubfn.settings)
 """
 
 import os
