@@ -9,7 +9,8 @@ its own process. Every measurement runs in a fresh process with an empty cache; 
 inside the process around the call only (interpreter and TensorFlow start-up excluded):
   fetch: hubfn.hub_resolve(url)       vs tensorflow_hub.resolve(url)   vs curl -s URL | tar -xz
   load:  hubfn.hub_load(url)          vs tensorflow_hub.load(url)      (download + TF load)
-Ratios are hubfn / other (lower is better; target <= 0.5 of tensorflow_hub). Then the peak RSS of a
+Both for an archive written by `hubfn pack` and one written by plain `tar -czf`, the way most modules
+were packed. Ratios are hubfn / other (lower is better; targets: fetch <= 0.45, load <= 0.6). Then the peak RSS of a
 process fetching a --rss-mb MB module with hubfn.hub_resolve, above its RSS just before the call
 (target <= 150 MB).
 
@@ -87,6 +88,12 @@ def pack(src, out):
     with igzip.open(out, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|") as tar:
         for name in sorted(os.listdir(src)):
             tar.add(os.path.join(src, name), arcname=name)
+    return out
+
+
+def tar_czf(src, out):
+    """The archive as nearly every published module was made: plain `tar -czf` (gzip level 6)."""
+    subprocess.run(["tar", "-czf", out, "-C", src, "."], check=True)
     return out
 
 
@@ -202,6 +209,8 @@ def main():
         for mb in sorted({args.mb, args.rss_mb}):
             module = make_module(os.path.join(work, f"big{mb}"), mb)
             pack(module, os.path.join(site, f"big{mb}.tar.gz"))
+            if mb == args.mb:
+                tar_czf(module, os.path.join(site, f"big{mb}-tar.tar.gz"))
             shutil.rmtree(module)
         server, base = serve(site)
         try:
@@ -210,15 +219,29 @@ def main():
                 size = sum(len(b) for b in iter(lambda: r.read(1 << 20), b""))
             print(f"module: {args.mb} MB of float32 weights, archive {size / 1e6:.1f} MB, loopback, "
                   f"median of {args.repeat} cold runs")
+            tar_url = f"{base}/big{args.mb}-tar.tar.gz"
+            tar_size = os.path.getsize(os.path.join(site, f"big{args.mb}-tar.tar.gz"))
+            print(f"  archives: `hubfn pack` (gzip 1) {size / 1e6:.1f} MB, `tar -czf` (gzip 6) {tar_size / 1e6:.1f} MB")
             res = measure(("hubfn_resolve", "tfhub_resolve", "curl", "hubfn_load", "tfhub_load"), url, work,
                           args.repeat)
-            for k, (med, all_) in res.items():
-                print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
-                      f"{size / med / 1e6:7.1f} MB/s")
+            tar_res = measure(("hubfn_resolve", "tfhub_resolve", "hubfn_load", "tfhub_load"), tar_url, work,
+                              args.repeat)
+            for title, got, n in (("hubfn pack archive", res, size), ("tar -czf archive", tar_res, tar_size)):
+                print(f" {title}:")
+                for k, (med, all_) in got.items():
+                    print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
+                          f"{n / med / 1e6:7.1f} MB/s")
             med = {k: v[0] for k, v in res.items()}
-            print(f"fetch ratio hubfn/tensorflow_hub.resolve:       {med['hubfn_resolve'] / med['tfhub_resolve']:.2f}")
-            print(f"fetch ratio hubfn/curl|tar -xz:                 {med['hubfn_resolve'] / med['curl']:.2f}")
-            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load: {med['hubfn_load'] / med['tfhub_load']:.2f}")
+            tmed = {k: v[0] for k, v in tar_res.items()}
+            print(f"fetch ratio hubfn/tensorflow_hub.resolve, hubfn pack archive: "
+                  f"{med['hubfn_resolve'] / med['tfhub_resolve']:.2f}   (target <= 0.45)")
+            print(f"fetch ratio hubfn/tensorflow_hub.resolve, tar -czf archive:   "
+                  f"{tmed['hubfn_resolve'] / tmed['tfhub_resolve']:.2f}   (target <= 0.45)")
+            print(f"fetch ratio hubfn/curl|tar -xz, hubfn pack archive:           {med['hubfn_resolve'] / med['curl']:.2f}")
+            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load, hubfn pack:   "
+                  f"{med['hubfn_load'] / med['tfhub_load']:.2f}   (target <= 0.6)")
+            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load, tar -czf:     "
+                  f"{tmed['hubfn_load'] / tmed['tfhub_load']:.2f}   (target <= 0.6)")
             cache = tempfile.mkdtemp(prefix="cache-", dir=work)
             os.sync()
             r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}.tar.gz", cache)
