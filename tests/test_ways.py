@@ -200,3 +200,121 @@ def test_unknown_names_and_no_default_are_signature_errors(fruit_dir, tmp_path):
     tf.saved_model.save(two, str(tmp_path / "two"), signatures={"a": two.a, "b": two.a})
     with pytest.raises(errors.SignatureError, match='no "default" signature and no __call__'):
         ways.choose(hubfn.hub_load(tmp_path / "two"))
+
+
+# --- R: the R package asks hubfn_r_helpers once per (signature, training) and keeps the answer ----------
+# One Rscript run for every shape: the R package (installed from r-bindings/ into a temporary library)
+# loads each module, takes its kept plan for each signature (what R's conversions follow) and, for dense
+# inputs, runs the module on the example inputs as R arrays (read from .npz: R's own conversions from R
+# values), writing R's outputs back. R's plan is written as plain data, in the form Way.as_data() has.
+_R_SCRIPT = r"""
+args <- commandArgs(TRUE)
+library(hubfn, lib.loc = args[[1]])
+cases <- jsonlite::fromJSON(args[[2]], simplifyVector = FALSE)
+np <- reticulate::import("numpy", convert = FALSE)
+plain <- function(shape) if (is.null(shape)) NULL else as.list(shape)  # NA -> null, and [] stays a list
+tensor <- function(t) { t$shape <- plain(hubfn:::.r_shape(t$shape)); t }
+out <- lapply(cases, function(case) tryCatch({
+  m <- hub_load(case$path)
+  p <- hubfn:::.plan(attr(m, "py_module"), attr(m, "plans"), case$signature, FALSE)
+  inputs <- if (p$known) unname(lapply(p$inputs, function(t) tensor(t[c("name", "dtype", "shape", "kind")])))
+  if (!is.null(case$inputs)) {
+    z <- np$load(case$inputs)
+    files <- reticulate::py_to_r(z$files)
+    values <- lapply(files, function(f) reticulate::py_to_r(reticulate::py_get_item(z, f)))
+    x <- switch(case$mode, one = values[[1]], dict = stats::setNames(values, files), list = values)
+    y <- Filter(is.atomic, m(x, signature = case$signature, as_dict = TRUE))
+    do.call(np$savez, c(list(case$outputs), y))
+  }
+  list(name = p$way$name, kind = p$way$kind, inputs = inputs, structure = p$way$structure,
+       takes_training = p$way$takes_training, returns_dict = p$way$returns_dict,
+       outputs = lapply(p$way$outputs, tensor))
+}, error = function(e) list(error = conditionMessage(e))))
+writeLines(jsonlite::toJSON(out, auto_unbox = TRUE, null = "null", na = "null", digits = NA), args[[3]])
+"""
+
+
+def _r_ready():
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None or shutil.which("R") is None:
+        return False
+    probe = subprocess.run(["Rscript", "-e", "quit(status = !all(sapply(c('reticulate', 'jsonlite'), requireNamespace)))"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def r_choices(module_path, tmp_path_factory):
+    """{(shape, signature): (R's plan as plain data, R's outputs on the example inputs or None)}."""
+    import json
+    import subprocess
+
+    if not _r_ready():
+        pytest.skip("R with reticulate and jsonlite is not installed (bash scripts/setup.sh --r)")
+    work = tmp_path_factory.mktemp("r_ways")
+    lib = work / "lib"
+    lib.mkdir()
+    here = os.path.dirname(__file__)
+    subprocess.run(["R", "CMD", "INSTALL", "--no-test-load", "-l", str(lib), os.path.join(here, "..", "r-bindings")],
+                   check=True, capture_output=True)
+    cases, keys = [], []
+    for shape in SHAPES:
+        path = module_path(shape)
+        for signature in _names(path):
+            way = ways.choose(hubfn.hub_load(path), signature)
+            case = {"path": path, "signature": signature, "inputs": None}
+            if way.inputs is not None and all(t.kind == "dense" for t in way.inputs):
+                x = example_inputs(way)
+                n = len(cases)
+                case.update(inputs=str(work / f"in{n}.npz"), outputs=str(work / f"out{n}.npz"),
+                            mode="list" if isinstance(x, list) else "dict" if isinstance(x, dict) else "one")
+                arrays = x if isinstance(x, dict) else dict(enumerate(x)) if isinstance(x, list) else {"x": x}
+                # strings as NumPy str arrays (R character), in the order the inputs are listed
+                np.savez(case["inputs"], **{f"{k}" if isinstance(x, dict) else f"arr_{k}":
+                                            (np.asarray(v, str) if np.asarray(v).dtype == object else v)
+                                            for k, v in arrays.items()})
+            cases.append(case)
+            keys.append((shape, signature))
+    (work / "cases.json").write_text(json.dumps(cases))
+    env = dict(os.environ, RETICULATE_PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TFHUB_CACHE_DIR", None)
+    ran = subprocess.run(["Rscript", "-e", _R_SCRIPT, str(lib), str(work / "cases.json"), str(work / "r.json")],
+                         env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    got = json.loads((work / "r.json").read_text())
+    out = {}
+    for key, case, data in zip(keys, cases, got):
+        outputs = None
+        if case["inputs"] is not None and "error" not in data:
+            with np.load(case["outputs"]) as z:
+                outputs = {k: z[k] for k in z.files}
+        out[key] = (data, outputs, case)
+    return out
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_r_chooses_what_python_chooses_and_gets_the_same_outputs(shape, module_path, r_choices):
+    path = module_path(shape)
+    m = hubfn.hub_load(path)
+    for signature in _names(path):
+        data, r_out, case = r_choices[(shape, signature)]
+        assert "error" not in data, (shape, signature, data)
+        expected = ways.choose(m, signature)
+        assert data == expected.as_data(), (shape, signature)
+        if r_out is None:  # ragged or sparse inputs (R passes those as tensors), or specs not saved
+            continue
+        with np.load(case["inputs"]) as z:
+            values = [z[k] for k in z.files]
+        x = (values if case["mode"] == "list" else dict(zip(z.files, values)) if case["mode"] == "dict"
+             else values[0])
+        py_out = _numpy(hubfn.module_apply(m, x, signature=signature, as_dict=True)) or {}
+        for key, want in py_out.items():  # the same function on the same values from R gives the same numbers
+            assert key in r_out, (shape, signature, key)
+            got = r_out[key]
+            if want.dtype.kind in "OSU":
+                np.testing.assert_array_equal(got.astype(str), want.astype(str), err_msg=f"{shape} {key}")
+            else:
+                np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-5, atol=1e-6,
+                                           err_msg=f"{shape} {signature} {key}")

@@ -1,11 +1,11 @@
 # Python exceptions -> R conditions.
 #
-# hubfn's errors (hubfn.errors) become R errors with hubfn's message only (no traceback) and a
-# class vector built from the Python class and its hubfn bases, e.g. InputError ->
-# c("hubfn_input_error", "hubfn_error", "error", "condition"), RemoteNotFoundError ->
-# c("hubfn_remote_not_found_error", "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error", ...).
-# Any other Python exception becomes c("hubfn_python_error", "error", "condition") with
-# message "<Type>: <message>".
+# A hubfn error (hubfn.errors) becomes an R error with hubfn's message (no traceback), a class per
+# class of its chain, e.g. RemoteNotFoundError -> c("hubfn_remote_not_found_error",
+# "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error", "error", "condition"), and hubfn's
+# structured fields (handle, input, expected, got, reason, keywords: see hubfn.errors.HubError) as
+# fields of the condition. The keyword arguments a message names (`keywords`) are spelled the R way
+# (`as_dict = TRUE`). Any other Python exception is a "hubfn_python_error", message "<Type>: <message>".
 
 # Evaluate `expr` (which calls Python); turn a Python exception into an R condition.
 .py_call <- function(expr, call = sys.call(-1L)) {
@@ -14,55 +14,37 @@
 
 # "InputError" -> "hubfn_input_error"; "ModuleNotFound" -> "hubfn_module_not_found".
 .error_class <- function(name) {
-  if (name == "HubError") {
-    return("hubfn_error")
-  }
-  snake <- gsub("([A-Z]+)([A-Z][a-z])", "\\1_\\2", name)
-  snake <- tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", snake))
-  paste0("hubfn_", snake)
+  if (name == "HubError") return("hubfn_error")
+  paste0("hubfn_", tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", gsub("([A-Z]+)([A-Z][a-z])", "\\1_\\2", name))))
 }
 
+# Python's spelling of a keyword argument's value in hubfn's messages, and R's.
+.py_spelling <- function(v) if (is.null(v)) "None" else if (is.logical(v)) (if (v) "True" else "False") else format(v)
+.r_spelling <- function(v) if (is.null(v)) "NULL" else if (is.character(v)) deparse(v) else format(v)
+
 .as_hubfn_condition <- function(e, call = NULL) {
-  if (inherits(e, "hubfn_error") || inherits(e, "hubfn_python_error")) {
-    return(e)
-  }
+  if (inherits(e, c("hubfn_error", "hubfn_python_error"))) return(e)
   pe <- tryCatch(reticulate::py_last_error(), error = function(err) NULL)
-  msg <- conditionMessage(e)
-  if (is.null(pe) || is.null(pe$type) || !grepl(pe$type, msg, fixed = TRUE)) {
-    return(e)  # an R error, not one from Python
-  }
-  value <- pe$value
-  exc <- attr(pe, "exception")
-  classes <- tryCatch(reticulate::py_to_r(.py_helpers()$error_classes(exc)), error = function(err) NULL)
-  hub <- character()
-  for (cl in classes) {
-    if (identical(cl[[1]], "hubfn.errors")) hub <- c(hub, .error_class(cl[[2]]))
-  }
+  if (is.null(pe$type) || !grepl(pe$type, conditionMessage(e), fixed = TRUE)) return(e)  # an R error, not Python's
   reticulate::py_clear_last_error()
-  if (length(hub)) {
-    hub <- unique(c(setdiff(hub, "hubfn_error"), "hubfn_error"))
-    cond <- structure(class = c(hub, "error", "condition"),
-                      list(message = .r_words(value), call = call, python_type = pe$type, python_exception = exc))
-  } else {
-    lines <- strsplit(sub("\n+$", "", value), "\n", fixed = TRUE)[[1]]
+  exc <- attr(pe, "exception")
+  chain <- class(exc)  # reticulate's class vector: the exception's Python classes, most specific first
+  hub <- substring(chain[startsWith(chain, "hubfn.errors.")], nchar("hubfn.errors.") + 1L)
+  if (!length(hub)) {
+    lines <- strsplit(sub("\n+$", "", pe$value), "\n", fixed = TRUE)[[1]]
     if (length(lines) > 8L) {  # e.g. TensorFlow's op tracebacks; the whole text is in python_exception
       lines <- c(lines[1:8], sprintf("[... %d more lines in the condition's python_exception]", length(lines) - 8L))
     }
-    cond <- structure(class = c("hubfn_python_error", "error", "condition"),
-                      list(message = paste0(pe$type, ": ", paste(lines, collapse = "\n")), call = call,
-                           python_type = pe$type, python_exception = exc))
+    return(structure(class = c("hubfn_python_error", "error", "condition"),
+                     list(message = paste0(pe$type, ": ", paste(lines, collapse = "\n")), call = call,
+                          python_type = pe$type, python_exception = exc)))
   }
-  cond
-}
-
-# hubfn's messages speak Python ("Pass as_dict=True", "a dict with keys"); R users call the R
-# functions, whose arguments are spelled `as_dict = TRUE` and whose dicts are named lists.
-.r_words <- function(msg) {
-  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=True\\b", "\\1 = TRUE", msg, perl = TRUE)
-  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=False\\b", "\\1 = FALSE", msg, perl = TRUE)
-  msg <- gsub("\\b([A-Za-z_][A-Za-z0-9_]*)=None\\b", "\\1 = NULL", msg, perl = TRUE)
-  msg <- gsub("\\b(as_dict|output_key|signature|tags|trainable|arguments)=(\\.\\.\\.|\\s)", "\\1 = \\2", msg, perl = TRUE)
-  msg <- gsub("\\ba dict with keys\\b", "a named list with names", msg, perl = TRUE)
-  msg <- gsub("\\bpass a dict\\b", "pass a named list", msg, perl = TRUE)
-  gsub("= \\s", "= ", msg, perl = TRUE)
+  fields <- reticulate::py_to_r(reticulate::py_call(.py_helper("error_fields"), exc))
+  msg <- pe$value
+  for (k in fields$keywords) {
+    msg <- gsub(paste0(k[[1]], "=", .py_spelling(k[[2]])), paste0(k[[1]], " = ", .r_spelling(k[[2]])), msg, fixed = TRUE)
+  }
+  classes <- unique(c(setdiff(vapply(hub, .error_class, ""), "hubfn_error"), "hubfn_error"))
+  structure(class = c(classes, "error", "condition"),
+            c(list(message = msg, call = call, python_type = pe$type, python_exception = exc), fields))
 }

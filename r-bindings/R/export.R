@@ -2,26 +2,24 @@
 
 #' Export a module (or a TensorFlow object) as a SavedModel
 #'
-#' Writes `obj` as a module at `export_dir` with a `"default"` signature, atomically (a failed
-#' export leaves nothing behind). `obj` may be a module from [hub_module()] (e.g. after
-#' fine-tuning: its current variable values are written), a `tf.Module` or Keras model (Python
-#' objects through reticulate), or a Python callable given `input_signature`.
+#' Writes `obj` as a module at `export_dir` with a `"default"` signature, atomically (a failed export
+#' leaves nothing behind). `obj` may be a module from [hub_module()] (after fine-tuning: its current
+#' variable values are written), a `tf.Module` or Keras model (Python objects through reticulate), or a
+#' Python callable given `input_signature`.
 #'
-#' @section The tensorflow package's generic: The R `tensorflow` package also defines an S3
-#'   generic `export_savedmodel(object, export_dir_base, ...)`. hubfn does not break it:
-#'   * hubfn's `export_savedmodel()` is itself an S3 generic. Its default method hands any object
-#'     that has a method for tensorflow's generic (e.g. a tensorflow session or a keras model, when
-#'     those packages are loaded) to `tensorflow::export_savedmodel()`; other objects go to hubfn.
-#'   * When tensorflow is loaded (now or later), hubfn registers methods of tensorflow's generic
-#'     for its modules (classes `hubfn_module` and `hubfn.module.Module`), so
-#'     `export_savedmodel(m, dir)` exports a hubfn module whichever package was attached last.
-#'   * Only plain Python objects (e.g. a `tf.Module`) reach a different function depending on the
-#'     attach order; call `hubfn::export_savedmodel()` explicitly for those.
+#' @section The tensorflow package's generic: The R `tensorflow` package also defines an S3 generic
+#'   `export_savedmodel(object, export_dir_base, ...)`. hubfn's is an S3 generic too: its default method
+#'   hands an object that has a method of tensorflow's generic (a keras model, say, when those packages
+#'   are loaded) to `tensorflow::export_savedmodel()`; other objects go to hubfn. When tensorflow is
+#'   loaded (now or later), hubfn registers methods of tensorflow's generic for its modules, so
+#'   `export_savedmodel(m, dir)` exports a hubfn module whichever package was attached last. Only plain
+#'   Python objects reach a different function depending on the attach order; call
+#'   `hubfn::export_savedmodel()` for those.
 #'
 #' @param obj What to export.
 #' @param export_dir The module directory to write.
-#' @param signatures Extra named signatures: a named list of Python `tf.function`s with input
-#'   signatures (or concrete functions).
+#' @param signatures Extra named signatures: a named list of Python `tf.function`s with input signatures
+#'   (or concrete functions).
 #' @param overwrite Replace a non-empty `export_dir`.
 #' @param input_signature The input specs (a list of `tf$TensorSpec`) of a plain callable.
 #' @param ... Passed on to methods.
@@ -29,68 +27,49 @@
 #' @examples
 #' \dontrun{
 #' m <- hub_module("/path/to/fruit", trainable = TRUE)
-#' # ... fine-tune m ...
 #' dir <- export_savedmodel(m, file.path(tempdir(), "fruit-tuned"))
-#' m2 <- hub_load(dir)
 #' }
 #' @export
-export_savedmodel <- function(obj, export_dir, ...) {
-  UseMethod("export_savedmodel")
-}
+export_savedmodel <- function(obj, export_dir, ...) UseMethod("export_savedmodel")
 
 #' @rdname export_savedmodel
 #' @export
-export_savedmodel.default <- function(obj, export_dir, signatures = NULL, overwrite = FALSE,
-                                      input_signature = NULL, ...) {
+export_savedmodel.default <- function(obj, export_dir, signatures = NULL, overwrite = FALSE, input_signature = NULL,
+                                      ...) {
   tf_method <- .tensorflow_method(obj)
-  if (!is.null(tf_method)) {
-    return(tf_method(obj, export_dir, ...))
-  }
+  if (!is.null(tf_method)) return(tf_method(obj, export_dir, ...))
   call <- sys.call()
-  py_obj <- if (inherits(obj, "hubfn_module")) attr(obj, "py_module")
-            else if (inherits(obj, "python.builtin.object")) obj
-            else stop(structure(class = c("hubfn_export_error", "hubfn_error", "error", "condition"),
-                                list(message = paste0("Cannot export an R ", class(obj)[1],
-                                                      ": pass a hubfn module or a TensorFlow (Python) object."),
-                                     call = call)))
-  sigs <- if (is.null(signatures)) NULL else reticulate::dict(signatures, convert = FALSE)
-  insig <- if (is.null(input_signature)) NULL else reticulate::r_to_py(as.list(input_signature))
-  out <- .py_call(.hubfn()$export_savedmodel(py_obj, path.expand(as.character(export_dir)),
-                                             signatures = sigs, overwrite = isTRUE(overwrite),
-                                             input_signature = insig), call)
+  if (!inherits(obj, c("hubfn_module", "python.builtin.object"))) {
+    stop(structure(class = c("hubfn_export_error", "hubfn_error", "error", "condition"), list(
+      message = paste0("Cannot export an R ", class(obj)[1], ": pass a hubfn module or a TensorFlow (Python) object."),
+      call = call)))
+  }
+  out <- .py_call(.hubfn()$export_savedmodel(
+    if (inherits(obj, "hubfn_module")) attr(obj, "py_module") else obj, path.expand(as.character(export_dir)),
+    signatures = if (!is.null(signatures)) reticulate::dict(signatures, convert = FALSE), overwrite = isTRUE(overwrite),
+    input_signature = if (!is.null(input_signature)) reticulate::r_to_py(as.list(input_signature))), call)
   invisible(reticulate::py_to_r(out))
 }
 
-# A method of tensorflow's export_savedmodel generic for one of obj's classes, if tensorflow is
-# loaded and has one (not for hubfn's own classes, which hubfn exports).
+# A method of tensorflow's export_savedmodel generic for one of obj's classes, if tensorflow is loaded
+# and has one (not for hubfn's own classes, which hubfn exports).
 .tensorflow_method <- function(obj) {
-  if (!isNamespaceLoaded("tensorflow")) {
-    return(NULL)
-  }
-  ns <- asNamespace("tensorflow")
+  if (!isNamespaceLoaded("tensorflow")) return(NULL)
   for (cls in setdiff(class(obj), c("hubfn_module", "hubfn.module.Module"))) {
-    m <- utils::getS3method("export_savedmodel", cls, optional = TRUE, envir = ns)
-    if (!is.null(m) && !identical(m, .tf_export_savedmodel)) {
-      return(m)
-    }
+    m <- utils::getS3method("export_savedmodel", cls, optional = TRUE, envir = asNamespace("tensorflow"))
+    if (!is.null(m) && !identical(m, .tf_export_savedmodel)) return(m)
   }
   NULL
 }
 
 # The method registered for tensorflow's generic (its arguments are object, export_dir_base, ...).
-.tf_export_savedmodel <- function(object, export_dir_base, ...) {
-  export_savedmodel.default(object, export_dir_base, ...)
-}
+.tf_export_savedmodel <- function(object, export_dir_base, ...) export_savedmodel.default(object, export_dir_base, ...)
 
 .register_tensorflow_methods <- function() {
   register <- function(...) {
     ns <- asNamespace("tensorflow")
-    if (!exists("export_savedmodel", envir = ns, inherits = FALSE)) {
-      return(invisible())
-    }
-    for (cls in c("hubfn_module", "hubfn.module.Module")) {
-      registerS3method("export_savedmodel", cls, .tf_export_savedmodel, envir = ns)
-    }
+    if (!exists("export_savedmodel", envir = ns, inherits = FALSE)) return(invisible())
+    for (cls in c("hubfn_module", "hubfn.module.Module")) registerS3method("export_savedmodel", cls, .tf_export_savedmodel, envir = ns)
   }
   if (isNamespaceLoaded("tensorflow")) register()
   setHook(packageEvent("tensorflow", "onLoad"), register)

@@ -1,310 +1,235 @@
-# Loading and applying modules; a module is an R function of class "hubfn_module".
+# Loading and applying modules. A module is an R function of class "hubfn_module" over a Python
+# hubfn.Module. Which of its functions a call runs is hubfn's one rule (hubfn.ways.choose): R asks
+# Python once per (signature, training) and keeps the answer with the module, as a plan (.plan).
 
-.as_tags <- function(tags) {
-  if (is.null(tags)) NULL else as.list(as.character(tags))  # character(0) is the empty tag set
-}
+.as_tags <- function(tags) if (is.null(tags)) NULL else as.list(as.character(tags))  # character(0): {}
 
 .py_module_of <- function(x, call = NULL) {
-  if (inherits(x, "hubfn_module")) {
-    return(attr(x, "py_module"))
-  }
-  if (inherits(x, "hubfn.module.Module")) {
-    return(x)
-  }
+  if (inherits(x, "hubfn_module")) return(attr(x, "py_module"))
+  if (inherits(x, "hubfn.module.Module")) return(x)
   stop(structure(class = c("hubfn_type_error", "hubfn_error", "error", "condition"),
-                 list(message = "Expected a hubfn module, as returned by hub_load() or hub_module().",
-                      call = call)))
-}
-
-# What R needs to know of a module, read once at load: its signatures and functions as R data
-# (module_signatures(), summary()), the input specs of each (named by input), and (for a TF2
-# module) its `__call__`'s, which R needs to convert R doubles to integer inputs such as a BERT
-# encoder's ids.
-.module_info <- function(py) {
-  sigs <- reticulate::py_to_r(.hubfn()$module_signatures(py))
-  signatures <- .tidy_signatures(sigs)
-  specs <- lapply(signatures, function(s) .by_name(s$inputs))
-  has_call <- reticulate::py_to_r(py$has_call)
-  if (has_call && is.null(specs[["__call__"]])) {
-    call_specs <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("call_input_specs"), py)))
-    if (!is.null(call_specs)) specs[["__call__"]] <- .specs_of(call_specs)
-  }
-  signature_names <- vapply(Filter(function(s) !identical(s$kind, "function"), sigs), `[[`, "", "name")
-  list(signatures = signatures, specs = specs, signature_names = signature_names, has_call = has_call,
-       handle = reticulate::py_to_r(py$handle))
-}
-
-# hubfn's module_signatures() as R data: a list named by function of list(name, inputs, outputs),
-# each tensor a list(name, dtype, shape).
-.tidy_signatures <- function(sigs) {
-  out <- lapply(sigs, function(s) list(name = s$name, inputs = .tidy_tensors(s$inputs),
-                                       outputs = .tidy_tensors(s$outputs)))
-  .by_name(out)
-}
-
-.tidy_tensors <- function(ts) {
-  lapply(ts, function(t) list(name = t$name, dtype = t$dtype, shape = .r_shape(t$shape)))
-}
-
-.by_name <- function(xs) {
-  names(xs) <- vapply(xs, `[[`, "", "name")
-  xs
-}
-
-.specs_of <- function(inputs) .by_name(.tidy_tensors(inputs))
-
-# The functions a module can run by name: its signatures and functions, and __call__.
-.function_names <- function(info) {
-  fns <- names(info$specs)
-  if (info$has_call && !"__call__" %in% fns) c(fns, "__call__") else fns
-}
-
-.r_shape <- function(shape) {
-  if (is.null(shape)) NULL else vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
-}
-
-# The name and input specs of the function module_apply() will run, in the order of hubfn's
-# choice (hubfn.apply._select): "default", else __call__, else "serving_default" (e.g. a Keras 3
-# export), else the only signature. Specs NULL when not known (hubfn then checks the inputs itself).
-.pick_specs <- function(info, signature, training) {
-  specs <- info$specs
-  pick <- function(name) list(name = name, specs = specs[[name]])
-  sigs <- info$signature_names  # SignatureDefs only, not __call__ or sub-objects
-  call <- function() {  # __call__'s saved specs; without them it takes what "default" takes
-    list(name = "__call__", specs = if (!is.null(specs[["__call__"]])) specs[["__call__"]]
-                                    else if ("default" %in% sigs) specs[["default"]])
-  }
-  if (!is.null(signature)) {
-    return(pick(signature))  # NULL specs for an unknown name: hubfn then says so
-  }
-  if (training && info$has_call) {
-    return(call())  # signatures are traced for inference: only __call__ takes training = TRUE
-  }
-  if ("default" %in% sigs) {
-    return(pick("default"))
-  }
-  if (info$has_call) {
-    return(call())
-  }
-  if ("serving_default" %in% sigs) {
-    return(pick("serving_default"))
-  }
-  if (length(sigs) == 1L) {
-    return(pick(sigs))
-  }
-  list(name = NULL, specs = NULL)
-}
-
-.apply <- function(py, info, inputs, signature, as_dict, training, convert, call,
-                   batch_size = NULL, progress = NULL) {
-  if (!is.null(signature)) signature <- as.character(signature)
-  chosen <- .pick_specs(info, signature, isTRUE(training))
-  where <- function(input) sprintf("Input '%s' of %s ('%s')", input,
-                                   if (identical(chosen$name, "__call__")) "__call__"
-                                   else sprintf("signature '%s'", chosen$name), info$handle)
-  p <- .prep_inputs(inputs, chosen$specs, call, where)
-  if (p$single) {  # the common case, without dicts to convert
-    q <- p$prepped[[1]]
-    out <- .py_call(reticulate::py_call(
-      .py_helper("apply_r1"), py, q$value, q$dtype, q$scalar, signature = signature,
-      as_dict = isTRUE(as_dict), training = isTRUE(training), convert = isTRUE(convert),
-      batch_size = batch_size, progress = progress), call)
-  } else {
-    values <- unname(lapply(p$prepped, `[[`, "value"))
-    dtypes <- unname(lapply(p$prepped, function(q) q$dtype))
-    scalars <- vapply(p$prepped, `[[`, TRUE, "scalar", USE.NAMES = FALSE)
-    out <- .py_call(reticulate::py_call(
-      .py_helper("apply_rn"), py, names(p$prepped), values, dtypes, scalars,
-      signature = signature, as_dict = isTRUE(as_dict), training = isTRUE(training),
-      convert = isTRUE(convert), batch_size = batch_size, progress = progress), call)
-  }
-  if (!isTRUE(convert)) {
-    return(if (isTRUE(as_dict)) .py_dict_to_list(out) else out)
-  }
-  r <- reticulate::py_to_r(out)
-  if (isTRUE(as_dict)) .drop_1d(r) else .drop_1d(r[[1]])
+                 list(message = "Expected a hubfn module, as returned by hub_load() or hub_module().", call = call)))
 }
 
 .new_module <- function(py) {
-  info <- .module_info(py)
-  f <- function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE,
-                batch_size = NULL, progress = NULL) {
-    .apply(py, info, inputs, signature, as_dict, training, convert, sys.call(), batch_size, progress)
+  plans <- new.env(parent = emptyenv())  # shared by every copy of the function
+  f <- function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, batch_size = NULL,
+                progress = NULL, arguments = NULL) {
+    .apply(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, sys.call())
   }
-  attr(f, "py_module") <- py
-  attr(f, "hubfn_info") <- info
-  class(f) <- c("hubfn_module", "function")
-  f
+  structure(f, py_module = py, plans = plans, class = c("hubfn_module", "function"))
+}
+
+# A hubfn function of a handle (or module) with one call's fetch settings, after syncing the environment.
+.fetching <- function(name, handle, fetch, ...) {
+  .sync_env()
+  .py_call(do.call(.hubfn()[[name]], c(list(handle, ...), fetch)), sys.call(-1L))
 }
 
 #' Load a TensorFlow Hub module
 #'
-#' Loads the module named by `handle` for inference and returns it as an R function: call it on
-#' R values (`m(x)`, or `m(list(a = ..., b = ...), signature = "name", as_dict = TRUE)`); see
-#' [module_apply()] for the arguments. `print(m)` shows its handle, format, tags and signatures;
-#' `m$name` reads an attribute of the Python `hubfn.Module` (e.g. `m$path`, `m$variables`).
+#' Loads the module named by `handle` for inference, as an R function: `m(x)`, `m(list(a = ..., b =
+#' ...), signature = "name", as_dict = TRUE)` (see [module_apply()]). `print(m)` shows its handle, format,
+#' tags and signatures; `m$name` reads a field of the Python `hubfn.Module` (see [module-parts]).
 #'
-#' @param handle A module directory, a `file://` URL, or an `http(s)://` URL (downloaded once into
-#'   the cache; see [cache_dir()]).
-#' @param tags The graph variant (tag set) to load, as a character vector; `NULL` for the default,
-#'   `character(0)` for the empty tag set of a TF1 hub module.
-#' @param cache_dir The cache directory for this call (one path; `~` is expanded), instead of
-#'   `TFHUB_CACHE_DIR` (else `<temp>/tfhub_modules`). `NULL`: the environment (or `settings`)
-#'   decides.
-#' @param offline `TRUE` to use the cache only, never the network (a module not in the cache is an
-#'   error of class `hubfn_offline_error`); `FALSE` to download even if `HUBFN_OFFLINE` is set.
-#'   `NULL`: the environment (or `settings`) decides.
-#' @param timeout Seconds to wait, for connecting and for each read: one positive number, or
-#'   `c(connect, read)`. `NULL`: `HUBFN_CONNECT_TIMEOUT` and `HUBFN_READ_TIMEOUT` (15 and 60).
-#' @param token A bearer token for a private hub: a single string, sent only to the host the handle
-#'   names (never to a host a redirect leads to), or a named character vector or list of tokens by
-#'   host, `c("hub.example.com" = "...")`. Tokens are sent over `https://` only, unless
-#'   `token_over_http = TRUE` (see [hub_settings()]). `NULL`: `HUBFN_TOKENS` or `~/.netrc`.
-#' @param settings A value from [hub_settings()] holding any of these; the arguments named in the
-#'   call replace what it holds. `NULL`: the environment.
-#' @return A `hubfn_module`: a function of `(inputs, signature = NULL, as_dict = FALSE,
-#'   training = FALSE, convert = TRUE, batch_size = NULL, progress = NULL)`.
-#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` apply to
-#'   this call only: nothing global changes (not R's environment, not Python's `os.environ`), and
-#'   what they do not name comes from the environment variables (see [cache_dir()]).
-#' @seealso [hub_module()], [module_apply()], [module_signatures()], [hub_settings()]
+#' @param handle A module directory, or a `file://`, `http(s)://` or `kaggle:` handle (downloaded once
+#'   into the cache, see [cache_dir()]).
+#' @param tags The graph variant (tag set) to load; `NULL` for the default, `character(0)` for a TF1 hub
+#'   module's empty tag set.
+#' @param cache_dir The cache directory for this call (`~` is expanded), instead of `TFHUB_CACHE_DIR`.
+#' @param offline `TRUE`: the cache only, never the network (a module not in it is a
+#'   `hubfn_offline_error`); `FALSE`: download even if `HUBFN_OFFLINE` is set.
+#' @param timeout Seconds to wait for connecting and for each read: a number, or `c(connect, read)`.
+#' @param token A bearer token for a private hub, sent only to the handle's host and over `https://`
+#'   (unless `token_over_http`, see [hub_settings()]); or tokens by host, `c("hub.example.com" = "...")`.
+#' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
+#' @return A `hubfn_module`, a function of `(inputs, signature = NULL, as_dict = FALSE, training = FALSE,
+#'   convert = TRUE, batch_size = NULL, progress = NULL, arguments = NULL)`.
+#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` (`NULL`: the
+#'   environment decides) apply to this call only; nothing global changes.
 #' @examples
 #' \dontrun{
-#' m <- hub_load("https://example.com/acme/fruit/1")
+#' m <- hub_load("https://example.com/acme/fruit/1", cache_dir = "~/hub-cache", timeout = c(5, 30))
 #' m(matrix(c(1, 2, 3, 4), 2, byrow = TRUE))
-#' out <- m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)
-#' out$cats
-#' # this call's own cache, and a token for a private hub
-#' m <- hub_load("https://hub.example.com/acme/fruit/1", cache_dir = "~/hub-cache",
-#'               token = Sys.getenv("HUB_TOKEN"), timeout = c(5, 30))
+#' m(list(apples = c(1, 2), oranges = c(3, 4)), signature = "fruit_to_pet", as_dict = TRUE)$cats
 #' }
 #' @export
 hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                      settings = NULL) {
   fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
-  .sync_env()
-  py <- .py_call(do.call(.hubfn()$hub_load, c(list(as.character(handle), tags = .as_tags(tags)), fetch)))
-  .new_module(py)
+  .new_module(.fetching("hub_load", as.character(handle), fetch, tags = .as_tags(tags)))
 }
 
 #' A module, trainable or not
 #'
-#' Like [hub_load()], and also for fine-tuning: with `trainable = TRUE` the module's variables can
-#' be trained (`m$trainable_variables`, `m$regularization_losses`) and `m(x, training = TRUE)`
-#' runs its `__call__` in training mode. A TF1 hub module with a `"train"` graph variant gets that
-#' variant unless `tags` names another.
+#' [hub_load()] for fine-tuning: with `trainable = TRUE` the module's variables train
+#' (`m$trainable_variables`, `m$regularization_losses`) and `m(x, training = TRUE)` runs its `__call__`
+#' in training mode. A TF1 hub module's `"train"` graph variant is chosen unless `tags` names another.
 #'
-#' @param handle_or_module A handle (see [hub_load()]) or a module already loaded.
+#' @param handle_or_module A handle, or a module already loaded (not fetched again).
 #' @param trainable Whether the module's variables are to be trained.
 #' @inheritParams hub_load
-#' @return A `hubfn_module`. The fetch settings (`cache_dir`, ..., `settings`) apply to a handle;
-#'   a module already loaded is not fetched again.
-#' @examples
-#' \dontrun{
-#' m <- hub_module("/path/to/module", trainable = TRUE)
-#' length(m$trainable_variables)
-#' }
+#' @return A `hubfn_module`.
 #' @export
 hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
                        timeout = NULL, token = NULL, settings = NULL) {
   fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
-  h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) {
-    .py_module_of(handle_or_module)
-  } else {
-    as.character(handle_or_module)
-  }
-  .sync_env()
-  py <- .py_call(do.call(.hubfn()$hub_module, c(list(h, trainable = isTRUE(trainable), tags = .as_tags(tags)),
-                                               fetch)))
-  .new_module(py)
+  h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle_or_module)
+       else as.character(handle_or_module)
+  .new_module(.fetching("hub_module", h, fetch, trainable = isTRUE(trainable), tags = .as_tags(tags)))
 }
 
 #' Apply a module to R values
 #'
-#' Converts the inputs to the signature's dtypes and shapes, runs the module and converts the
-#' outputs back to R.
+#' Runs the function hubfn chooses (`signature`, else `"default"`, else `__call__`, else
+#' `"serving_default"`, else the only signature) on R values, and gives its outputs as R values.
 #'
-#' Inputs: numeric, integer, logical and character vectors, matrices and arrays; a named list (or
-#' data frame) for a signature with several inputs, keyed by input name. R doubles become the
-#' signature's float type (e.g. float32), and whole-valued doubles its integer type; a plain
-#' vector given to a `[?, k]` input of length `k` is one example (a 1 x k matrix). R matrices
-#' arrive with the same rows and columns. Tensors (Python objects) are passed as they are.
-#'
-#' Outputs: an R array (a plain vector for rank 1, a number for rank 0; strings as character), or
-#' with `as_dict = TRUE` a named list of them; `convert = FALSE` keeps TensorFlow tensors (e.g. to
-#' compute gradients).
+#' Inputs: vectors, matrices and arrays (numeric, integer, logical, character), factors (their labels),
+#' data frames (a matrix, or one input per column) and tensors (passed as they are); several inputs as a
+#' named list, or an unnamed one in input order. hubfn converts them to the declared dtypes: doubles go
+#' into float inputs, and into integer inputs when whole and in range. A vector given to a `[?, k]`
+#' input of length `k` is one example. Outputs: R arrays (a vector for rank 1, a number for rank 0),
+#' character for strings, lists of arrays for lists of tensors.
 #'
 #' @param module A module from [hub_load()] or [hub_module()].
-#' @param inputs One value, or a named list of values.
-#' @param signature The signature to run: `NULL` picks `"default"`, else the module's `__call__`,
-#'   else `"serving_default"` (e.g. a Keras 3 export), else its only signature.
-#' @param as_dict `TRUE` returns every output in a named list; `FALSE` the default (or only) one.
+#' @param inputs One value, or a list of values.
+#' @param signature The signature, `"__call__"` or callable sub-object to run; `NULL`: hubfn's choice.
+#' @param as_dict `TRUE`: every output, in a named list; `FALSE`: the default (or only) one.
 #' @param training Run the module's `__call__` in training mode (fine-tuning).
-#' @param convert `FALSE` returns TensorFlow tensors instead of R values (with `batch_size`, the
-#'   joined outputs are NumPy arrays).
-#' @param batch_size `NULL` runs the module once on all the inputs; a whole number runs it on at
-#'   most that many rows (examples) at a time and joins the outputs, so memory is bounded by one
-#'   batch, not the whole input. Every input must have the same number of rows.
-#' @param progress `NULL` shows a progress bar (on stderr) only when stderr is a terminal; `TRUE`
-#'   always, `FALSE` never. Used with `batch_size`.
-#' @return An R array, a named list of them, or tensors (see `convert`).
-#' @section Errors: hubfn's errors arrive as R errors with hubfn's message and classes such as
-#'   `hubfn_input_error`, `hubfn_signature_error`, `hubfn_output_error`, all with `hubfn_error`.
+#' @param convert `FALSE` gives TensorFlow tensors (with `batch_size`, NumPy arrays) instead of R values.
+#' @param batch_size A whole number: apply to at most that many rows at a time and join the outputs.
+#' @param progress With `batch_size`, a progress bar: `NULL` on a terminal only, `TRUE`, `FALSE`.
+#' @param arguments A named list of keyword arguments for a `__call__` or sub-object (whole numbers as
+#'   integers), e.g. `list(seq_length = 16)`.
+#' @return An R array, a named list of them, or tensors.
+#' @section Errors: hubfn's errors are R errors of classes such as `hubfn_input_error`,
+#'   `hubfn_signature_error` and `hubfn_output_error` (all `hubfn_error`), carrying hubfn's fields: an
+#'   input error's `input`, what it `expected` and `got`, and a message about the R value given.
 #' @examples
 #' \dontrun{
-#' m <- hub_load("/path/to/fruit")
-#' module_apply(m, matrix(1:4, 2))
-#' module_apply(m, list(apples = 1:3, oranges = c(0.5, 1, 2)), signature = "fruit_to_pet",
-#'              as_dict = TRUE)
-#' tryCatch(m(list(apples = 1), signature = "fruit_to_pet"),
-#'          hubfn_input_error = function(e) conditionMessage(e))
-#' # a million rows, 10,000 at a time
+#' module_apply(m, list(apples = 1:3, oranges = c(0.5, 1, 2)), signature = "fruit_to_pet", as_dict = TRUE)
+#' tryCatch(m(list(apples = 1), signature = "fruit_to_pet"), hubfn_input_error = function(e) e$expected)
 #' emb <- module_apply(m, matrix(runif(2e6), ncol = 2), batch_size = 10000)
 #' }
 #' @export
-module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, training = FALSE,
-                         convert = TRUE, batch_size = NULL, progress = NULL) {
-  call <- sys.call()
-  py <- .py_module_of(module, call)
-  info <- attr(module, "hubfn_info")
-  if (is.null(info)) info <- .module_info(py)
-  .apply(py, info, inputs, signature, as_dict, training, convert, call, batch_size, progress)
+module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE,
+                         batch_size = NULL, progress = NULL, arguments = NULL) {
+  plans <- attr(module, "plans")
+  .apply(.py_module_of(module, sys.call()), if (is.null(plans)) new.env() else plans, inputs, signature, as_dict,
+         training, convert, batch_size, progress, arguments, sys.call())
+}
+
+# The plan for (signature, training), made on first use and kept: hubfn's choice of function
+# (chosen_way's data), R's reading of its inputs, and hubfn_r_helpers.runner's function running it.
+.plan <- function(py, plans, signature, training) {
+  key <- paste(c(signature, "", training), collapse = "\r")
+  p <- plans[[key]]
+  if (is.null(p)) p <- plans[[key]] <- .make_plan(py, signature, training)
+  p
+}
+
+.make_plan <- function(py, signature, training) {
+  got <- .py_call(reticulate::py_call(.py_helper("runner"), py, signature, training), sys.call(-2L))
+  way <- reticulate::py_to_r(reticulate::py_get_item(got, 0L))
+  label <- sprintf("%s ('%s')", if (way$kind == "signature") sprintf("signature '%s'", way$name) else way$name,
+                   reticulate::py_to_r(py$handle))
+  where <- function(input, kind = "Input") sprintf("%s '%s' of %s", kind, input, label)
+  inputs <- lapply(way$inputs, function(t) {
+    t$shape <- .r_shape(t$shape)
+    t$where <- where(t$name)
+    t$top <- switch(t$dtype, int64 = 2^63, uint64 = 2^64)  # see .r_value
+    t
+  })
+  names(inputs) <- vapply(inputs, `[[`, "", "name")
+  list(way = way, inputs = inputs, known = !is.null(way$inputs), label = label, where = where,
+       run = reticulate::py_get_item(got, 1L))
+}
+
+.r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
+
+# R inputs for plan `p`: the values and keys runner's function takes (keys NULL: one value; names: a
+# dict; TRUE: a list), and `given`, the R values (for messages).
+.r_inputs <- function(inputs, p, call) {
+  specs <- p$inputs
+  if (inherits(inputs, "python.builtin.object") || !is.list(inputs) || is.data.frame(inputs) && length(specs) <= 1L ||
+      length(inputs) == 1L && is.null(names(inputs)) && !identical(p$way$structure, "list")) {
+    if (is.list(inputs) && !is.data.frame(inputs) && !inherits(inputs, "python.builtin.object")) inputs <- inputs[[1]]
+    spec <- if (length(specs) == 1L) specs[[1]]
+    return(list(values = .r_value(inputs, spec, call), keys = NULL, given = inputs))
+  }
+  inputs <- unclass(inputs)
+  nms <- names(inputs)
+  if (is.null(nms) || !any(nzchar(nms))) {
+    if (identical(p$way$structure, "list")) {  # a function saved to take a list (bert_pack_inputs)
+      return(list(values = unname(lapply(inputs, .r_value, spec = specs[[1]], call = call)), keys = TRUE))
+    }
+    if (!p$known || length(inputs) != length(specs)) {
+      stop(.input_error(paste0("Inputs given as a list without names must have one element per input, in order",
+                               if (p$known) paste0(": ", paste(names(specs), collapse = ", "), " (got ", length(inputs), ")")
+                               else " (the inputs of this function are not known: name the elements)", "."), call))
+    }
+    nms <- names(specs)
+  } else if (!all(nzchar(nms))) {
+    stop(.input_error(paste0("Inputs given as a list must all be named, or none",
+                             if (p$known) paste0(" (inputs: ", paste(names(specs), collapse = ", "), ")"), "."), call))
+  }
+  list(values = unname(Map(function(x, n) .r_value(x, specs[[n]], call), inputs, nms)), keys = nms,
+       given = stats::setNames(inputs, nms))
+}
+
+.apply <- function(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, call) {
+  p <- .plan(py, plans, if (!is.null(signature)) as.character(signature), isTRUE(training))
+  x <- .r_inputs(inputs, p, call)
+  as_dict <- isTRUE(as_dict)
+  convert <- isTRUE(convert)
+  out <- tryCatch(
+    if (is.null(batch_size) && is.null(arguments)) reticulate::py_call(p$run, x$values, x$keys, as_dict, convert)
+    else reticulate::py_call(.py_helper("apply"), py, x$values, x$keys, convert = convert, signature = signature,
+                             as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,
+                             arguments = if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE)),
+    error = function(e) stop(.call_condition(e, p, x, as_dict, call)))
+  if (!convert) return(if (as_dict) .py_dict_to_list(out) else out)
+  r <- reticulate::py_to_r(out)
+  .drop_1d(if (as_dict) r else r[[1]])
+}
+
+# A Python error of a call as an R condition: an input error about an R value in R's words (its fields
+# say which input and what failed), and several outputs without as_dict = TRUE said so.
+.call_condition <- function(e, p, x, as_dict, call) {
+  cond <- .as_hubfn_condition(e, call)
+  if (inherits(cond, "hubfn_input_error") && is.character(cond$input)) {
+    value <- if (is.null(x$keys)) x$given else x$given[[cond$input]]
+    cond$message <- .input_message(cond, value, p$where(cond$input, if (cond$input %in% names(p$inputs)) "Input" else "Argument"))
+  } else if (inherits(cond, "hubfn_output_error") && !as_dict && isTRUE(p$way$returns_dict) && length(p$way$outputs) > 1L) {
+    # hubfn.apply.pick_output's "Pass as_dict=True" comes with no fields to spell it from: the way's outputs.
+    cond$message <- sprintf("The module's %s has several outputs and none named \"default\": %s. Pass `as_dict = TRUE` to get them all.",
+                            p$label, paste(sort(vapply(p$way$outputs, `[[`, "", "name")), collapse = ", "))
+  }
+  cond
 }
 
 #' The signatures of a module
 #'
-#' Lists what each of a module's functions takes and gives, without loading it when given a
-#' handle (which may be downloaded, with the fetch settings `cache_dir`, ..., `settings`; they
-#' are not used for a module already loaded). `hub_signatures()` is another name for
-#' `module_signatures()`.
+#' What each function of a module takes and gives (its signatures, then `__call__` and callable
+#' sub-objects), read from `saved_model.pb`: a handle is resolved (fetched) but not loaded.
+#' `hub_signatures()` is another name.
 #'
-#' @param module_or_handle A module, or a handle (see [hub_load()]).
+#' @param module_or_handle A module, or a handle.
 #' @inheritParams hub_load
-#' @return A list named by signature, each a list of `name`, `inputs` and `outputs`; each input or
-#'   output is a list of `name`, `dtype` and `shape` (an integer vector, `NA` for unknown
-#'   dimensions, `NULL` for unknown rank).
-#' @examples
-#' \dontrun{
-#' sigs <- module_signatures("/path/to/fruit")
-#' names(sigs)
-#' sigs$fruit_to_pet$inputs[[1]]$dtype
-#' }
+#' @return A list named by function of lists of `name`, `inputs` and `outputs`, each input or output a
+#'   list of `name`, `dtype`, `shape` (integers, `NA` unknown, `NULL` for unknown rank) and, when not
+#'   dense, `kind`.
 #' @export
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                               settings = NULL) {
   fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
-  info <- attr(module_or_handle, "hubfn_info")
-  if (inherits(module_or_handle, "hubfn_module") && !is.null(info)) {
-    return(info$signatures)  # read when it was loaded
-  }
-  if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module"))) {
-    h <- .py_module_of(module_or_handle)
-    fetch <- list()  # a loaded module is not fetched
-  } else {
-    .sync_env()  # a handle may be resolved (downloaded)
-    h <- as.character(module_or_handle)
-  }
-  .tidy_signatures(reticulate::py_to_r(.py_call(do.call(.hubfn()$module_signatures, c(list(h), fetch)))))
+  sigs <- reticulate::py_to_r(
+    if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
+      .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
+    else .fetching("module_signatures", as.character(module_or_handle), fetch))
+  tidy <- function(ts) lapply(ts, function(t) `[[<-`(t, "shape", .r_shape(t$shape)))
+  sigs <- lapply(sigs, function(s) list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs)))
+  stats::setNames(sigs, vapply(sigs, `[[`, "", "name"))
 }
 
 #' @rdname module_signatures
@@ -313,247 +238,119 @@ hub_signatures <- module_signatures
 
 #' Resolve a handle to a local directory
 #'
-#' Local directories and `file://` URLs are checked; `http(s)://` URLs are downloaded once into the
-#' cache (see [cache_dir()]; `cache_dir =` names another one for this call).
+#' Local directories and `file://` URLs are checked; `http(s)://` and `kaggle:` handles are downloaded
+#' once into the cache.
 #'
 #' @inheritParams hub_load
 #' @return The module's local directory.
-#' @examples
-#' \dontrun{
-#' hub_resolve("https://example.com/acme/fruit/1")
-#' hub_resolve("https://example.com/acme/fruit/1", cache_dir = tempfile("cache-"))
-#' }
 #' @export
-hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                        settings = NULL) {
-  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
-  .sync_env()
-  reticulate::py_to_r(.py_call(do.call(.hubfn()$hub_resolve, c(list(as.character(handle)), fetch))))
-}
-
-.format_tags <- function(tags) {
-  if (is.null(tags)) {
-    return("default")
-  }
-  t <- sort(unlist(tags))
-  if (!length(t)) {
-    return("{}")
-  }
-  paste0("{", paste0("\"", t, "\"", collapse = ", "), "}")
-}
-
-#' @export
-print.hubfn_module <- function(x, ...) {
-  py <- attr(x, "py_module")
-  tags <- .module_tags(py)
-  cat("<hubfn module>\n")
-  cat("  handle:     ", reticulate::py_to_r(py$handle), "\n", sep = "")
-  cat("  path:       ", reticulate::py_to_r(py$path), "\n", sep = "")
-  cat("  format:     ", reticulate::py_to_r(py$format), "\n", sep = "")
-  cat("  tags:       ", .format_tags(tags), "\n", sep = "")
-  cat("  trainable:  ", reticulate::py_to_r(py$trainable), "\n", sep = "")
-  cat("  signatures:\n")
-  for (d in reticulate::py_to_r(.py_helpers()$describe_signatures(py))) cat("    ", d, "\n", sep = "")
-  info <- attr(x, "hubfn_info")
-  if (isTRUE(info$has_call) && is.null(info$specs[["default"]])) {
-    ins <- vapply(info$specs[["__call__"]], function(t) {
-      sprintf("%s: %s%s", t$name, t$dtype, .format_r_shape(t$shape))
-    }, "")
-    cat("    __call__(", paste(ins, collapse = ", "), ")\n", sep = "")
-  }
-  invisible(x)
+hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL) {
+  reticulate::py_to_r(.fetching("hub_resolve", as.character(handle), .fetch_args(cache_dir, offline, timeout, token, settings)))
 }
 
 #' Parts of a module
 #'
-#' `m$name` and `m[["name"]]` read a field of the Python `hubfn.Module` as an R value (`handle`,
-#' `path`, `format`, `tags`, `trainable`, `variables`, `trainable_variables`, ...), with two
-#' additions for R:
-#' * `m$signatures` is a named list of R functions, one per signature (and `__call__` for a TF2
-#'   module that has one): `m$signatures[["fruit_to_pet"]](list(apples = 1, oranges = 2))` runs that
-#'   signature, as `m(..., signature = "fruit_to_pet", as_dict = TRUE)` does. [module_signatures()]
-#'   describes them as data.
-#' * A callable sub-object of the saved module, e.g. a BERT preprocessor's `tokenize` or
-#'   `bert_pack_inputs`, is an R function applying it with the same conversions as `m()`:
-#'   `m$tokenize(c("hello world"))`.
+#' `m$name` and `m[["name"]]` read a field of the Python `hubfn.Module` as an R value (`handle`, `path`,
+#' `format`, `tags`, `trainable`, `variables`, `trainable_variables`, ...). `m$signatures` is a named
+#' list of R functions, one per function of the module, each giving every output:
+#' `m$signatures$fruit_to_pet(list(apples = 1, oranges = 2))$cats`. Any other function of the module by
+#' name (a BERT preprocessor's `tokenize`) is `function(inputs, ..., convert = TRUE)`, running it through
+#' [module_apply()] with `...` as its keyword arguments and giving what it returns. `summary(m)` lists
+#' the functions with their inputs and outputs; `str(m)` is one line per field.
 #'
-#' `summary(m)` lists the signatures with their inputs and outputs; `str(m)` is a compact one-line
-#' description per field.
-#'
-#' @param x,object A module from [hub_load()] or [hub_module()].
-#' @param name The field, signature list or sub-object.
+#' @param x,object A module.
+#' @param name A field, `"signatures"` or a function's name.
 #' @param ... Ignored.
 #' @return An R value, a list of functions, or a function.
 #' @name module-parts
-#' @examples
-#' \dontrun{
-#' m <- hub_load("/path/to/fruit")
-#' m$path
-#' names(m$signatures)
-#' m$signatures$fruit_to_pet(list(apples = c(1, 2), oranges = c(3, 4)))$cats
-#' summary(m)
-#' }
 NULL
 
 #' @rdname module-parts
 #' @export
-`$.hubfn_module` <- function(x, name) {
-  .module_part(x, name)
-}
+`$.hubfn_module` <- function(x, name) .module_part(x, name)
 
 #' @rdname module-parts
 #' @export
-`[[.hubfn_module` <- function(x, name, ...) {
-  .module_part(x, name)
-}
+`[[.hubfn_module` <- function(x, name, ...) .module_part(x, name)
 
 .module_part <- function(x, name) {
   py <- attr(x, "py_module")
   if (identical(name, "signatures")) {
-    return(.signature_functions(x))
+    names <- .function_names(x)
+    return(stats::setNames(lapply(names, function(n) function(inputs, training = FALSE, convert = TRUE) {
+      module_apply(x, inputs, signature = n, as_dict = TRUE, training = training, convert = convert)
+    }), names))
   }
-  if (!.py_has(py, name)) {
-    if (name %in% names(attr(x, "hubfn_info")$specs)) {  # hubfn lists it: apply it through hubfn
-      return(function(inputs, as_dict = FALSE, convert = TRUE) {
-        module_apply(x, inputs, signature = name, as_dict = as_dict, convert = convert)
-      })
-    }
-    sub <- .sub_function(x, name)  # a hubfn that does not list sub-objects
-    if (!is.null(sub)) {
-      return(sub)
-    }
+  p <- if (!.py_has(py, name)) tryCatch(.plan(py, attr(x, "plans"), name, FALSE), hubfn_signature_error = function(e) NULL)
+  if (!is.null(p)) {
+    return(function(inputs, ..., convert = TRUE) {
+      module_apply(x, inputs, signature = name, as_dict = isTRUE(p$way$returns_dict), convert = convert,
+                   arguments = if (...length()) list(...))
+    })
   }
-  .to_r_attr(.py_call(reticulate::py_get_attr(py, name)))
+  v <- .py_call(reticulate::py_get_attr(py, name))
+  if (inherits(v, c("python.builtin.frozenset", "python.builtin.set"))) v <- reticulate::import_builtins(FALSE)$sorted(v)
+  plain <- paste0("python.builtin.", c("str", "bool", "int", "float", "NoneType", "list", "tuple"))
+  if (inherits(v, plain)) reticulate::py_to_r(v) else v
 }
 
-# One R function per signature (and __call__): each runs it and returns every output.
-.signature_functions <- function(m) {
-  names <- .function_names(attr(m, "hubfn_info"))
-  fns <- lapply(names, function(name) {
-    force(name)
-    function(inputs, training = FALSE, convert = TRUE) {
-      module_apply(m, inputs, signature = name, as_dict = TRUE, training = training, convert = convert)
-    }
-  })
-  names(fns) <- names
-  fns
+# The module's functions by name: module_signatures()' list, then a __call__ whose specs were not saved.
+.function_names <- function(m) {
+  fns <- names(module_signatures(m))
+  if (isTRUE(m$has_call) && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
-# A callable sub-object of the saved module (e.g. a preprocessor's `tokenize`) as an R function, or
-# NULL if the module has no such callable.
-.sub_function <- function(m, name) {
-  py <- attr(m, "py_module")
-  found <- .py_call(reticulate::py_call(.py_helper("sub_callable"), py, name))
-  if (inherits(found, "python.builtin.NoneType")) {
-    return(NULL)
-  }
-  specs <- reticulate::py_to_r(reticulate::py_call(.py_helper("sub_input_specs"), py, name))
-  specs <- if (is.null(specs)) NULL else .specs_of(specs)
-  handle <- attr(m, "hubfn_info")$handle
-  f <- function(inputs, ..., convert = TRUE) {
-    call <- sys.call()
-    where <- function(input) sprintf("Input '%s' of %s ('%s')", input, name, handle)
-    positional <- is.list(inputs) && !is.data.frame(inputs) && is.null(names(inputs)) &&
-      is.null(specs) && !inherits(inputs, "python.builtin.object")
-    if (positional) {  # e.g. bert_pack_inputs(list(segment_a, segment_b)): a Python list
-      prepped <- lapply(inputs, .prep_value, call = call)
-      keys <- as.character(seq_along(prepped) - 1L)
-      mode <- "list"
-    } else {
-      p <- .prep_inputs(inputs, specs, call, where)
-      prepped <- p$prepped
-      keys <- if (p$single) ".single" else names(prepped)
-      mode <- if (p$single) "single" else "dict"
-    }
-    values <- lapply(prepped, `[[`, "value")
-    dtypes <- lapply(prepped, function(q) q$dtype)
-    scalars <- lapply(prepped, `[[`, "scalar")
-    names(values) <- names(dtypes) <- names(scalars) <- keys
-    kwargs <- lapply(list(...), function(v) if (is.double(v) && length(v) == 1L && v == trunc(v)) as.integer(v) else v)
-    out <- .py_call(reticulate::py_call(.py_helper("apply_sub_r"), py, name, values, dtypes, scalars, mode,
-                                        if (length(kwargs)) reticulate::dict(kwargs) else NULL, convert = isTRUE(convert)), call)
-    if (!isTRUE(convert)) out else .drop_1d(reticulate::py_to_r(out)[[1]])
-  }
-  f
+.format_tensors <- function(ts) {
+  shape <- function(s) if (is.null(s)) "[<unknown rank>]" else paste0("[", paste(ifelse(is.na(s), "?", s), collapse = ", "), "]")
+  paste(vapply(ts, function(t) paste0(t$name, ": ", t$dtype, shape(t$shape)), ""), collapse = ", ")
+}
+.format_tags <- function(tags) {
+  if (is.null(tags)) "default" else paste0("{", paste(sprintf("\"%s\"", sort(unlist(tags))), collapse = ", "), "}")
 }
 
-.to_r_attr <- function(v) {
-  if (inherits(v, c("python.builtin.str", "python.builtin.bool", "python.builtin.int",
-                    "python.builtin.float", "python.builtin.NoneType", "python.builtin.list",
-                    "python.builtin.tuple", "python.builtin.frozenset", "python.builtin.set"))) {
-    if (inherits(v, c("python.builtin.frozenset", "python.builtin.set"))) {
-      v <- reticulate::import_builtins(convert = FALSE)$sorted(v)
-    }
-    return(reticulate::py_to_r(v))
-  }
-  v
+#' @export
+print.hubfn_module <- function(x, ...) {
+  cat("<hubfn module>\n", sprintf("  %-11s %s\n", paste0(c("handle", "path", "format", "tags", "trainable"), ":"),
+                                  c(x$handle, x$path, x$format, .format_tags(x$tags), x$trainable)), "  signatures:\n", sep = "")
+  sigs <- module_signatures(x)
+  for (s in sigs) cat("    ", s$name, "(", .format_tensors(s$inputs), ") -> {", .format_tensors(s$outputs), "}\n", sep = "")
+  if (isTRUE(x$has_call) && !"__call__" %in% names(sigs)) cat("    __call__ (input specs not saved)\n")
+  invisible(x)
 }
 
 #' @rdname module-parts
 #' @export
 summary.hubfn_module <- function(object, ...) {
-  py <- attr(object, "py_module")
-  info <- attr(object, "hubfn_info")
-  n_vars <- reticulate::py_len(py$variables)
-  structure(list(handle = info$handle, path = reticulate::py_to_r(py$path),
-                 format = reticulate::py_to_r(py$format), tags = .module_tags(py),
-                 trainable = reticulate::py_to_r(py$trainable), variables = n_vars,
-                 has_call = info$has_call, signatures = info$signatures,
-                 call_inputs = info$specs[["__call__"]]),
-            class = "summary.hubfn_module")
+  structure(list(handle = object$handle, path = object$path, format = object$format, tags = object$tags,
+                 trainable = object$trainable, variables = length(object$variables),
+                 signatures = module_signatures(object)), class = "summary.hubfn_module")
 }
 
 #' @export
 print.summary.hubfn_module <- function(x, ...) {
-  cat("hubfn module ", x$handle, "\n", sep = "")
-  cat("  path:      ", x$path, "\n", sep = "")
-  cat("  format:    ", x$format, ", tags: ", .format_tags(x$tags), ", trainable: ", x$trainable,
-      ", variables: ", x$variables, "\n", sep = "")
-  one <- function(t) sprintf("%s: %s%s", t$name, t$dtype, .format_r_shape(t$shape))
+  cat("hubfn module ", x$handle, "\n  path:      ", x$path, "\n  format:    ", x$format, ", tags: ", .format_tags(x$tags),
+      ", trainable: ", x$trainable, ", variables: ", x$variables, "\n", sep = "")
   for (s in x$signatures) {
-    cat("  signature ", s$name, "\n", sep = "")
-    cat("    inputs:  ", paste(vapply(s$inputs, one, ""), collapse = ", "), "\n", sep = "")
-    cat("    outputs: ", paste(vapply(s$outputs, one, ""), collapse = ", "), "\n", sep = "")
-  }
-  if (isTRUE(x$has_call) && is.null(x$signatures[["__call__"]])) {
-    cat("  __call__", if (length(x$call_inputs)) paste0("\n    inputs:  ", paste(vapply(x$call_inputs, one, ""), collapse = ", ")),
+    cat("  signature ", s$name, "\n    inputs:  ", .format_tensors(s$inputs), "\n    outputs: ", .format_tensors(s$outputs),
         "\n", sep = "")
   }
   invisible(x)
 }
 
-.format_r_shape <- function(shape) {
-  if (is.null(shape)) return("[<unknown rank>]")
-  paste0("[", paste(ifelse(is.na(shape), "?", as.character(shape)), collapse = ", "), "]")
-}
-
 #' @rdname module-parts
 #' @export
 str.hubfn_module <- function(object, ...) {
-  py <- attr(object, "py_module")
-  info <- attr(object, "hubfn_info")
-  fns <- .function_names(info)
-  cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE)\n")
-  cat(" $ handle    : chr \"", info$handle, "\"\n", sep = "")
-  cat(" $ path      : chr \"", reticulate::py_to_r(py$path), "\"\n", sep = "")
-  cat(" $ format    : chr \"", reticulate::py_to_r(py$format), "\"\n", sep = "")
-  cat(" $ tags      : ", .format_tags(.module_tags(py)), "\n", sep = "")
-  cat(" $ trainable : logi ", reticulate::py_to_r(py$trainable), "\n", sep = "")
-  cat(" $ signatures: List of ", length(fns), " functions: ", paste(fns, collapse = ", "), "\n", sep = "")
+  fns <- .function_names(object)
+  cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n",
+      sprintf(" $ %-10s: chr \"%s\"\n", c("handle", "path", "format"), c(object$handle, object$path, object$format)),
+      " $ tags      : ", .format_tags(object$tags), "\n $ trainable : logi ", object$trainable, "\n $ signatures: List of ",
+      length(fns), " functions: ", paste(fns, collapse = ", "), "\n", sep = "")
   invisible()
 }
 
-.module_tags <- function(py) {
-  tags <- py$tags
-  if (inherits(tags, "python.builtin.NoneType")) NULL
-  else reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(tags))
-}
-
-# Passing a module to Python (e.g. a reticulate call) passes its hubfn.Module.
+# Passing a module to Python (a reticulate call, say) passes its hubfn.Module.
 #' @importFrom reticulate r_to_py
 #' @rawNamespace S3method(reticulate::r_to_py, hubfn_module)
 NULL
 
-r_to_py.hubfn_module <- function(x, convert = FALSE) {
-  attr(x, "py_module")
-}
+r_to_py.hubfn_module <- function(x, convert = FALSE) attr(x, "py_module")

@@ -4,8 +4,8 @@
 .hubfn_env <- new.env(parent = emptyenv())
 
 .onLoad <- function(libname, pkgname) {
-  # Nothing starts or pins Python here: `hubfn` is imported on first use, and only then is the
-  # Python chosen (see .choose_python()); other packages loaded in the session keep their say.
+  # Nothing starts or pins Python here: `hubfn` is imported on first use, and only then is the Python
+  # chosen (.choose_python()); other packages loaded in the session keep their say.
   .hubfn_env$py <- reticulate::import("hubfn", convert = FALSE, delay_load = list(
     environment = "r-hubfn",
     before_load = function() .choose_python(),
@@ -18,57 +18,42 @@
   if (!is.null(problem)) packageStartupMessage(problem)
 }
 
-# The virtualenv directory `envname` (a name under RETICULATE_VIRTUALENV_ROOT or WORKON_HOME
-# (default ~/.virtualenvs), or a path).
+# The virtualenv `envname`: a name under RETICULATE_VIRTUALENV_ROOT or WORKON_HOME (default
+# ~/.virtualenvs), or a path.
 .venv_path <- function(envname = "r-hubfn") {
-  if (grepl("[/\\\\]", envname)) {
-    return(path.expand(envname))
-  }
-  root <- Sys.getenv("RETICULATE_VIRTUALENV_ROOT", unset = NA)
-  if (is.na(root) || !nzchar(root)) root <- reticulate::virtualenv_root()
-  file.path(path.expand(root), envname)
+  if (grepl("[/\\\\]", envname)) return(path.expand(envname))
+  root <- Sys.getenv("RETICULATE_VIRTUALENV_ROOT")
+  file.path(path.expand(if (nzchar(root)) root else reticulate::virtualenv_root()), envname)
 }
 
-.venv_python <- function(path) {
-  file.path(path, if (.Platform$OS.type == "windows") "Scripts/python.exe" else "bin/python")
-}
+.venv_python <- function(path) file.path(path, if (.Platform$OS.type == "windows") "Scripts/python.exe" else "bin/python")
 
-# Whether the virtualenv at `path` has hubfn installed (by its files: no Python is started).
+# Whether the virtualenv at `path` has hubfn installed, by its files (no Python is started).
 .venv_has_hubfn <- function(path) {
   file.exists(.venv_python(path)) &&
-    length(Sys.glob(file.path(path, c("lib/python*/site-packages/hubfn", "Lib/site-packages/hubfn"))))
+    length(Sys.glob(file.path(path, c("lib/python*/site-packages/hubfn", "Lib/site-packages/hubfn")))) > 0L
 }
 
-# Called just before Python starts for hubfn: RETICULATE_PYTHON, if set, wins (reticulate reads
-# it); else HUBFN_PYTHON; else the "r-hubfn" virtualenv if it has hubfn. Nothing if Python has
-# already started (too late to choose) or nothing applies (reticulate's own choice).
+# Just before Python starts for hubfn: RETICULATE_PYTHON, if set, wins (reticulate reads it); else
+# HUBFN_PYTHON; else the "r-hubfn" virtualenv if it has hubfn. Nothing if Python has started (too late
+# to choose) or nothing applies (reticulate's own choice). A choice made before (use_python(required =
+# TRUE) by the user or another package) stands: reticulate refuses ours, and that error is dropped.
 .choose_python <- function() {
-  if (reticulate::py_available(initialize = FALSE)) {
-    return(invisible("initialized"))
-  }
-  if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) {
-    return(invisible("RETICULATE_PYTHON"))
-  }
-  # A choice made before (use_python(required = TRUE) by the user or another package) stands:
-  # reticulate then refuses ours, and that error is dropped. A Python that does not exist or lacks
-  # hubfn is reported when the import fails (.no_python_error()).
-  use <- function(python) isTRUE(tryCatch({
+  if (reticulate::py_available(initialize = FALSE)) return(invisible("initialized"))
+  if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) return(invisible("RETICULATE_PYTHON"))
+  use <- function(python) tryCatch({
     reticulate::use_python(python, required = TRUE)
     TRUE
-  }, error = function(e) FALSE))
+  }, error = function(e) FALSE)
   hp <- Sys.getenv("HUBFN_PYTHON")
-  if (nzchar(hp)) {
-    return(invisible(if (use(hp)) "HUBFN_PYTHON" else NA_character_))
-  }
+  if (nzchar(hp)) return(invisible(if (use(hp)) "HUBFN_PYTHON" else NA_character_))
   venv <- .venv_path("r-hubfn")
-  if (.venv_has_hubfn(venv) && use(.venv_python(venv))) {
-    return(invisible("r-hubfn"))
-  }
+  if (.venv_has_hubfn(venv) && use(.venv_python(venv))) return(invisible("r-hubfn"))
   invisible(NA_character_)
 }
 
-# One line saying why hubfn's Python is not usable and what to do, or NULL when it looks usable.
-# Looks at files only (does not start Python), so library(hubfn) stays fast.
+# One line saying why hubfn's Python is not usable and what to do, or NULL when it looks usable. Looks
+# at files only (starts no Python), so library(hubfn) stays fast.
 .python_problem <- function() {
   fix <- "run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn)."
   if (reticulate::py_available(initialize = FALSE)) {
@@ -78,18 +63,11 @@
   }
   for (var in c("RETICULATE_PYTHON", "HUBFN_PYTHON")) {
     p <- Sys.getenv(var)
-    if (nzchar(p)) {
-      if (!file.exists(p)) return(paste0("hubfn: ", var, "=", p, " does not exist; ", fix))
-      return(NULL)
-    }
+    if (nzchar(p)) return(if (!file.exists(p)) paste0("hubfn: ", var, "=", p, " does not exist; ", fix))
   }
   venv <- .venv_path("r-hubfn")
-  if (.venv_has_hubfn(venv)) {
-    return(NULL)
-  }
-  if (dir.exists(venv)) {
-    return(paste0("hubfn: the virtualenv ", venv, " has no hubfn package; ", fix))
-  }
+  if (.venv_has_hubfn(venv)) return(NULL)
+  if (dir.exists(venv)) return(paste0("hubfn: the virtualenv ", venv, " has no hubfn package; ", fix))
   paste0("hubfn: no Python with the hubfn package found; ", fix)
 }
 
@@ -104,35 +82,17 @@
 }
 
 # The Python package `hubfn` (imported with convert = FALSE, on first use).
-.hubfn <- function() {
-  .hubfn_env$py
-}
+.hubfn <- function() .hubfn_env$py
 
-# The submodules of hubfn whose functions R calls, for a hubfn that does not export them at the
-# top level; the TensorFlow-free ones first, so looking up the others does not start TensorFlow.
-.hubfn_submodules <- c("fetch.cache", "publish.pack", "tune.keras_layer")
-
-# A Python function of hubfn: from the package, else from the first of its submodules `from` that
-# has it; an R error of class hubfn_unavailable_error if this hubfn lacks it. `convert = TRUE`
-# converts what it returns to R (as R keras does, so that a Keras layer is callable from R).
-.hubfn_fn <- function(name, from = .hubfn_submodules, convert = FALSE) {
-  as_fn <- function(obj) function(...) {
-    out <- reticulate::py_call(obj, ...)
-    if (convert) reticulate::py_to_r(out) else out
+# A Python function of hubfn (an R function); a hubfn_unavailable_error if this hubfn lacks it.
+# `convert = TRUE` converts what it returns to R (as R keras does: a Keras layer is then callable from R).
+.hubfn_fn <- function(name, convert = FALSE) {
+  if (!.py_has(.hubfn(), name)) {  # the first use imports hubfn, in the Python .choose_python() picks
+    stop(structure(class = c("hubfn_unavailable_error", "hubfn_error", "error", "condition"),
+                   list(message = paste0("This version of the hubfn Python package has no `", name,
+                                         "`; upgrade it (see install_hubfn())."), call = NULL)))
   }
-  if (.py_has(.hubfn(), name)) {  # the first use imports hubfn, in the Python .choose_python() picks
-    top <- if (convert) reticulate::import("hubfn", convert = TRUE) else .hubfn()
-    return(as_fn(reticulate::py_get_attr(top, name)))
-  }
-  for (where in from) {
-    sub <- tryCatch(reticulate::import(paste0("hubfn.", where), convert = convert), error = function(e) NULL)
-    if (!is.null(sub) && .py_has(sub, name)) {
-      return(as_fn(reticulate::py_get_attr(sub, name)))
-    }
-  }
-  stop(structure(class = c("hubfn_unavailable_error", "hubfn_error", "error", "condition"),
-                 list(message = paste0("This version of the hubfn Python package has no `", name,
-                                       "`; upgrade it (see install_hubfn())."), call = NULL)))
+  reticulate::import("hubfn", convert = convert)[[name]]
 }
 
 #' Does the hubfn Python package have this function?
@@ -144,58 +104,50 @@
 #' hubfn_has("hub_layer")
 #' }
 #' @export
-hubfn_has <- function(name) {
-  !inherits(tryCatch(.hubfn_fn(name), error = function(e) e), "error")
-}
+hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function(e) e), "error")
 
-.py_has <- function(obj, name) {
-  isTRUE(tryCatch(reticulate::py_has_attr(obj, name), error = function(e) FALSE))
-}
+.py_has <- function(obj, name) isTRUE(tryCatch(reticulate::py_has_attr(obj, name), error = function(e) FALSE))
 
-.py_helpers <- function() {
-  if (is.null(.hubfn_env$helpers)) {
-    .choose_python()
-    .hubfn_env$helpers <- reticulate::import_from_path(
-      "hubfn_r_helpers", system.file("python", package = "hubfn"), convert = FALSE)
+# A function of the Python helpers beside this package (inst/python/hubfn_r_helpers.py), looked up once.
+.py_helper <- function(name) {
+  f <- .hubfn_env$helper_fns[[name]]
+  if (is.null(f)) {
+    if (is.null(.hubfn_env$helpers)) {
+      .choose_python()
+      .hubfn_env$helpers <- reticulate::import_from_path("hubfn_r_helpers", system.file("python", package = "hubfn"),
+                                                         convert = FALSE)
+    }
+    f <- .hubfn_env$helper_fns[[name]] <- reticulate::py_get_attr(.hubfn_env$helpers, name)
   }
-  .hubfn_env$helpers
+  f
 }
 
 # Environment variables hubfn reads at call time, besides every HUBFN_* variable (see
 # hubfn/util/env.py and hubfn/fetch/http.py).
-.synced_env_vars <- c(
-  "TFHUB_CACHE_DIR", "TFHUB_DOWNLOAD_PROGRESS", "TFHUB_DISABLE_CERT_VALIDATION",
-  "http_proxy", "https_proxy", "no_proxy", "all_proxy",
-  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
-  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+.synced_env_vars <- c("TFHUB_CACHE_DIR", "TFHUB_DOWNLOAD_PROGRESS", "TFHUB_DISABLE_CERT_VALIDATION",
+                      "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                      "NO_PROXY", "ALL_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
 
-# Python reads the process environment into os.environ once, when it starts, so Sys.setenv() and
-# Sys.unsetenv() in R after that are invisible to hubfn. Before a call that may resolve, fetch or
-# use the cache, copy R's current values of the variables hubfn reads into os.environ (set or
-# delete), in one Python call. Nothing to do before Python starts: it then reads R's environment.
+# Python copies the process environment into os.environ once, when it starts, so R's later
+# Sys.setenv() and Sys.unsetenv() are invisible to hubfn. Before a call that may resolve, fetch or use
+# the cache, copy R's current values of the variables hubfn reads into os.environ (set or delete), in
+# one Python call. Nothing to do before Python starts: it then reads R's environment.
 .sync_env <- function() {
-  if (!reticulate::py_available(initialize = FALSE)) {
-    return(invisible(FALSE))
-  }
+  if (!reticulate::py_available(initialize = FALSE)) return(invisible(FALSE))
   env <- Sys.getenv()
-  names <- names(env)
-  keep <- names %in% .synced_env_vars | startsWith(names, "HUBFN_")
-  values <- as.list(as.character(env[keep]))
-  names(values) <- names[keep]
-  unset <- as.list(setdiff(.synced_env_vars, names))
-  reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(values, convert = FALSE), unset)
+  keep <- names(env) %in% .synced_env_vars | startsWith(names(env), "HUBFN_")
+  values <- stats::setNames(as.list(as.character(env[keep])), names(env)[keep])
+  reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(values, convert = FALSE),
+                      as.list(setdiff(.synced_env_vars, names(env))))
   invisible(TRUE)
 }
 
 #' Is the hubfn Python package available?
 #'
-#' `TRUE` when hubfn's Python can import `hubfn` (and NumPy is usable). Starts Python if needed,
-#' but does not import TensorFlow.
-#'
-#' Python is chosen when hubfn first needs it (loading the package does not start or pin it), in
-#' this order: the `RETICULATE_PYTHON` environment variable, the `HUBFN_PYTHON` environment
-#' variable, the virtualenv `r-hubfn` (made by [install_hubfn()]), reticulate's own choice. If
-#' Python has already started in the session, that one is used.
+#' `TRUE` when hubfn's Python can import `hubfn` (and NumPy is usable). Starts Python if needed, but
+#' not TensorFlow. Python is chosen when hubfn first needs it (loading the package does not start or
+#' pin it): `RETICULATE_PYTHON`, else `HUBFN_PYTHON`, else the virtualenv `r-hubfn` (made by
+#' [install_hubfn()]), else reticulate's own choice; a Python already started in the session is used.
 #'
 #' @return `TRUE` or `FALSE`.
 #' @examples

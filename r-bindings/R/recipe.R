@@ -1,14 +1,12 @@
-# A recipes step that replaces text columns by a text-embedding module's vectors (as R tfhub's
-# step_pretrained_text_embedding). recipes is suggested, not required: its generics prep() and
-# bake() get our methods when recipes is loaded (delayed S3 registration in NAMESPACE).
+# A recipes step replacing text columns by a text-embedding module's vectors (R tfhub's
+# step_pretrained_text_embedding). recipes is suggested, not required: its generics prep() and bake()
+# get these methods when recipes is loaded (delayed S3 registration in NAMESPACE).
 
 #' Pretrained text embeddings as a recipes step
 #'
-#' `step_pretrained_text_embedding()` adds to a recipe a step that replaces each selected text
-#' column by the columns of a text-embedding module's output: `<column>_txt_emb_0001`,
-#' `<column>_txt_emb_0002`, ... The module maps a character vector (strings, `[?]`) to a matrix
-#' (one row per string); factors are used as their labels. The module is loaded when the step is
-#' baked (once per R session: hubfn loads each module once).
+#' Adds to a recipe a step replacing each selected text column (character or factor) by the columns of
+#' a text-embedding module's output, `<column>_txt_emb_0001`, `<column>_txt_emb_0002`, ... The module
+#' (strings `[?]` to a matrix, one row per string) is loaded when the step is baked.
 #'
 #' @param recipe A recipe (from [recipes::recipe()]).
 #' @param ... Selector functions choosing the text columns (see [recipes::selections]).
@@ -22,28 +20,19 @@
 #' @return The recipe with the step added.
 #' @examples
 #' \dontrun{
-#' library(recipes)
-#' df <- data.frame(text = c("hi", "heello", "goodbye"), y = 0)
-#' rec <- recipe(y ~ text, df) %>%
-#'   step_pretrained_text_embedding(text, handle = "/path/to/text-embedding")
-#' bake(prep(rec), df)
+#' rec <- recipes::recipe(y ~ text, df) %>% step_pretrained_text_embedding(text, handle = "/path/to/embedding")
 #' }
 #' @export
-step_pretrained_text_embedding <- function(recipe, ..., role = "predictor", trained = FALSE, handle,
-                                           args = NULL, skip = FALSE, vars = NULL,
-                                           id = recipes::rand_id("pretrained_text_embedding")) {
+step_pretrained_text_embedding <- function(recipe, ..., role = "predictor", trained = FALSE, handle, args = NULL,
+                                           skip = FALSE, vars = NULL, id = recipes::rand_id("pretrained_text_embedding")) {
   if (!requireNamespace("recipes", quietly = TRUE)) {
     stop("step_pretrained_text_embedding() needs the recipes package (Debian: r-cran-recipes).", call. = FALSE)
   }
-  recipes::add_step(recipe, .new_text_embedding_step(
-    terms = recipes::ellipse_check(...), role = role, trained = trained, vars = vars,
-    handle = handle, args = args, skip = skip, id = id))
+  recipes::add_step(recipe, .text_embedding_step(terms = recipes::ellipse_check(...), role = role, trained = trained,
+                                                 vars = vars, handle = handle, args = args, skip = skip, id = id))
 }
 
-.new_text_embedding_step <- function(terms, role, trained, vars, handle, args, skip, id) {
-  recipes::step(subclass = "pretrained_text_embedding", terms = terms, role = role, trained = trained,
-                vars = vars, handle = handle, args = args, skip = skip, id = id)
-}
+.text_embedding_step <- function(...) recipes::step(subclass = "pretrained_text_embedding", ...)
 
 #' @rawNamespace S3method(recipes::prep, step_pretrained_text_embedding)
 prep.step_pretrained_text_embedding <- function(x, training, info = NULL, ...) {
@@ -54,38 +43,31 @@ prep.step_pretrained_text_embedding <- function(x, training, info = NULL, ...) {
                                "; select text (character or factor) columns.")))
     }
   }
-  .new_text_embedding_step(terms = x$terms, role = x$role, trained = TRUE, vars = unname(vars),
-                           handle = x$handle, args = x$args, skip = x$skip, id = x$id)
+  .text_embedding_step(terms = x$terms, role = x$role, trained = TRUE, vars = unname(vars), handle = x$handle,
+                       args = x$args, skip = x$skip, id = x$id)
 }
 
 #' @rawNamespace S3method(recipes::bake, step_pretrained_text_embedding)
 bake.step_pretrained_text_embedding <- function(object, new_data, ...) {
   module <- do.call(hub_load, c(list(handle = object$handle), object$args))
   for (v in object$vars) {
-    emb <- module(as.character(new_data[[v]]))
-    if (is.null(dim(emb))) emb <- matrix(emb, nrow = nrow(new_data))
-    emb <- as.data.frame(emb)
+    emb <- as.data.frame(matrix(module(as.character(new_data[[v]])), nrow = nrow(new_data)))
     names(emb) <- sprintf("%s_txt_emb_%04d", v, seq_len(ncol(emb)))
-    new_data[[v]] <- NULL
-    new_data <- cbind(new_data, emb)
+    new_data <- cbind(new_data[setdiff(names(new_data), v)], emb)
   }
-  if (requireNamespace("tibble", quietly = TRUE)) new_data <- tibble::as_tibble(new_data)
-  new_data
+  if (requireNamespace("tibble", quietly = TRUE)) tibble::as_tibble(new_data) else new_data
 }
 
 #' @export
 print.step_pretrained_text_embedding <- function(x, width = max(20, options()$width - 30), ...) {
-  cat("Pretrained text embedding (", x$handle, ") for ", sep = "")
-  if (isTRUE(x$trained)) cat(paste(x$vars, collapse = ", ")) else cat("(not prepped)")
-  if (isTRUE(x$trained)) cat(" [trained]")
-  cat("\n")
+  cat("Pretrained text embedding (", x$handle, ") for ",
+      if (isTRUE(x$trained)) paste(paste(x$vars, collapse = ", "), "[trained]") else "(not prepped)", "\n", sep = "")
   invisible(x)
 }
 
 #' The pipe
 #'
-#' hubfn re-exports magrittr's `%>%`, as R tfhub does, so `layer_hub()` and
-#' `step_pretrained_text_embedding()` chain without attaching another package.
+#' hubfn re-exports magrittr's `%>%`, as R tfhub does.
 #'
 #' @name %>%
 #' @rdname pipe

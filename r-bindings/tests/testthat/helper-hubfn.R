@@ -86,6 +86,25 @@ types_dir <- function() {
   .fixtures$types
 }
 
+# A module with one signature per integer dtype (int8 ... uint64), each returning its input x: [?].
+ints_dir <- function() {
+  if (is.null(.fixtures$ints)) {
+    main <- reticulate::py_run_string(paste(
+      "import tensorflow as tf",
+      "def write_ints(path):",
+      "    m = tf.Module()",
+      "    sigs = {}",
+      "    for dtype in ('int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'):",
+      "        f = tf.function(lambda x: {'y': tf.identity(x)}, input_signature=[tf.TensorSpec([None], dtype, name='x')])",
+      "        setattr(m, dtype, f)",
+      "        sigs[dtype] = f",
+      "    tf.saved_model.save(m, path, signatures=sigs)",
+      "    return path", sep = "\n"), convert = FALSE)
+    .fixtures$ints <- reticulate::py_to_r(main$write_ints(file.path(fixture_root(), "modules", "ints")))
+  }
+  .fixtures$ints
+}
+
 cube_dir <- function() {
   types_dir()
   .fixtures$cube

@@ -106,24 +106,30 @@ test_that("list outputs come back as R lists of R arrays; strings as character",
 })
 
 test_that("each integer dtype takes exactly its range of whole numbers", {
-  check <- function(x, dtype) hubfn:::.check_kind(x, dtype, "Input 'x'", NULL)
+  skip_if_no_hubfn()
+  m <- hub_load(ints_dir())  # one signature per integer dtype, each returning its input x
   limits <- list(int8 = c(-128, 127), uint8 = c(0, 255), int16 = c(-32768, 32767), uint16 = c(0, 65535),
                  int32 = c(-2147483648, 2147483647), uint32 = c(0, 4294967295))
   for (dtype in names(limits)) {
     lo <- limits[[dtype]][1]
     hi <- limits[[dtype]][2]
-    expect_silent(check(c(lo, hi), dtype))
-    range_text <- sprintf("Input 'x' expects %s, whose values run from %s to %s; got ", dtype,
-                          format(lo, scientific = FALSE), format(hi, scientific = FALSE))
-    expect_error(check(c(lo, hi + 1), dtype), class = "hubfn_input_error",
+    expect_length(m(c(lo, hi), signature = dtype), 2L)  # (an int32 -2^31 comes back as NA: R's NA_integer_)
+    range_text <- sprintf("Input 'x' of signature '%s' ('%s') expects %s, whose values run from %s to %s; got ",
+                          dtype, ints_dir(), dtype, format(lo, scientific = FALSE), format(hi, scientific = FALSE))
+    expect_error(m(c(lo, hi + 1), signature = dtype), class = "hubfn_input_error",
                  regexp = paste0(range_text, format(hi + 1, scientific = FALSE), " (element 2)."), fixed = TRUE)
-    expect_error(check(lo - 1, dtype), class = "hubfn_input_error",
+    expect_error(m(lo - 1, signature = dtype), class = "hubfn_input_error",
                  regexp = paste0(range_text, format(lo - 1, scientific = FALSE), " (element 1)."), fixed = TRUE)
   }
   # 64 bits: the limits are compared exactly although 2^63 - 1 and 2^64 - 1 are not doubles
-  expect_silent(check(c(-2^63, 2^62), "int64"))
-  expect_error(check(2^63, "int64"), class = "hubfn_input_error", regexp = "got 9223372036854775808 (element 1)", fixed = TRUE)
-  expect_silent(check(c(0, 2^63), "uint64"))
-  expect_error(check(2^64, "uint64"), class = "hubfn_input_error", regexp = "got 18446744073709551616 (element 1)", fixed = TRUE)
-  expect_error(check(-1, "uint64"), class = "hubfn_input_error", regexp = "expects uint64, whose values run from 0 to ")
+  expect_equal(as.numeric(m(c(-2^63, 2^62), signature = "int64")), c(-2^63, 2^62))
+  expect_error(m(2^63, signature = "int64"), class = "hubfn_input_error", regexp = "got 9223372036854775808 (element 1)",
+               fixed = TRUE)
+  expect_equal(as.numeric(m(c(0, 2^63), signature = "uint64")), c(0, 2^63))
+  expect_error(m(c(1, 2^64), signature = "uint64"), class = "hubfn_input_error",
+               regexp = "got 18446744073709551616 (element 2)", fixed = TRUE)
+  expect_error(m(-1, signature = "uint64"), class = "hubfn_input_error", regexp = "expects uint64, whose values run from 0 to ")
+  # the condition carries hubfn's fields: which input, what it takes, what it got
+  e <- tryCatch(m(c(1, 300), signature = "uint8"), error = function(e) e)
+  expect_equal(e[c("input", "expected", "got", "reason")], list(input = "x", expected = "uint8", got = 300L, reason = "value"))
 })

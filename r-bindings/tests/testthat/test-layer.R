@@ -61,3 +61,59 @@ test_that("Sequential and functional models holding layer_hub fit from R", {
                                 as_r(hub_load(fruit_dir())$variables[[1]]))))
   expect_equal(hub_load(fruit_dir())(c(1, 0)), matrix(c(1.5, 1.5), 1))
 })
+
+test_that("layer_hub(object) without handle: object is the handle, a module or a layer made before", {
+  skip_if_no_hubfn()
+  one <- reticulate::np_array(matrix(c(1, 0), 1), dtype = "float32")
+  by_handle <- layer_hub(fruit_dir())  # R tfhub: layer_hub(handle) as layer_hub(handle = handle)
+  expect_s3_class(by_handle, "hubfn_layer")
+  expect_equal(as_r(by_handle(one)), matrix(c(1.5, 1.5), 1))
+  expect_equal(as_r(layer_hub(hub_load(fruit_dir()))(one)), matrix(c(1.5, 1.5), 1))
+  expect_identical(layer_hub(by_handle), by_handle)
+  again <- layer_hub(hub_layer(fruit_dir(), name = "python_made"))
+  expect_s3_class(again, "hubfn_layer")
+  expect_equal(again$name, "python_made")
+  # ... reaches the layer with the handle given first, as in R tfhub's layer_hub(handle, name = )
+  named <- layer_hub(fruit_dir(), name = "x", trainable = TRUE)
+  expect_equal(named$name, "x")
+  expect_true(named$trainable)
+  input <- layer_input(shape = 2)
+  model <- keras_model(input, input %>% layer_hub(handle = fruit_dir(), name = "hub_in_model") %>% layer_dense(1))
+  expect_equal(model$get_layer("hub_in_model")$name, "hub_in_model")
+  expect_error(layer_hub(), regexp = "needs a handle")
+})
+
+test_that("an R layer takes R strings and passes training = to Keras", {
+  skip_if_no_hubfn()
+  emb <- layer_hub(handle = shape_dir("text_embedding"))
+  expect_equal(as_r(emb(c("good day", "hi"))), hub_load(shape_dir("text_embedding"))(c("good day", "hi")),
+               tolerance = 1e-6)
+  # the image module drops out features in training: training = TRUE reaches its __call__
+  features <- layer_hub(handle = shape_dir("image_feature_vector"), trainable = TRUE)
+  a <- reticulate::np_array(array(runif(64 * 8 * 8 * 3), c(64, 8, 8, 3)), dtype = "float32")
+  expect_false(isTRUE(all.equal(as_r(features(a, training = TRUE)), as_r(features(a, training = FALSE)))))
+  expect_equal(as_r(features(a)), as_r(features(a, training = FALSE)))
+})
+
+test_that("layer_hub(trainable = TRUE) fine-tunes a text embedding fed tf$constant strings in a Sequential model", {
+  skip_if_no_hubfn()
+  tf <- reticulate::import("tensorflow")
+  keras <- keras_py()
+  keras$utils$set_random_seed(2L)
+  # No input_shape or dtype: Keras 3 builds the model's input on the first batch, with the first
+  # layer's dtype, which layer_hub takes from the module (strings).
+  model <- keras_model_sequential() %>% layer_hub(handle = shape_dir("text_embedding"), trainable = TRUE) %>%
+    layer_dense(1)
+  emb <- model$layers[[1]]
+  expect_equal(emb$dtype_policy$name, "string")
+  before <- as_r(emb$weights[[1]])
+  x <- tf$constant(c("the cat sat", "a dog ran", "good day", "hello world"))
+  y <- tf$constant(matrix(c(1, 0, 1, 0), 4), dtype = "float32")
+  model$compile(optimizer = keras$optimizers$SGD(learning_rate = 0.5), loss = "mse")
+  loss_before <- model$evaluate(x, y, verbose = 0L)
+  model$fit(x, y, epochs = 5L, verbose = 0L)
+  expect_lt(model$evaluate(x, y, verbose = 0L), loss_before)
+  expect_false(isTRUE(all.equal(as_r(emb$weights[[1]]), before)))  # the embedding table moved
+  # in the layer's own copy: the module other users load is unchanged
+  expect_equal(as_r(hub_load(shape_dir("text_embedding"))$variables[[1]]), before)
+})

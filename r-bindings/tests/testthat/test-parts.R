@@ -46,10 +46,11 @@ test_that("a callable sub-object (a BERT preprocessor's tokenize) is an R functi
   expect_equal(lengths(tokens), c(2L, 1L))
   ids <- pre(c("hello world", "a"), as_dict = TRUE)$input_word_ids
   expect_equal(ids[1, 2:3], tokens[[1]])  # the preprocessor packs what tokenize gives
-  expect_error(pre$tokenize(c(1, 2)), class = "hubfn_input_error", regexp = "expects string")
-  # the same through R's own helper, for a hubfn that does not list sub-objects
-  own <- hubfn:::.sub_function(pre, "tokenize")
-  expect_identical(own(c("hello world", "a")), tokens)
-  expect_error(own(c(1, 2)), class = "hubfn_input_error", regexp = "expects string")
+  expect_error(pre$tokenize(c(1, 2)), class = "hubfn_input_error",
+               regexp = "Input 'strings' of tokenize ('", fixed = TRUE)
+  expect_error(pre$tokenize(c(1, 2)), class = "hubfn_input_error", regexp = "expects string: a character vector")
+  # the same function as module_apply(signature = "tokenize") runs, with its checks
+  expect_identical(pre[["tokenize"]](c("hello world", "a")), tokens)
+  expect_identical(module_apply(pre, c("hello world", "a"), signature = "tokenize"), tokens)
   expect_error(pre$no_such_part, class = "hubfn_python_error")
 })

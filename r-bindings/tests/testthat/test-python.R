@@ -120,6 +120,5 @@ test_that("hubfn_has() finds hubfn's functions, and a missing one is a hubfn_una
   expect_false(hubfn_has("no_such_function"))
   expect_error(hubfn:::.hubfn_fn("no_such_function"), class = "hubfn_unavailable_error",
                regexp = "has no `no_such_function`; upgrade it")
-  # found in a submodule when the top level does not export it
-  expect_true(is.function(hubfn:::.hubfn_fn("fetch_to_cache", from = "fetch.cache")))
+  expect_true(is.function(hubfn:::.hubfn_fn("cache_list")))
 })
