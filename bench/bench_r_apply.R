@@ -36,7 +36,8 @@ def py_apply_numpy(module, x):
     from hubfn import module_apply
     return lambda: module_apply(module, x).numpy()
 def py_apply_r(module, x, helpers):
-    return lambda: helpers.apply_r1(module, x, 'float32', False)
+    run = helpers.runner(module)[1]
+    return lambda: run(x, None, False, True)
 def py_apply_dict(module, a, o):
     from hubfn import module_apply
     return lambda: module_apply(module, {'apples': a, 'oranges': o}, signature='fruit_to_pet', as_dict=True)
@@ -89,7 +90,7 @@ cat("  R      module_apply(m, x) -> R matrix       ", us(r_apply), "\n")
 cat("  R      m(x, convert = FALSE) -> tensor      ", us(r_tensor), "\n")
 cat("  Python module_apply(m, x) -> tensor         ", us(py_call), "\n")
 cat("  Python module_apply(m, x).numpy()           ", us(py_numpy), "\n")
-cat("  Python apply_r1(m, R matrix) (R's helper)   ", us(py_helper), "\n")
+cat("  Python runner(m)(R matrix) (R's helper)     ", us(py_helper), "\n")
 cat("  R      fruit_to_pet, named list, as_dict    ", us(r_dict), "\n")
 cat("  Python fruit_to_pet, dict, as_dict          ", us(py_dict), "\n")
 cat(sprintf("ratio R / Python: %.2fx (m(x) vs module_apply(m, x).numpy()), %.2fx (module_apply vs module_apply), %.2fx (as_dict)\n",
