@@ -7,7 +7,7 @@ The stages, in the order a download runs through them:
     kaggle    Kaggle Models handles: latest version, credentials, the download URL
     download  the archive's bytes, resumable (Range/If-Range) through a partial file, never spliced
     disk      free space checked before a download; a full disk said at once
-    prefetch  network reads in a thread, ahead of the decoder
+    prefetch  threads for the download and for the decoder, joined by bounded queues
     archive   streaming gunzip, size and ratio caps
     tarheader a strict tar header parser (every field and name checked)
     extract   members -> files, refusing anything that would leave the module directory

@@ -81,11 +81,11 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
     while True:
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
-        # Network reads and partial-file writes run in a thread, overlapping gzip decoding.
-        feed = prefetch.prefetched(source.chunks(), on_stop=source.stop)
+        # Network reads and partial-file writes run in a thread, gzip decoding in another (hubfn.fetch.prefetch).
+        feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
         try:
             try:
-                result = extract.extract(feed, tmp, url)
+                result = extract.extract(feed, tmp, url, on_stop=feed.stop)
             finally:
                 feed.close()  # stops the producer now, not when the traceback is collected
             _check_module(tmp, url)

@@ -14,16 +14,29 @@ import stat
 
 from .. import errors
 from ..util import fs
-from . import archive, digest, tarheader
+from . import archive, digest, prefetch, tarheader
 
 FILE_TYPES = (archive.REGULAR, b"7")  # "7" is a contiguous file: an ordinary file for us
+DECODED_AHEAD = 4  # decoded pieces (at most 1 MiB each) the decoder may run ahead of the writes
 
 
-def extract(chunks, dest, name, limits=None) -> archive.Extracted:
-    """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`."""
+def extract(chunks, dest, name, limits=None, on_stop=None) -> archive.Extracted:
+    """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`.
+
+    The gzip stream is decoded in a thread of its own (hubfn.fetch.prefetch), ahead of the tar parsing,
+    file writes and hashes done here. on_stop: called when extracting ends early, so whatever produces
+    `chunks` can stop at once (hubfn.fetch.cache passes its download's stop).
+    """
     limits = limits or archive.Limits.from_env()
-    root = os.path.realpath(dest)
-    stream = archive.Stream(archive.inflate(chunks, name, limits.max_ratio), name)
+    decoded = prefetch.Prefetched(archive.inflate(chunks, name, limits.max_ratio), depth=DECODED_AHEAD,
+                                  on_stop=on_stop, name="hubfn-gunzip")
+    try:
+        return _extract(archive.Stream(decoded, name), os.path.realpath(dest), name, limits)
+    finally:
+        decoded.close()
+
+
+def _extract(stream, root, name, limits):
     files, hashes, links, total, count = {}, {}, {}, 0, 0
     for m in tarheader.members(stream, name):
         rel = archive.safe_relpath(m.name, name, "a member")

@@ -1,60 +1,108 @@
-"""Run a chunk producer (network reads + partial-file writes) in a thread, ahead of the consumer.
+"""Stages of a fetch that run in threads, each ahead of the one after it, joined by bounded queues.
 
-Decoding gzip is the slowest step of a fetch; isal releases the GIL while it works, so reading the
-socket and appending to the partial file in another thread takes them off the critical path. The queue
-is bounded (`depth` chunks of at most 1 MiB), so memory stays flat whatever the archive size.
+A cold fetch runs three threads:
+    hubfn-download  socket reads, appends to the partial file, the MD5       (hubfn.fetch.cache)
+    hubfn-gunzip    isal's gzip decoder and the expansion-ratio cap           (hubfn.fetch.extract)
+    the caller's    tar headers, file writes, content hashes                 (hubfn.fetch.extract)
+Decoding is the slowest step. Profiled on the 2-core test machine (a cold hub_resolve of a 200 MB
+module, `bench/bench_fetch.py --profile`), isal was busy for ~75 % of the fetch, and the file writes,
+hashes and tar parsing took another ~15 % on the same thread. isal releases the GIL while it decodes, so
+with that work in another thread the fetch takes little more than its decoding when a core is free.
+
+Each queue holds at most `depth` items of at most 1 MiB (network reads and decoder output are both
+capped there), so memory stays flat whatever the archive size.
 """
 
 import queue
 import threading
 
-_END = object()
+POLL = 0.05  # seconds between looks at the stop flag while a queue is full or empty
 
 
-def prefetched(chunks, depth=8, on_stop=None):
-    """Yield the items of the generator `chunks`, produced in a background thread.
+class Cancelled(Exception):
+    """Raised in a stage's consumer when the stage was stopped from another thread meanwhile."""
 
-    Exceptions of the producer are re-raised here. When the consumer stops early (an error, or
-    closing this generator), `on_stop()` is called so the producer can stop writing at once, and the
-    producer closes `chunks` itself (generators must be closed by the thread that runs them).
+
+class _End:
+    """The last item of a queue: the producer finished, or failed with `error`."""
+
+    def __init__(self, error=None):
+        self.error = error
+
+
+class Prefetched:
+    """The items of the iterator `items`, produced in a background thread named `name`.
+
+    Exceptions of the producer are re-raised in the consumer. stop() (from any thread) or close() (by
+    the consumer) makes the producer stop at once: `on_stop()` is called so it can stop writing, its
+    thread then closes `items` itself (generators must be closed by the thread that runs them), and a
+    consumer waiting for an item gets Cancelled. A stage whose `items` read from another Prefetched
+    should stop that one too: pass its stop as `on_stop`.
     """
-    q = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(item):
-        while not stop.is_set():
+    def __init__(self, items, depth=8, on_stop=None, name="hubfn-prefetch"):
+        self._queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._on_stop = on_stop
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, args=(items,), name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item):
+        while not self._stop.is_set():
             try:
-                q.put(item, timeout=0.05)
+                self._queue.put(item, timeout=POLL)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def run():
+    def _run(self, items):
         try:
-            for item in chunks:
-                if not put(item):
+            for item in items:
+                if not self._put(item):
                     return
-            put((_END, None))
+            self._put(_End())
         except BaseException as e:  # handed to the consumer, which re-raises it in its thread
-            put((_END, e))
+            self._put(_End(e))
         finally:
-            chunks.close()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
-    thread = threading.Thread(target=run, name="hubfn-download", daemon=True)
-    thread.start()
-    try:
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._ended:
+            raise StopIteration
         while True:
-            item = q.get()
-            if type(item) is tuple and item[0] is _END:
-                if item[1] is not None:
-                    raise item[1]
-                return
-            yield item
-    finally:
-        if thread.is_alive():
-            stop.set()
-            if on_stop is not None:
-                on_stop()
-            # A producer blocked in a socket read gives up within the read timeout; we do not wait.
-            thread.join(timeout=1.0)
+            try:
+                item = self._queue.get(timeout=POLL)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise Cancelled() from None
+        if type(item) is _End:
+            self._ended = True
+            if item.error is not None:
+                raise item.error
+            raise StopIteration
+        return item
+
+    def stop(self):
+        """Tell the producer to stop now; safe from any thread, and more than once."""
+        if not self._stop.is_set():
+            self._stop.set()
+            if self._on_stop is not None:
+                self._on_stop()
+
+    def close(self):
+        """Stop the producer if it is still running, and give its thread a moment to end.
+
+        A producer blocked in a socket read gives up within the read timeout; we do not wait for that.
+        """
+        if self._thread.is_alive():
+            self.stop()
+            self._thread.join(timeout=1.0)
+        self._ended = True
