@@ -1,18 +1,33 @@
-"""Cold download of a large module over loopback: hubfn against tensorflow_hub and `curl | tar -xz`.
+"""Cold download of a large module over loopback: hubfn against tensorflow_hub, and the decoder's floor.
 
-Run: .venv/bin/python bench/bench_fetch.py [--mb 200] [--rss-mb 500] [--repeat 3]
-     .venv/bin/python bench/bench_fetch.py --hashes    (only the content-hash comparison, a few seconds)
+Run: .venv/bin/python bench/bench_fetch.py [--mb 200] [--rss-mb 500] [--repeat 5]   (about 5 minutes)
+     .venv/bin/python bench/bench_fetch.py --profile     where one cold hub_resolve spends its time, per thread
+     .venv/bin/python bench/bench_fetch.py --decoders    gzip decoders side by side, 1 and 2 cores (~10 min)
+     .venv/bin/python bench/bench_fetch.py --hashes      only the content-hash comparison (a few seconds)
 
-A real SavedModel with --mb MB of random float32 weights (incompressible, like trained weights) is
-exported with TensorFlow, packed as .tar.gz (gzip level 1) and served by `python -m http.server` in
-its own process. Every measurement runs in a fresh process with an empty cache; the time is taken
-inside the process around the call only (interpreter and TensorFlow start-up excluded):
-  fetch: hubfn.hub_resolve(url)       vs tensorflow_hub.resolve(url)   vs curl -s URL | tar -xz
-  load:  hubfn.hub_load(url)          vs tensorflow_hub.load(url)      (download + TF load)
-Both for an archive written by `hubfn pack` and one written by plain `tar -czf`, the way most modules
-were packed. Ratios are hubfn / other (lower is better; targets: fetch <= 0.45, load <= 0.6). Then the peak RSS of a
-process fetching a --rss-mb MB module with hubfn.hub_resolve, above its RSS just before the call
+A real SavedModel with --mb MB of random float32 weights (they compress about as badly as trained
+weights) is exported with TensorFlow and packed twice: by plain `tar -czf` (gzip level 6, how nearly every
+published module was made) and by `hubfn pack` (ISA-L level 1). `python -m http.server`, in its own
+process, serves both. Every measurement runs in a fresh process with an empty cache, and the time is
+taken inside it around the call only (interpreter and TensorFlow start-up excluded):
+  fetch: hubfn.hub_resolve(url)  vs tensorflow_hub.resolve(url)
+  load:  hubfn.hub_load(url)     vs tensorflow_hub.load(url)      (download + TF load)
+  floor: isal decoding the same archive from memory, in 1 MiB pieces, nothing else: no fetch that
+         decodes one gzip stream on one core can be faster
+Rounds interleave every kind and archive, so a busy moment (other jobs on the machine) hits all of
+them; medians are printed with every round, and the load average before and after. Ratios are
+hubfn / tensorflow_hub (lower is better; targets: fetch <= 0.45, load <= 0.6). Then the peak RSS of a
+process fetching a --rss-mb MB module (tar -czf) with hubfn.hub_resolve, above its RSS before the call
 (target <= 150 MB).
+
+--profile: one cold hub_resolve of each archive with the stage functions wrapped from outside (socket
+reads, partial-file writes, queue waits, isal, file writes, hashes), summed per thread.
+
+--decoders: the gzip decoders hubfn could stream through, each in a fresh process pinned to one core
+or to two, over tar -czf and hubfn pack archives of --sizes MB, reading the archive in 1 MiB pieces:
+isal (hubfn's), zlib-ng and zlib, and rapidgzip (parallel) twice: reading the finished file by path,
+which it needs to seek in (no download gives it that: an upper bound), and reading a pipe as a download
+arrives, with its peak RSS. A decoder that is not installed is skipped with the command to install it.
 
 --hashes: throughput of candidate content hashes for the manifest (hubfn.fetch.digest) over 64 MiB of
 random bytes in 1 MiB pieces, beside isal's gunzip of the same bytes, which the hash runs next to.
@@ -25,14 +40,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MiB = 1 << 20
 
 CHILD = r"""
 import json, os, sys, time
@@ -43,6 +57,10 @@ def rss(field):
             return int(line.split()[1]) * 1024
 if kind.startswith("tfhub"):
     import tensorflow_hub as lib
+elif kind == "floor":
+    from isal import isal_zlib
+    with open(url, "rb") as f:
+        data = memoryview(f.read())
 else:
     import hubfn as lib
     import hubfn.fetch.cache  # the download stack, imported up front as tensorflow_hub's is on import
@@ -58,8 +76,77 @@ elif kind == "tfhub_resolve":
     lib.resolve(url)
 elif kind == "tfhub_load":
     lib.load(url)
+elif kind == "floor":  # as hubfn.fetch.archive decodes: 1 MiB in, at most 1 MiB out per call
+    d = isal_zlib.decompressobj(wbits=31)
+    for i in range(0, len(data), 1 << 20):
+        piece = data[i:i + (1 << 20)]
+        while piece:
+            d.decompress(piece, 1 << 20)
+            piece = d.unconsumed_tail
+    assert d.eof
 secs = time.perf_counter() - t
 print(json.dumps({"secs": secs, "base": base, "peak": rss("VmHWM:")}))
+"""
+
+# --profile: the child wraps the stages of a fetch from outside and sums wall time per (thread, stage).
+PROFILE_CHILD = r"""
+import collections, json, os, queue, sys, threading, time, types
+url = sys.argv[1]
+import urllib3.response
+import hubfn, hubfn.fetch.cache as cache
+from hubfn.fetch import archive, digest, download, prefetch
+spent, calls, threads = collections.defaultdict(float), collections.Counter(), {}
+
+def timed(stage, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            key = (threading.current_thread().name, stage)
+            spent[key] += time.perf_counter() - t
+            calls[key] += 1
+    return wrapper
+
+def clocked(gen_fn):  # wall and CPU time of the thread that runs the generator
+    def wrapper(*a, **k):
+        t, c = time.perf_counter(), time.thread_time()
+        yield from gen_fn(*a, **k)
+        threads[threading.current_thread().name] = (time.perf_counter() - t, time.thread_time() - c)
+    return wrapper
+
+urllib3.response.HTTPResponse.read1 = timed("socket reads", urllib3.response.HTTPResponse.read1)
+download.Source._append = timed("partial-file writes", download.Source._append)
+download.Source.chunks = clocked(download.Source.chunks)
+archive.inflate = clocked(archive.inflate)
+
+class Queue(queue.Queue):
+    put = timed("queue put: waiting for the next stage", queue.Queue.put)
+    get = timed("queue get: waiting for the stage before", queue.Queue.get)
+prefetch.queue = types.SimpleNamespace(Queue=Queue, Full=queue.Full, Empty=queue.Empty)
+
+from isal import isal_zlib
+class Decoder:
+    def __init__(self, *a, **k):
+        self.d = isal_zlib.decompressobj(*a, **k)
+        self.decompress = timed("gunzip (isal)", self.d.decompress)
+    def __getattr__(self, name):
+        return getattr(self.d, name)
+archive.isal_zlib = types.SimpleNamespace(decompressobj=Decoder, error=isal_zlib.error)
+archive.os = types.SimpleNamespace(write=timed("file writes (os.write)", os.write))
+class Hasher:
+    def __init__(self):
+        self.h = digest.xxhash.xxh3_128()
+        self.update = timed("content hash (xxh3)", self.h.update)
+    def hexdigest(self):
+        return self.h.hexdigest()
+digest.new = Hasher
+cache._install = timed("install (rename, manifest)", cache._install)
+
+t, c = time.perf_counter(), time.thread_time()
+hubfn.hub_resolve(url)
+threads["MainThread"] = (time.perf_counter() - t, time.thread_time() - c)
+print(json.dumps({"threads": threads, "stages": [[th, st, v, calls[(th, st)]] for (th, st), v in spent.items()]}))
 """
 
 
@@ -82,53 +169,224 @@ def make_module(path, mb):
     return path
 
 
-def pack(src, out):
-    from isal import igzip
-
-    with igzip.open(out, "wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|") as tar:
-        for name in sorted(os.listdir(src)):
-            tar.add(os.path.join(src, name), arcname=name)
-    return out
-
-
 def tar_czf(src, out):
     """The archive as nearly every published module was made: plain `tar -czf` (gzip level 6)."""
     subprocess.run(["tar", "-czf", out, "-C", src, "."], check=True)
     return out
 
 
-def run_child(kind, url, cache):
+def hubfn_pack(src, out):
+    sys.path.insert(0, ROOT)
+    from hubfn.publish.pack import pack_module
+
+    return pack_module(src, out)
+
+
+ARCHIVES = (("tar -czf", "tar", tar_czf), ("hubfn pack", "pack", hubfn_pack))
+
+
+def child_env(cache):
     env = dict(os.environ, TFHUB_CACHE_DIR=cache, TFHUB_MODEL_LOAD_FORMAT="COMPRESSED",
                NO_PROXY="127.0.0.1", PYTHONPATH=ROOT)
     env.pop("TFHUB_DOWNLOAD_PROGRESS", None)
-    out = subprocess.run([sys.executable, "-c", CHILD, kind, url], env=env, capture_output=True, text=True,
-                         check=False, timeout=900)
+    return env
+
+
+def run_child(kind, url, cache, script=CHILD):
+    out = subprocess.run([sys.executable, "-c", script, kind, url], env=child_env(cache), capture_output=True,
+                         text=True, check=False, timeout=900)
     if out.returncode:
         raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_curl(url, work):
-    dest = os.path.join(work, "curl_out")
-    os.makedirs(dest)
-    t = time.perf_counter()
-    subprocess.run(f"curl -sf '{url}' | tar -xz -C '{dest}'", shell=True, check=True)
-    secs = time.perf_counter() - t
-    shutil.rmtree(dest)
-    return {"secs": secs}
-
-
-def measure(kinds, url, work, repeat):
-    """Median seconds per kind; rounds interleave the kinds so a noisy moment hits all of them."""
-    times = {k: [] for k in kinds}
+def measure(cases, work, repeat):
+    """{(kind, archive): [seconds of each round]}; each round runs every case once, in a fresh process."""
+    times = {case: [] for case in cases}
     for _ in range(repeat):
-        for kind in kinds:
+        for (kind, name), target in cases.items():
             cache = tempfile.mkdtemp(prefix="cache-", dir=work)
             os.sync()  # start each run with no dirty pages of the previous one being written back
-            times[kind].append(run_curl(url, work)["secs"] if kind == "curl"
-                               else run_child(kind, url, cache)["secs"])
+            times[(kind, name)].append(run_child(kind, target, cache)["secs"])
             shutil.rmtree(cache, ignore_errors=True)
-    return {k: (statistics.median(v), v) for k, v in times.items()}
+    return times
+
+
+def load_average():
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" ({os.cpu_count()} cores)"
+
+
+def build_site(work, sizes):
+    """Export one module per size and write both archives of each into work/site; returns the site."""
+    site = os.path.join(work, "site")
+    os.makedirs(site, exist_ok=True)
+    for mb in sorted(set(sizes)):
+        module = make_module(os.path.join(work, f"big{mb}"), mb)
+        for _, tag, write in ARCHIVES:
+            write(module, os.path.join(site, f"big{mb}-{tag}.tar.gz"))
+        shutil.rmtree(module)
+    return site
+
+
+def bench_fetch(args):
+    work = tempfile.mkdtemp(prefix="bench-fetch-")
+    try:
+        site = build_site(work, (args.mb, args.rss_mb))
+        server, base = serve(site)
+        try:
+            print(f"before: {load_average()}")
+            cases = {}
+            for kind in ("hubfn_resolve", "tfhub_resolve", "floor", "hubfn_load", "tfhub_load"):
+                for title, tag, _ in ARCHIVES:
+                    name = f"big{args.mb}-{tag}.tar.gz"
+                    cases[(kind, title)] = os.path.join(site, name) if kind == "floor" else f"{base}/{name}"
+            times = measure(cases, work, args.repeat)
+            med = {case: statistics.median(v) for case, v in times.items()}
+            sizes = {title: os.path.getsize(os.path.join(site, f"big{args.mb}-{tag}.tar.gz")) / 1e6
+                     for title, tag, _ in ARCHIVES}
+            print(f"module: {args.mb} MB of float32 weights over loopback; medians of {args.repeat} cold runs, "
+                  "rounds interleaved")
+            print(f"{'':34s}" + "".join(f"{f'{t} ({sizes[t]:.0f} MB)':>24s}" for t, _, _ in ARCHIVES))
+            rows = (("hubfn.hub_resolve", "hubfn_resolve"), ("tensorflow_hub.resolve", "tfhub_resolve"),
+                    ("floor: isal decode alone", "floor"), ("hubfn.hub_load", "hubfn_load"),
+                    ("tensorflow_hub.load", "tfhub_load"))
+            for label, kind in rows:
+                print(f"  {label:32s}" + "".join(f"{med[(kind, t)]:22.2f} s" for t, _, _ in ARCHIVES))
+            for label, a, b, target in (("fetch ratio hubfn/tensorflow_hub", "hubfn_resolve", "tfhub_resolve", 0.45),
+                                        ("  floor/tensorflow_hub.resolve", "floor", "tfhub_resolve", None),
+                                        ("load ratio hubfn/tensorflow_hub", "hubfn_load", "tfhub_load", 0.6)):
+                goal = f"   (target <= {target})" if target else "   (the best a one-stream decode can do)"
+                print(f"{label:34s}" + "".join(f"{med[(a, t)] / med[(b, t)]:24.2f}" for t, _, _ in ARCHIVES) + goal)
+            print("every round (s):")
+            for (kind, title), v in times.items():
+                print(f"  {kind:14s} {title:11s} " + " ".join(f"{x:.2f}" for x in v))
+            cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+            os.sync()
+            r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}-tar.tar.gz", cache)
+            print(f"peak RSS fetching a {args.rss_mb} MB module (tar -czf): {(r['peak'] - r['base']) / MiB:.1f} MiB "
+                  f"above the {r['base'] / MiB:.1f} MiB before the call (peak {r['peak'] / MiB:.1f} MiB), "
+                  f"{r['secs']:.2f} s (target <= 150 MB)")
+            print(f"after: {load_average()}")
+        finally:
+            server.terminate()
+            server.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_profile(args):
+    work = tempfile.mkdtemp(prefix="bench-fetch-")
+    try:
+        site = build_site(work, (args.mb,))
+        server, base = serve(site)
+        try:
+            print(f"before: {load_average()}")
+            for title, tag, _ in ARCHIVES:
+                cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+                os.sync()
+                got = run_child(f"{base}/big{args.mb}-{tag}.tar.gz", "", cache, script=PROFILE_CHILD)
+                total = got["threads"]["MainThread"][0]
+                print(f"cold hub_resolve, {title} archive of a {args.mb} MB module: {total:.3f} s")
+                for thread, (wall, cpu) in sorted(got["threads"].items()):
+                    print(f"  thread {thread}: wall {wall:.3f} s, CPU {cpu:.3f} s")
+                    stages = sorted((s for s in got["stages"] if s[0] == thread), key=lambda s: -s[2])
+                    for _, stage, secs, n in stages:
+                        print(f"    {stage:40s} {secs:6.3f} s {secs / total:5.0%}  ({n} calls)")
+                    rest = wall - sum(s[2] for s in stages)
+                    print(f"    {'the rest (Python between the calls)':40s} {rest:6.3f} s {rest / total:5.0%}")
+                shutil.rmtree(cache, ignore_errors=True)
+            print(f"after: {load_average()}")
+        finally:
+            server.terminate()
+            server.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --decoders: one decoder over one archive in a fresh process, pinned to the cores the parent chose.
+DECODER_CHILD = r"""
+import json, subprocess, sys, time
+decoder, path = sys.argv[1], sys.argv[2]
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+def stream(make):  # 1 MiB pieces in, at most 1 MiB out per call, as hubfn.fetch.archive does
+    d, n = make(), 0
+    with open(path, "rb", buffering=0) as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            while piece:
+                n += len(d.decompress(piece, 1 << 20))
+                piece = d.unconsumed_tail
+    return n
+base = rss("VmRSS:")
+t = time.perf_counter()
+if decoder == "isal":
+    from isal import isal_zlib
+    n = stream(lambda: isal_zlib.decompressobj(wbits=31))
+elif decoder == "zlib-ng":
+    from zlib_ng import zlib_ng
+    n = stream(lambda: zlib_ng.decompressobj(wbits=31))
+elif decoder == "zlib":
+    import zlib
+    n = stream(lambda: zlib.decompressobj(wbits=31))
+else:  # rapidgzip-file-pN / rapidgzip-pipe-pN
+    import rapidgzip
+    _, how, p = decoder.split("-")
+    cat = subprocess.Popen(["cat", path], stdout=subprocess.PIPE) if how == "pipe" else None
+    n = 0
+    with rapidgzip.RapidgzipFile(cat.stdout if cat else path, parallelization=int(p[1:])) as f:
+        buf = bytearray(1 << 20)
+        while (k := f.readinto(buf)):
+            n += k
+secs = time.perf_counter() - t
+print(json.dumps({"secs": secs, "bytes": n, "rss": rss("VmHWM:") - base}))
+"""
+DECODERS = (("isal", "isal"), ("zlib-ng", "zlib_ng"), ("zlib", "zlib"), ("rapidgzip-file-p1", "rapidgzip"),
+            ("rapidgzip-file-p2", "rapidgzip"), ("rapidgzip-pipe-p2", "rapidgzip"))
+
+
+def bench_decoders(args):
+    import importlib.util
+
+    decoders = []
+    for name, module in DECODERS:
+        if importlib.util.find_spec(module) is None:
+            print(f"(skipping {name}: pip install {module.replace('_', '-')})")
+        else:
+            decoders.append(name)
+    work = tempfile.mkdtemp(prefix="bench-decoders-")
+    try:
+        site = build_site(work, args.sizes)
+        print(f"before: {load_average()}")
+        cores = (("1 core", {0}), ("2 cores", set(range(min(2, os.cpu_count())))))
+        times = {}
+        for _ in range(args.repeat):
+            for mb in args.sizes:
+                for title, tag, _ in ARCHIVES:
+                    path = os.path.join(site, f"big{mb}-{tag}.tar.gz")
+                    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)  # in the page cache
+                    for label, cpus in cores:
+                        for decoder in decoders:
+                            out = subprocess.run([sys.executable, "-c", DECODER_CHILD, decoder, path],
+                                                 capture_output=True, text=True, check=False,
+                                                 preexec_fn=lambda c=cpus: os.sched_setaffinity(0, c))
+                            if out.returncode:
+                                raise SystemExit(f"{decoder} on {path} failed:\n{out.stderr[-2000:]}")
+                            got = json.loads(out.stdout.strip().splitlines()[-1])
+                            times.setdefault((mb, title, label, decoder), []).append(got)
+        print(f"gzip decoders, medians of {args.repeat} rounds (seconds, then isal's time / this decoder's: "
+              "above 1 is faster than isal); peak RSS above the start")
+        for (mb, title, label, decoder), runs in times.items():
+            secs = statistics.median(r["secs"] for r in runs)
+            isal = statistics.median(r["secs"] for r in times[(mb, title, label, "isal")])
+            rss = max(r["rss"] for r in runs) / MiB
+            rounds = " ".join(f"{r['secs']:.2f}" for r in runs)
+            print(f"  {mb:5d} MB {title:11s} {label:8s} {decoder:18s} {secs:7.3f} s  {isal / secs:5.2f}x  "
+                  f"{rss:6.0f} MiB  ({rounds})")
+        print(f"after: {load_average()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def serve(directory):
@@ -197,62 +455,23 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--rss-mb", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--hashes", action="store_true", help="only compare content hashes")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[20, 200, 500, 1000],
+                        help="archive sizes in MB for --decoders (default 20,200,500,1000)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--profile", action="store_true", help="where one cold fetch spends its time")
+    mode.add_argument("--decoders", action="store_true", help="compare gzip decoders, 1 and 2 cores")
+    mode.add_argument("--hashes", action="store_true", help="only compare content hashes")
     args = parser.parse_args()
     if args.hashes:
         return bench_hashes()
-    work = tempfile.mkdtemp(prefix="bench-fetch-")
-    site = os.path.join(work, "site")
-    os.makedirs(site)
-    try:
-        for mb in sorted({args.mb, args.rss_mb}):
-            module = make_module(os.path.join(work, f"big{mb}"), mb)
-            pack(module, os.path.join(site, f"big{mb}.tar.gz"))
-            if mb == args.mb:
-                tar_czf(module, os.path.join(site, f"big{mb}-tar.tar.gz"))
-            shutil.rmtree(module)
-        server, base = serve(site)
-        try:
-            url = f"{base}/big{args.mb}.tar.gz"
-            with urllib.request.urlopen(url) as r:  # warm the page cache on the server side
-                size = sum(len(b) for b in iter(lambda: r.read(1 << 20), b""))
-            print(f"module: {args.mb} MB of float32 weights, archive {size / 1e6:.1f} MB, loopback, "
-                  f"median of {args.repeat} cold runs")
-            tar_url = f"{base}/big{args.mb}-tar.tar.gz"
-            tar_size = os.path.getsize(os.path.join(site, f"big{args.mb}-tar.tar.gz"))
-            print(f"  archives: `hubfn pack` (gzip 1) {size / 1e6:.1f} MB, `tar -czf` (gzip 6) {tar_size / 1e6:.1f} MB")
-            res = measure(("hubfn_resolve", "tfhub_resolve", "curl", "hubfn_load", "tfhub_load"), url, work,
-                          args.repeat)
-            tar_res = measure(("hubfn_resolve", "tfhub_resolve", "hubfn_load", "tfhub_load"), tar_url, work,
-                              args.repeat)
-            for title, got, n in (("hubfn pack archive", res, size), ("tar -czf archive", tar_res, tar_size)):
-                print(f" {title}:")
-                for k, (med, all_) in got.items():
-                    print(f"  {k:14s} {med:7.2f} s  ({', '.join(f'{t:.2f}' for t in all_)}); "
-                          f"{n / med / 1e6:7.1f} MB/s")
-            med = {k: v[0] for k, v in res.items()}
-            tmed = {k: v[0] for k, v in tar_res.items()}
-            print(f"fetch ratio hubfn/tensorflow_hub.resolve, hubfn pack archive: "
-                  f"{med['hubfn_resolve'] / med['tfhub_resolve']:.2f}   (target <= 0.45)")
-            print(f"fetch ratio hubfn/tensorflow_hub.resolve, tar -czf archive:   "
-                  f"{tmed['hubfn_resolve'] / tmed['tfhub_resolve']:.2f}   (target <= 0.45)")
-            print(f"fetch ratio hubfn/curl|tar -xz, hubfn pack archive:           {med['hubfn_resolve'] / med['curl']:.2f}")
-            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load, hubfn pack:   "
-                  f"{med['hubfn_load'] / med['tfhub_load']:.2f}   (target <= 0.6)")
-            print(f"load ratio  hubfn.hub_load/tensorflow_hub.load, tar -czf:     "
-                  f"{tmed['hubfn_load'] / tmed['tfhub_load']:.2f}   (target <= 0.6)")
-            cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-            os.sync()
-            r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}.tar.gz", cache)
-            print(f"peak RSS fetching a {args.rss_mb} MB module: {(r['peak'] - r['base']) / 2**20:.1f} MiB above "
-                  f"the {r['base'] / 2**20:.1f} MiB before the call (peak {r['peak'] / 2**20:.1f} MiB), "
-                  f"{r['secs']:.2f} s")
-        finally:
-            server.terminate()
-            server.wait()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    if args.profile:
+        return bench_profile(args)
+    if args.decoders:
+        if "--repeat" not in sys.argv:
+            args.repeat = 3
+        return bench_decoders(args)
+    return bench_fetch(args)
 
 
 if __name__ == "__main__":
