@@ -1,0 +1,109 @@
+"""The stages of a fetch in threads (hubfn.fetch.prefetch): download -> gunzip -> tar/writes.
+
+Errors of any stage reach the caller as they are, and a stage that ends early stops the stages before
+it at once, leaving no thread behind (nothing here is timed: the joins only bound a hang).
+"""
+
+import io
+import os
+import tarfile
+import threading
+
+import pytest
+from isal import igzip
+
+from hubfn import errors
+from hubfn.fetch import extract, prefetch
+
+URL = "http://127.0.0.1/threads.tar.gz"
+
+
+def tar_gz(members):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return igzip.compress(raw.getvalue(), 1)
+
+
+def stalled_after(data, release):
+    """The bytes in 1 KiB pieces, then a network that sends nothing until `release` is set."""
+    for i in range(0, len(data), 1024):
+        yield data[i:i + 1024]
+    release.wait(30)
+
+
+def no_stage_threads_left():
+    for t in threading.enumerate():
+        if t.name in ("hubfn-download", "hubfn-gunzip"):
+            t.join(10)
+    return not [t for t in threading.enumerate() if t.name in ("hubfn-download", "hubfn-gunzip")]
+
+
+def test_a_producer_error_is_raised_in_the_consumer():
+    def items():
+        yield b"a"
+        raise errors.FetchError("the network went away")
+
+    got = prefetch.Prefetched(items())
+    assert next(got) == b"a"
+    with pytest.raises(errors.FetchError, match="went away"):
+        next(got)
+    got.close()
+
+
+def test_stop_from_another_thread_wakes_a_waiting_consumer():
+    release = threading.Event()
+    stopped = []
+    feed = prefetch.Prefetched(stalled_after(b"", release), on_stop=lambda: stopped.append(True))
+    threading.Timer(0.2, feed.stop).start()
+    with pytest.raises(prefetch.Cancelled):
+        next(feed)
+    release.set()
+    feed.close()
+    assert stopped == [True]
+
+
+def test_an_unsafe_member_stops_the_decoder_and_a_stalled_download(tmp_path):
+    """The tar reader refuses a member while the network has gone quiet: the error comes at once, and
+    both stage threads end (the download's on_stop was called), without waiting for the network."""
+    body = tar_gz([("saved_model.pb", os.urandom(4096)), ("../escape", os.urandom(4096)),
+                   ("variables/more", os.urandom(65536))])
+    release, stopped = threading.Event(), []
+    feed = prefetch.Prefetched(stalled_after(body[:-8], release), on_stop=lambda: stopped.append(True),
+                               name="hubfn-download")
+    try:
+        with pytest.raises(errors.ArchiveError, match="'..' component"):
+            extract.extract(feed, str(tmp_path), URL, on_stop=feed.stop)
+        assert stopped == [True]
+        assert not os.path.exists(tmp_path.parent / "escape")
+    finally:
+        release.set()
+        feed.close()
+    assert no_stage_threads_left()
+
+
+@pytest.mark.parametrize("damage", ["crc", "cut"])
+def test_gzip_damage_found_in_the_decoder_thread_reaches_the_caller(tmp_path, damage):
+    body = bytearray(tar_gz([("saved_model.pb", os.urandom(300_000))]))
+    if damage == "crc":
+        body[-8] ^= 1
+    else:
+        body = body[:-8]
+    with pytest.raises(errors.ArchiveError, match="corrupt" if damage == "crc" else "truncated"):
+        extract.extract([bytes(body[i:i + 65536]) for i in range(0, len(body), 65536)], str(tmp_path), URL)
+    assert no_stage_threads_left()
+
+
+def test_a_whole_archive_comes_out_exactly(tmp_path):
+    data = os.urandom(3 << 20)
+    body = tar_gz([("saved_model.pb", b"pb"), ("variables/variables.data-00000-of-00001", data)])
+    feed = prefetch.Prefetched(iter([body[i:i + 100_000] for i in range(0, len(body), 100_000)]))
+    result = extract.extract(feed, str(tmp_path), URL, on_stop=feed.stop)
+    feed.close()
+    with open(tmp_path / "variables" / "variables.data-00000-of-00001", "rb") as f:
+        assert f.read() == data
+    assert result.files["variables/variables.data-00000-of-00001"] == len(data)
+    assert no_stage_threads_left()
