@@ -97,8 +97,11 @@
 
 # NumPy arrays of rank 0 and 1 arrive as 1-d R arrays: make them plain vectors, in nested lists too.
 .drop_1d <- function(r) {
-  if (is.atomic(r) && length(dim(r)) == 1L) dim(r) <- NULL
-  if (is.list(r) && !inherits(r, "python.builtin.object")) r[] <- lapply(r, .drop_1d)
+  if (is.atomic(r)) {
+    if (length(dim(r)) == 1L) dim(r) <- NULL
+  } else if (is.list(r)) {
+    for (i in seq_along(r)) if (!is.atomic(r[[i]]) || length(dim(r[[i]])) == 1L) r[[i]] <- .drop_1d(r[[i]])
+  }
   r
 }
 

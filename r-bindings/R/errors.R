@@ -27,24 +27,26 @@
   pe <- tryCatch(reticulate::py_last_error(), error = function(err) NULL)
   if (is.null(pe$type) || !grepl(pe$type, conditionMessage(e), fixed = TRUE)) return(e)  # an R error, not Python's
   reticulate::py_clear_last_error()
-  exc <- attr(pe, "exception")
-  chain <- class(exc)  # reticulate's class vector: the exception's Python classes, most specific first
-  hub <- substring(chain[startsWith(chain, "hubfn.errors.")], nchar("hubfn.errors.") + 1L)
-  if (!length(hub)) {
-    lines <- strsplit(sub("\n+$", "", pe$value), "\n", fixed = TRUE)[[1]]
+  .py_condition(attr(pe, "exception"), call)
+}
+
+# The R condition of Python exception `exc` (hubfn_r_helpers.error_data: its type, message, hubfn
+# classes and fields).
+.py_condition <- function(exc, call = NULL) {
+  d <- reticulate::py_to_r(reticulate::py_call(.py_helper("error_data"), exc))
+  about <- list(call = call, python_type = d$type, python_exception = exc)
+  if (!length(d$classes)) {
+    lines <- strsplit(sub("\n+$", "", d$message), "\n", fixed = TRUE)[[1]]
     if (length(lines) > 8L) {  # e.g. TensorFlow's op tracebacks; the whole text is in python_exception
       lines <- c(lines[1:8], sprintf("[... %d more lines in the condition's python_exception]", length(lines) - 8L))
     }
     return(structure(class = c("hubfn_python_error", "error", "condition"),
-                     list(message = paste0(pe$type, ": ", paste(lines, collapse = "\n")), call = call,
-                          python_type = pe$type, python_exception = exc)))
+                     c(list(message = paste0(d$type, ": ", paste(lines, collapse = "\n"))), about)))
   }
-  fields <- reticulate::py_to_r(reticulate::py_call(.py_helper("error_fields"), exc))
-  msg <- pe$value
-  for (k in fields$keywords) {
+  msg <- d$message
+  for (k in d$fields$keywords) {
     msg <- gsub(paste0(k[[1]], "=", .py_spelling(k[[2]])), paste0(k[[1]], " = ", .r_spelling(k[[2]])), msg, fixed = TRUE)
   }
-  classes <- unique(c(setdiff(vapply(hub, .error_class, ""), "hubfn_error"), "hubfn_error"))
-  structure(class = c(classes, "error", "condition"),
-            c(list(message = msg, call = call, python_type = pe$type, python_exception = exc), fields))
+  classes <- unique(c(setdiff(vapply(unlist(d$classes), .error_class, ""), "hubfn_error"), "hubfn_error"))
+  structure(class = c(classes, "error", "condition"), c(list(message = msg), about, d$fields))
 }

@@ -120,16 +120,24 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 }
 
 # The plan for (signature, training), made on first use and kept: hubfn's choice of function
-# (chosen_way's data), R's reading of its inputs, and hubfn_r_helpers.runner's function running it.
+# (chosen_way's data), a converter per input (.converter), and hubfn_r_helpers.runner's function
+# running hubfn's own plan on the converted values.
 .plan <- function(py, plans, signature, training) {
-  key <- paste(c(signature, "", training), collapse = "\r")
-  p <- plans[[key]]
-  if (is.null(p)) p <- plans[[key]] <- .make_plan(py, signature, training)
+  key <- if (is.null(signature)) "\r" else signature
+  kept <- plans[[key]]  # list(plan without training, plan with training)
+  p <- kept[[training + 1L]]
+  if (is.null(p)) {
+    if (is.null(kept)) kept <- list(NULL, NULL)
+    kept[[training + 1L]] <- p <- .make_plan(py, signature, training)
+    plans[[key]] <- kept
+  }
   p
 }
 
 .make_plan <- function(py, signature, training) {
   got <- .py_call(reticulate::py_call(.py_helper("runner"), py, signature, training), sys.call(-2L))
+  # The same plan's function again, as reticulate's R function converting what it returns to R.
+  run_r <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("runner", convert = TRUE), py, signature, training)))[[2]]
   way <- reticulate::py_to_r(reticulate::py_get_item(got, 0L))
   label <- sprintf("%s ('%s')", if (way$kind == "signature") sprintf("signature '%s'", way$name) else way$name,
                    reticulate::py_to_r(py$handle))
@@ -142,27 +150,41 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
   })
   names(inputs) <- vapply(inputs, `[[`, "", "name")
   list(way = way, inputs = inputs, known = !is.null(way$inputs), label = label, where = where,
-       run = reticulate::py_get_item(got, 1L))
+       convert = lapply(inputs, .converter), one = .converter(if (length(inputs) == 1L) inputs[[1]]),
+       list = identical(way$structure, "list"), run = reticulate::py_get_item(got, 1L), run_r = run_r)
 }
 
 .r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
 
-# R inputs for plan `p`: the values and keys runner's function takes (keys NULL: one value; names: a
-# dict; TRUE: a list), and `given`, the R values (for messages).
+# The converter of R values for input `spec` (NULL: not known), made once per plan: for a float input,
+# R numbers of its rank go straight through (a vector, for rank 1, as a 1-d array: else reticulate
+# passes a Python list); anything else through .r_value.
+.converter <- function(spec) {
+  rank <- if (is.null(spec$shape)) -1L else length(spec$shape)
+  plain <- !is.null(spec) && grepl("^(float|bfloat|half)", spec$dtype) && spec$kind == "dense" && rank > 0L
+  function(x, call) {
+    if (plain && (is.double(x) || is.integer(x) && !anyNA(x)) && !is.object(x)) {
+      d <- length(dim(x))
+      if (d == rank) return(x)
+      if (d == 0L && rank == 1L) return(`dim<-`(x, length(x)))
+    }
+    .r_value(x, spec, call)
+  }
+}
+
+# R inputs for plan `p`: list(values, keys) as the runner takes them (keys NULL: one value; names: a
+# dict; TRUE: a list).
 .r_inputs <- function(inputs, p, call) {
   specs <- p$inputs
-  if (inherits(inputs, "python.builtin.object") || !is.list(inputs) || is.data.frame(inputs) && length(specs) <= 1L ||
-      length(inputs) == 1L && is.null(names(inputs)) && !identical(p$way$structure, "list")) {
-    if (is.list(inputs) && !is.data.frame(inputs) && !inherits(inputs, "python.builtin.object")) inputs <- inputs[[1]]
-    spec <- if (length(specs) == 1L) specs[[1]]
-    return(list(values = .r_value(inputs, spec, call), keys = NULL, given = inputs))
+  if (!is.list(inputs) || inherits(inputs, "python.builtin.object") || is.data.frame(inputs) && length(specs) <= 1L) {
+    return(list(values = p$one(inputs, call), keys = NULL))
   }
-  inputs <- unclass(inputs)
   nms <- names(inputs)
   if (is.null(nms) || !any(nzchar(nms))) {
-    if (identical(p$way$structure, "list")) {  # a function saved to take a list (bert_pack_inputs)
+    if (p$list) {  # a function saved to take a list (bert_pack_inputs)
       return(list(values = unname(lapply(inputs, .r_value, spec = specs[[1]], call = call)), keys = TRUE))
     }
+    if (length(inputs) == 1L) return(list(values = p$one(inputs[[1]], call), keys = NULL))
     if (!p$known || length(inputs) != length(specs)) {
       stop(.input_error(paste0("Inputs given as a list without names must have one element per input, in order",
                                if (p$known) paste0(": ", paste(names(specs), collapse = ", "), " (got ", length(inputs), ")")
@@ -173,32 +195,48 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
     stop(.input_error(paste0("Inputs given as a list must all be named, or none",
                              if (p$known) paste0(" (inputs: ", paste(names(specs), collapse = ", "), ")"), "."), call))
   }
-  list(values = unname(Map(function(x, n) .r_value(x, specs[[n]], call), inputs, nms)), keys = nms,
-       given = stats::setNames(inputs, nms))
+  values <- vector("list", length(nms))
+  for (i in seq_along(nms)) {
+    convert <- p$convert[[nms[[i]]]]
+    values[[i]] <- if (is.null(convert)) .r_value(inputs[[i]], NULL, call) else convert(inputs[[i]], call)
+  }
+  list(values = values, keys = nms)
 }
 
 .apply <- function(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, call) {
   p <- .plan(py, plans, if (!is.null(signature)) as.character(signature), isTRUE(training))
-  x <- .r_inputs(inputs, p, call)
   as_dict <- isTRUE(as_dict)
-  convert <- isTRUE(convert)
-  out <- tryCatch(
-    if (is.null(batch_size) && is.null(arguments)) reticulate::py_call(p$run, x$values, x$keys, as_dict, convert)
-    else reticulate::py_call(.py_helper("apply"), py, x$values, x$keys, convert = convert, signature = signature,
-                             as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,
-                             arguments = if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE)),
-    error = function(e) stop(.call_condition(e, p, x, as_dict, call)))
-  if (!convert) return(if (as_dict) .py_dict_to_list(out) else out)
-  r <- reticulate::py_to_r(out)
-  .drop_1d(if (as_dict) r else r[[1]])
+  if (!is.list(inputs)) {  # one R value (or a tensor): the common case, with the least work
+    values <- p$one(inputs, call)
+    keys <- NULL
+  } else {
+    x <- .r_inputs(inputs, p, call)
+    values <- x$values
+    keys <- x$keys
+  }
+  if (!is.null(batch_size) || !is.null(arguments)) {
+    out <- reticulate::py_call(.py_helper("apply"), py, values, keys, convert = isTRUE(convert), signature = signature,
+                               as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,
+                               arguments = if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE))
+    if (isTRUE(convert) && !inherits(out, "python.builtin.BaseException")) out <- reticulate::py_to_r(out)
+  } else if (isTRUE(convert)) {
+    out <- p$run_r(values, keys, as_dict, TRUE)  # R values (reticulate converts them), or the exception
+  } else {
+    out <- reticulate::py_call(p$run, values, keys, as_dict, FALSE)
+  }
+  if (inherits(out, "python.builtin.BaseException")) stop(.call_condition(out, p, inputs, as_dict, call))
+  if (!isTRUE(convert)) return(if (as_dict) .py_dict_to_list(out) else out)
+  .drop_1d(if (as_dict) out else out[[1]])
 }
 
-# A Python error of a call as an R condition: an input error about an R value in R's words (its fields
+# The condition of a Python error of a call: an input error about an R value in R's words (its fields
 # say which input and what failed), and several outputs without as_dict = TRUE said so.
-.call_condition <- function(e, p, x, as_dict, call) {
-  cond <- .as_hubfn_condition(e, call)
+.call_condition <- function(exc, p, inputs, as_dict, call) {
+  cond <- .py_condition(exc, call)
   if (inherits(cond, "hubfn_input_error") && is.character(cond$input)) {
-    value <- if (is.null(x$keys)) x$given else x$given[[cond$input]]
+    named <- is.list(inputs) && !is.data.frame(inputs) && !inherits(inputs, "python.builtin.object")
+    value <- if (!named) inputs
+             else inputs[[if (is.null(names(inputs))) match(cond$input, names(p$inputs)) else cond$input]]
     cond$message <- .input_message(cond, value, p$where(cond$input, if (cond$input %in% names(p$inputs)) "Input" else "Argument"))
   } else if (inherits(cond, "hubfn_output_error") && !as_dict && isTRUE(p$way$returns_dict) && length(p$way$outputs) > 1L) {
     # hubfn.apply.pick_output's "Pass as_dict=True" comes with no fields to spell it from: the way's outputs.

@@ -108,16 +108,15 @@ hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function
 
 .py_has <- function(obj, name) isTRUE(tryCatch(reticulate::py_has_attr(obj, name), error = function(e) FALSE))
 
-# A function of the Python helpers beside this package (inst/python/hubfn_r_helpers.py), looked up once.
-.py_helper <- function(name) {
-  f <- .hubfn_env$helper_fns[[name]]
+# A function of the Python helpers beside this package (inst/python/hubfn_r_helpers.py), looked up
+# once; `convert = TRUE`: one converting what it returns to R.
+.py_helper <- function(name, convert = FALSE) {
+  key <- paste0(name, if (convert) "\r")
+  f <- .hubfn_env$helper_fns[[key]]
   if (is.null(f)) {
-    if (is.null(.hubfn_env$helpers)) {
-      .choose_python()
-      .hubfn_env$helpers <- reticulate::import_from_path("hubfn_r_helpers", system.file("python", package = "hubfn"),
-                                                         convert = FALSE)
-    }
-    f <- .hubfn_env$helper_fns[[name]] <- reticulate::py_get_attr(.hubfn_env$helpers, name)
+    .choose_python()
+    helpers <- reticulate::import_from_path("hubfn_r_helpers", system.file("python", package = "hubfn"), convert = convert)
+    f <- .hubfn_env$helper_fns[[key]] <- reticulate::py_get_attr(helpers, name)
   }
   f
 }

@@ -20,26 +20,58 @@ def chosen_way(module, signature=None, training=False, prefer=None):
 
 
 def runner(module, signature=None, training=False):
-    """(chosen_way's data, run) for R, made once per (module, signature, training).
+    """(chosen_way's data, run) for R, made once per (module, signature, training): R's plan for a function.
 
     run(values, keys, as_dict, convert) applies hubfn's call plan (hubfn.apply.plan, kept on the Module,
     as module_apply uses it) to values R has converted: keys None for one value, a list of input names
-    for a dict, True for a list (a function saved to take one). With convert, outputs come back as NumPy
-    (see `_out`), a single one in a one-element list: reticulate converts a list of arrays in one C
-    call, a bare array through much slower R code. R vectors of length one arrive as Python scalars, and
-    R's unnamed lists as lists, which is why keys and values come apart.
+    for a dict, True for a list (a function saved to take one). R's numbers arrive as float64 (int32 for
+    R integers): each float input's converter here casts them to the input's dtype, so hubfn's converter
+    takes its fast path (a dtype and a shape compare) instead of its general one, which checks and casts
+    just the same. With convert, outputs come back as NumPy (see `_out`), a single one in a one-element
+    list: reticulate converts a list of arrays in one C call, a bare array through much slower R code.
+    An error comes back as the exception itself, so R needs no error handler around the call.
     """
     from hubfn.apply import plan
 
     call = plan(module, signature, bool(training))
+    inputs = call.way.inputs or ()
+    casts = {t.name: _float_cast(t) for t in inputs}
+    single = casts[inputs[0].name] if len(inputs) == 1 else _same
 
     def run(values, keys, as_dict, convert):
-        out = call(_pack(values, keys), as_dict, None)
-        if not convert:
-            return out
-        return _out(out) if as_dict else [_out(out)]
+        try:
+            if keys is None:
+                x = single(values)
+            elif keys is True:
+                x = list(values) if isinstance(values, (list, tuple)) else [values]
+            else:
+                if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
+                    keys, values = [keys], values if isinstance(values, list) else [values]
+                x = {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
+            out = call(x, as_dict, None)
+            return out if not convert else _out(out) if as_dict else [_out(out)]
+        except Exception as e:  # noqa: BLE001 (R makes its condition from it)
+            return e
 
     return call.way.as_data(), run
+
+
+def _same(v):
+    return v
+
+
+def _float_cast(t):
+    """The cast of R's numbers to dense float input `t`'s dtype (other inputs: none; hubfn converts)."""
+    if t.kind != "dense" or t.dtype not in ("float16", "float32", "float64"):
+        return _same
+    dtype = np.dtype(t.dtype)
+
+    def cast(v):
+        if type(v) is np.ndarray and v.dtype.kind in "fi" and v.dtype is not dtype:
+            return v.astype(dtype)
+        return v
+
+    return cast
 
 
 def _pack(values, keys):
@@ -47,21 +79,22 @@ def _pack(values, keys):
         return values
     if keys is True:
         return list(values) if isinstance(values, (list, tuple)) else [values]
-    if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
+    if isinstance(keys, str):
         return {keys: values[0] if isinstance(values, list) else values}
     return dict(zip(keys, values))
 
 
 def apply(module, values, keys, convert=True, **kw):
-    """hubfn.module_apply for R's values (as runner's run takes them), with R's output conversion: the
-    path for batch_size= and arguments= (a whole R double is a batch size there; a bad one is its
-    InputError)."""
+    """hubfn.module_apply for R's values (as runner's run takes them), with R's output conversion, an
+    error returned as the exception: the path for batch_size= and arguments= (a whole R double is a
+    batch size there; a bad one is its InputError)."""
     from hubfn import module_apply
 
-    out = module_apply(module, _pack(values, keys), **kw)
-    if not convert:
-        return out
-    return _out(out) if kw.get("as_dict") else [_out(out)]
+    try:
+        out = module_apply(module, _pack(values, keys), **kw)
+        return out if not convert else _out(out) if kw.get("as_dict") else [_out(out)]
+    except Exception as e:  # noqa: BLE001 (as runner's run)
+        return e
 
 
 def to_numpy(t):
@@ -96,15 +129,18 @@ def _out(value):
     return value
 
 
-def error_fields(e):
-    """hubfn's structured fields of error `e` (hubfn.errors.HubError.fields) for R, whose integers are
-    32-bit: larger ints (a value out of int32's range, say) as floats, which R holds exactly to 2**53."""
+def error_data(e):
+    """What R makes its condition of: {type, message (str(e)), classes: the names of the hubfn.errors
+    classes in its class chain, most specific first, fields: hubfn's structured fields (HubError.fields),
+    integers beyond R's 32 bits as floats (which R holds exactly to 2**53)}."""
     def r(v):
         if isinstance(v, int) and not isinstance(v, bool) and not -2**31 < v < 2**31:
             return float(v)
         return [r(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    return {k: r(v) for k, v in getattr(e, "fields", {}).items()}
+    return {"type": type(e).__name__, "message": str(e),
+            "classes": [c.__name__ for c in type(e).__mro__ if c.__module__ == "hubfn.errors"],
+            "fields": {k: r(v) for k, v in getattr(e, "fields", {}).items()}}
 
 
 def sorted_keys(d):

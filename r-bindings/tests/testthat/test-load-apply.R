@@ -164,3 +164,22 @@ test_that("without \"default\" or __call__, R converts inputs for \"serving_defa
   expect_error(m(c(1.5, 2, 3)), class = "hubfn_input_error",
                regexp = "Input 'ids' of signature 'serving_default' (.*) expects int32: whole numbers; got 1.5 \\(element 1\\)")
 })
+
+test_that("R makes one plan per (signature, training), on first use, and keeps it with the module", {
+  skip_if_no_hubfn()
+  m <- hub_load(fruit_dir())
+  copy <- m  # a copy of the R function shares the plans
+  m(c(1, 0))
+  first <- attr(m, "plans")[["\r"]][[1]]
+  expect_equal(first$way$name, "default")
+  expect_equal(copy(matrix(1:4, 2)), matrix(c(1:4), 2) %*% matrix(c(1, 3, 2, 4), 2) + matrix(c(0.5, -0.5), 2, 2, byrow = TRUE))
+  m(list(apples = 1, oranges = 2), signature = "fruit_to_pet", as_dict = TRUE)
+  expect_equal(m(c(1, 0), training = TRUE), matrix(c(1.5, 1.5), 1))
+  plans <- attr(m, "plans")
+  expect_setequal(ls(plans, all.names = TRUE), c("\r", "fruit_to_pet"))
+  expect_identical(plans[["\r"]][[1]], first)  # not made again
+  expect_equal(plans[["\r"]][[2]]$way$name, "__call__")  # training = TRUE runs __call__ (hubfn's choice)
+  # R integers and doubles reach a float32 input alike (the plan's cast), in a named list too
+  expect_identical(m(list(apples = 1:3, oranges = 4:6), signature = "fruit_to_pet", as_dict = TRUE),
+                   m(list(apples = c(1, 2, 3), oranges = c(4, 5, 6)), signature = "fruit_to_pet", as_dict = TRUE))
+})
