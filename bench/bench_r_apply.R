@@ -38,6 +38,8 @@ def py_apply_numpy(module, x):
 def py_apply_r(module, x, helpers):
     run = helpers.runner(module)[1]
     return lambda: run(x, None, False, True)
+def once(thunk):
+    thunk()
 def py_apply_dict(module, a, o):
     from hubfn import module_apply
     return lambda: module_apply(module, {'apples': a, 'oranges': o}, signature='fruit_to_pet', as_dict=True)
@@ -68,6 +70,9 @@ py_numpy_thunk <- reticulate::py_call(fn("py_apply_numpy"), py_m, py_x)
 py_dict_thunk <- reticulate::py_call(fn("py_apply_dict"), py_m, reticulate::np_array(a, dtype = "float32"),
                                      reticulate::np_array(o, dtype = "float32"))
 py_helper_thunk <- reticulate::py_call(fn("py_apply_r"), py_m, reticulate::r_to_py(x), helpers)
+# reticulate's floor: R calling Python to run the Python variant's call once, on inputs already in
+# Python, with nothing converted either way (the same Python work, entered from R call by call).
+once <- fn("once")
 t <- measure(list(
   py_helper = function() py_round(py_helper_thunk),
   r_call = function() r_round(function() m(x)),
@@ -77,9 +82,12 @@ t <- measure(list(
   r_tensor = function() r_round(function() m(x, convert = FALSE)),
   r_dict = function() r_round(function() m(list(apples = a, oranges = o), signature = "fruit_to_pet",
                                            as_dict = TRUE)),
-  py_dict = function() py_round(py_dict_thunk)
+  py_dict = function() py_round(py_dict_thunk),
+  floor_numpy = function() r_round(function() reticulate::py_call(once, py_numpy_thunk)),
+  floor_dict = function() r_round(function() reticulate::py_call(once, py_dict_thunk))
 ))
 r_call <- t[["r_call"]]; r_apply <- t[["r_apply"]]; r_tensor <- t[["r_tensor"]]; r_dict <- t[["r_dict"]]
+floor_numpy <- t[["floor_numpy"]]; floor_dict <- t[["floor_dict"]]
 py_helper <- t[["py_helper"]]; py_call <- t[["py_call"]]; py_numpy <- t[["py_numpy"]]; py_dict <- t[["py_dict"]]
 
 us <- function(s) sprintf("%8.1f us", s * 1e6)
@@ -93,5 +101,9 @@ cat("  Python module_apply(m, x).numpy()           ", us(py_numpy), "\n")
 cat("  Python runner(m)(R matrix) (R's helper)     ", us(py_helper), "\n")
 cat("  R      fruit_to_pet, named list, as_dict    ", us(r_dict), "\n")
 cat("  Python fruit_to_pet, dict, as_dict          ", us(py_dict), "\n")
+cat("  R -> Python: module_apply(m, x).numpy() ", us(floor_numpy), " (reticulate's floor: the Python call, entered from R)\n")
+cat("  R -> Python: fruit_to_pet dict, as_dict  ", us(floor_dict), " (the same, as_dict)\n")
 cat(sprintf("ratio R / Python: %.2fx (m(x) vs module_apply(m, x).numpy()), %.2fx (module_apply vs module_apply), %.2fx (as_dict)\n",
             r_call / py_numpy, r_apply / py_call, r_dict / py_dict))
+cat(sprintf("reticulate's floor / Python: %.2fx (the numpy call), %.2fx (as_dict); R / floor: %.2fx, %.2fx\n",
+            floor_numpy / py_numpy, floor_dict / py_dict, r_call / floor_numpy, r_dict / floor_dict))

@@ -100,7 +100,17 @@
   if (is.atomic(r)) {
     if (length(dim(r)) == 1L) dim(r) <- NULL
   } else if (is.list(r)) {
-    for (i in seq_along(r)) if (!is.atomic(r[[i]]) || length(dim(r[[i]])) == 1L) r[[i]] <- .drop_1d(r[[i]])
+    for (i in seq_along(r)) {
+      v <- r[[i]]
+      if (is.atomic(v)) {
+        if (length(dim(v)) == 1L) {
+          dim(v) <- NULL
+          r[[i]] <- v
+        }
+      } else if (is.list(v)) {
+        r[[i]] <- .drop_1d(v)
+      }
+    }
   }
   r
 }

@@ -226,7 +226,12 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
   }
   if (inherits(out, "python.builtin.BaseException")) stop(.call_condition(out, p, inputs, as_dict, call))
   if (!isTRUE(convert)) return(if (as_dict) .py_dict_to_list(out) else out)
-  .drop_1d(if (as_dict) out else out[[1]])
+  if (!as_dict) return(.drop_1d(out[[1]]))
+  if (is.null(out[[1]])) return(.drop_1d(out[[2]]))
+  values <- out[[2]]  # hubfn_r_helpers._for_r: list(names, values)
+  if (!is.list(values)) values <- as.list(values)  # (reticulate makes plain Python scalars a vector)
+  names(values) <- out[[1]]
+  .drop_1d(values)
 }
 
 # The condition of a Python error of a call: an input error about an R value in R's words (its fields

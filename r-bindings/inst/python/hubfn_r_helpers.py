@@ -49,7 +49,7 @@ def runner(module, signature=None, training=False):
                     keys, values = [keys], values if isinstance(values, list) else [values]
                 x = {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
             out = call(x, as_dict, None)
-            return out if not convert else _out(out) if as_dict else [_out(out)]
+            return _for_r(out, as_dict) if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
 
@@ -92,7 +92,7 @@ def apply(module, values, keys, convert=True, **kw):
 
     try:
         out = module_apply(module, _pack(values, keys), **kw)
-        return out if not convert else _out(out) if kw.get("as_dict") else [_out(out)]
+        return _for_r(out, kw.get("as_dict")) if convert else out
     except Exception as e:  # noqa: BLE001 (as runner's run)
         return e
 
@@ -107,6 +107,18 @@ def to_numpy(t):
         else:
             a = a.astype(str)
     return a
+
+
+def _for_r(out, as_dict):
+    """A call's outputs as R takes them (see runner): one output in a one-element list; with as_dict,
+    [names, values] (R names its list of values faster than reticulate converts a dict), or [None,
+    value] for something other than a dict."""
+    if not as_dict:
+        return [_out(out)]
+    if isinstance(out, dict):
+        names = sorted(out)
+        return [names, [_out(out[k]) for k in names]]
+    return [None, _out(out)]
 
 
 def _out(value):
