@@ -7,25 +7,27 @@ entries sorted by name, one fixed mtime (SOURCE_DATE_EPOCH when set), uid/gid 0 
 modes normalised to 0755/0644, and a gzip header without a name or time.
 
 Weights are mostly incompressible, so speed comes from the compressor: ISA-L at level 1 gives the same
-ratio as zlib level 6 at more than ten times the speed. Tar headers are written by hand (not through
+ratio as zlib level 6 at more than ten times the speed. The deflate data is cut into independent blocks
+whose sizes go into the gzip header (hubfn.util.gzindex), so hubfn can inflate them on several cores;
+to every other reader it is one ordinary gzip member. Tar headers are written by hand (not through
 `tarfile.addfile`) so file contents go to the compressor in large blocks without per-16-KiB Python work.
 """
 
 import os
 import stat
+import struct
 import tarfile
 
 import attrs
 from isal import isal_zlib
 
 from .. import errors, moduledir
-from ..util import env, fs
+from ..util import env, fs, gzindex
 
 # 2000-01-01T00:00:00Z. Not 0: some tar versions warn about "implausibly old" 1970 timestamps.
 DEFAULT_MTIME = 946684800
 COMPRESS_LEVEL = 1  # ISA-L levels are 0-3; 1 matches zlib -6's ratio on weights at ~10x its speed
 _BLOCK = 4 << 20  # read/compress in 4 MiB blocks: few Python calls, bounded memory
-_GZIP_WBITS = 31  # 16 + 15: a gzip wrapper (header with no name and mtime 0) around raw deflate
 
 
 @attrs.frozen
@@ -155,21 +157,22 @@ def _header(entry: Entry, mtime: int) -> bytes:
     return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
 
 
+def _tar_size(entries, headers) -> int:
+    """The archive's tar bytes: headers, contents padded to whole blocks, the end marker, record padding."""
+    size = sum(len(h) for h in headers) + sum(-(-e.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE for e in entries)
+    size += 2 * tarfile.BLOCKSIZE
+    return size + -size % tarfile.RECORDSIZE
+
+
 def _write_archive(f, entries, mtime, level):
-    comp = isal_zlib.compressobj(level, isal_zlib.DEFLATED, _GZIP_WBITS)
+    headers = [_header(e, mtime) for e in entries]
+    layout = gzindex.Layout.for_total(_tar_size(entries, headers))
+    f.write(gzindex.header(layout, [0] * layout.count))  # its lengths are filled in at the end
+    out = _BlockWriter(f, layout, level)
     buf = bytearray(_BLOCK)
     view = memoryview(buf)
-    written = 0  # uncompressed tar bytes, for padding to whole records
-
-    def put(data):
-        nonlocal written
-        written += len(data)
-        out = comp.compress(data)
-        if out:
-            f.write(out)
-
-    for entry in entries:
-        put(_header(entry, mtime))
+    for entry, head in zip(entries, headers):
+        out.put(head)
         if entry.is_dir:
             continue
         remaining = entry.size
@@ -181,12 +184,59 @@ def _write_archive(f, entries, mtime, level):
                         f"Cannot pack {entry.path!r}: it shrank while being packed. Pack again once the "
                         "module is no longer being written."
                     )
-                put(view[:n])
+                out.put(view[:n])
                 remaining -= n
         if entry.size % tarfile.BLOCKSIZE:
-            put(bytes(tarfile.BLOCKSIZE - entry.size % tarfile.BLOCKSIZE))
+            out.put(bytes(tarfile.BLOCKSIZE - entry.size % tarfile.BLOCKSIZE))
     # End of archive: two zero blocks, then zeros up to a whole 10 KiB record, as tar pads.
-    put(bytes(2 * tarfile.BLOCKSIZE))
-    if written % tarfile.RECORDSIZE:
-        put(bytes(tarfile.RECORDSIZE - written % tarfile.RECORDSIZE))
-    f.write(comp.flush())
+    out.put(bytes(layout.total - out.written))
+    lengths = out.finish()
+    f.seek(0)
+    f.write(gzindex.header(layout, lengths))
+
+
+class _BlockWriter:
+    """The tar bytes given to put() as hubfn.util.gzindex blocks: raw deflate, a fresh compressor per
+    block, each block but the last ended by a sync flush; then the gzip trailer (CRC-32, size)."""
+
+    def __init__(self, f, layout, level):
+        self.f, self.layout, self.level = f, layout, level
+        self.written = 0  # tar bytes so far
+        self.crc = 0
+        self.lengths = []
+        self._comp, self._in_block, self._out = None, 0, 0
+
+    def put(self, data):
+        view = memoryview(data)
+        self.crc = isal_zlib.crc32(view, self.crc)
+        while len(view):
+            if self._comp is None or self._in_block == self.layout.block_size:
+                self._end_block(isal_zlib.Z_SYNC_FLUSH)
+                self._comp = isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, -15)
+            n = min(len(view), self.layout.block_size - self._in_block)
+            self._emit(self._comp.compress(view[:n]))
+            self._in_block += n
+            self.written += n
+            view = view[n:]
+        if self.written > self.layout.total:
+            raise errors.ExportError("A module file grew while being packed. Pack again once the module is "
+                                     "no longer being written.")
+
+    def _emit(self, data):
+        if data:
+            self.f.write(data)
+            self._out += len(data)
+
+    def _end_block(self, mode):
+        if self._comp is not None:
+            self._emit(self._comp.flush(mode))
+            self.lengths.append(self._out)
+        self._comp, self._in_block, self._out = None, 0, 0
+
+    def finish(self):
+        self._end_block(isal_zlib.Z_FINISH)
+        self.f.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.written & 0xFFFFFFFF))
+        if self.written != self.layout.total or len(self.lengths) != self.layout.count:
+            raise AssertionError(f"packed {self.written} tar bytes in {len(self.lengths)} blocks, "
+                                 f"expected {self.layout.total} in {self.layout.count}")
+        return self.lengths
