@@ -1,6 +1,7 @@
 """Module archives (tar or tar.gz) as a stream: gzip decoding, tar parsing, limits and path checks.
 
-One pass: raw chunks from the network -> isal gzip decoder -> tar headers (parsed strictly by
+One pass: raw chunks from the network -> isal gzip decoder (on several cores for a stream with a block
+index: hubfn.fetch.blocks) -> tar headers (parsed strictly by
 hubfn.fetch.tarheader) -> member bytes written file by file by hubfn.fetch.extract. The archive is never
 held in memory. We parse tar ourselves (not `tarfile`)
 because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
@@ -20,7 +21,9 @@ import attrs
 from isal import isal_zlib
 
 from .. import errors
+from ..util import gzindex
 from ..util.env import env_number
+from . import blocks
 from .tarheader import BLOCK, ZERO_BLOCK, checksum_ok
 # The member type flags live with the header parser; hubfn.fetch.extract reads them as archive.X.
 from .tarheader import BLOCKDEV, CHARDEV, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK  # noqa: F401
@@ -103,7 +106,15 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
         yield head
         yield from chunks
         return
-    out = _gunzip(head, chunks, name, max_ratio)
+    while gzindex.wants_more(head):  # a hubfn pack header, its block index not yet whole
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        head += chunk
+    index = gzindex.parse(head)
+    n_workers = blocks.workers() if index else 1  # on one core the index is no use: the stream is plain gzip
+    out = (_indexed(head, chunks, index, name, max_ratio, n_workers) if n_workers > 1
+           else _gunzip(head, chunks, name, max_ratio))
     # A whole gzip stream whose content is no tar (gzip-compressed text, say) is not "truncated":
     # look at the first decompressed block before anything reads it as a tar header.
     first = b""
@@ -126,6 +137,19 @@ def _starts_a_tar(data):
     """True if `data` begins with a tar header (or the end marker of an empty tar)."""
     block = data[:BLOCK]
     return len(block) == BLOCK and (block == ZERO_BLOCK or block[257:262] == b"ustar" or checksum_ok(block))
+
+
+def _indexed(head, chunks, index, name, max_ratio, n_workers):
+    """A gzip stream with a block index, inflated on several cores (hubfn.fetch.blocks), then what
+    follows its trailer as _gunzip takes it: zero padding, or another gzip member."""
+    tail = yield from blocks.gunzip(head, chunks, index, name, max_ratio, RATIO_FLOOR, n_workers)
+    while tail is not None:
+        if tail.strip(b"\0"):
+            if tail[:2] != b"\x1f\x8b"[:len(tail)]:
+                raise errors.ArchiveError(f"Module URL {name}: unexpected bytes after the gzip data.")
+            yield from _gunzip(tail, chunks, name, max_ratio)
+            return
+        tail = next(chunks, None)
 
 
 def _gunzip(head, chunks, name, max_ratio):

@@ -9,6 +9,9 @@ module, `bench/bench_fetch.py --profile`), isal was busy for ~75 % of the fetch,
 hashes and tar parsing took another ~15 % on the same thread. isal releases the GIL while it decodes, so
 with that work in another thread the fetch takes little more than its decoding when a core is free.
 
+An archive from `hubfn pack` carries a block index (hubfn.util.gzindex): hubfn-gunzip then hands its
+blocks to a few hubfn-inflate threads (hubfn.fetch.blocks) and passes their outputs on in order.
+
 Each queue holds at most `depth` items of at most 1 MiB (network reads and decoder output are both
 capped there), so memory stays flat whatever the archive size.
 """

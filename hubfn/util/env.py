@@ -9,6 +9,8 @@
                                    worst case they allow (worst_case_seconds; 390 s by default)
     HUBFN_REFUSED_GIVE_UP          seconds to keep retrying a refused connection (default 3)
     HUBFN_MAX_MODULE_BYTES, HUBFN_MAX_MODULE_FILES, HUBFN_MAX_RATIO   archive safety caps
+    HUBFN_INFLATE_THREADS          threads inflating a `hubfn pack` archive's blocks (default: the CPUs,
+                                   at most 4; 1: serially, as any other gzip; hubfn.fetch.blocks)
     SOURCE_DATE_EPOCH              the mtime written into packed archives
     HUBFN_QUIET_TF                 0: show TensorFlow's CUDA probing lines on a machine without a GPU
                                    (hidden by default; hubfn.util.tfimport)
