@@ -154,3 +154,18 @@ def test_a_damaged_packed_archive_leaves_nothing_in_the_cache_and_a_whole_one_lo
     entry = hubfn.hub_resolve(good)
     assert os.path.getsize(os.path.join(entry, "variables", "variables.data-00000-of-00001")) == 12 * MiB
     shutil.rmtree(cache_dir)
+
+
+@pytest.mark.parametrize("fields", [
+    b"0000000000400000 0000000000c03000 00000004 -0000001 00000002 00000003 00000004",  # a negative length
+    b"0000000000400000 0000000000c03000 00000004 00000000 00000002 00000003 00000004",  # an empty block
+    b"0000000000400000 0000000000c03000 00000003 00000001 00000002 00000003",  # count is not ceil(total / size)
+    b"0000000000400000 0000000000c03000 00000004 00000001 00000002 00000003",  # a length missing
+    b"0000000000000400 0000000000c03000 00003001",  # blocks smaller than gzindex.MIN_BLOCK
+    b"0000000000400000 0000000000c03000 00000004 10000000 00000002 00000003 00000004",  # a block of 256 MiB
+])
+def test_an_index_out_of_bounds_does_not_parse(fields):
+    head = b"\x1f\x8b\x08\x10\0\0\0\0\0\xff" + gzindex.TAG + fields + b"\0"
+    assert gzindex.parse(head) is None
+    good = b"0000000000400000 0000000000c03000 00000004 00000001 00000002 00000003 00000004"
+    assert gzindex.parse(b"\x1f\x8b\x08\x10\0\0\0\0\0\xff" + gzindex.TAG + good + b"\0").lengths == (1, 2, 3, 4)

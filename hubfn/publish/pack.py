@@ -218,9 +218,6 @@ class _BlockWriter:
             self._in_block += n
             self.written += n
             view = view[n:]
-        if self.written > self.layout.total:
-            raise errors.ExportError("A module file grew while being packed. Pack again once the module is "
-                                     "no longer being written.")
 
     def _emit(self, data):
         if data:
@@ -236,7 +233,7 @@ class _BlockWriter:
     def finish(self):
         self._end_block(isal_zlib.Z_FINISH)
         self.f.write(struct.pack("<II", self.crc & 0xFFFFFFFF, self.written & 0xFFFFFFFF))
-        if self.written != self.layout.total or len(self.lengths) != self.layout.count:
+        if self.written != self.layout.total or len(self.lengths) != self.layout.count:  # (a bug, not input)
             raise AssertionError(f"packed {self.written} tar bytes in {len(self.lengths)} blocks, "
                                  f"expected {self.layout.total} in {self.layout.count}")
         return self.lengths

@@ -72,7 +72,7 @@ def parse(head: bytes):
     """The Index in the gzip header at the start of `head`, or None (no index, or one that does not
     parse: then the stream is read serially like any other gzip). A header this could parse ends within
     MAX_HEADER bytes."""
-    if head[:3] != b"\x1f\x8b\x08" or len(head) < 11 or head[3] != FCOMMENT or head[10:10 + len(TAG)] != TAG[:len(head) - 10]:
+    if head[:4] != b"\x1f\x8b\x08" + bytes([FCOMMENT]) or head[10:10 + len(TAG)] != TAG:
         return None
     end = head.find(b"\0", 10, MAX_HEADER)
     if end < 0:
@@ -85,7 +85,7 @@ def parse(head: bytes):
         return None
     layout = Layout(block_size, total)
     if (not MIN_BLOCK <= block_size <= MAX_BLOCK or total < 1 or count != layout.count or count > MAX_COUNT
-            or len(lengths) != count or not all(lengths)):
+            or len(lengths) != count or not all(0 < n <= 2 * MAX_BLOCK for n in lengths)):
         return None
     return Index(layout, lengths, end + 1)
 
