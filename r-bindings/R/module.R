@@ -206,14 +206,9 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 .apply <- function(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, call) {
   p <- .plan(py, plans, if (!is.null(signature)) as.character(signature), isTRUE(training))
   as_dict <- isTRUE(as_dict)
-  if (!is.list(inputs)) {  # one R value (or a tensor): the common case, with the least work
-    values <- p$one(inputs, call)
-    keys <- NULL
-  } else {
-    x <- .r_inputs(inputs, p, call)
-    values <- x$values
-    keys <- x$keys
-  }
+  x <- .r_inputs(inputs, p, call)
+  values <- x$values
+  keys <- x$keys
   if (!is.null(batch_size) || !is.null(arguments)) {
     out <- reticulate::py_call(.py_helper("apply"), py, values, keys, convert = isTRUE(convert), signature = signature,
                                as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,

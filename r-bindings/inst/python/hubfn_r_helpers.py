@@ -36,19 +36,12 @@ def runner(module, signature=None, training=False):
     call = plan(module, signature, bool(training))
     inputs = call.way.inputs or ()
     casts = {t.name: _float_cast(t) for t in inputs}
-    single = casts[inputs[0].name] if len(inputs) == 1 else _same
+    if len(inputs) == 1:
+        casts[None] = casts[inputs[0].name]  # one value, given without its name
 
     def run(values, keys, as_dict, convert):
         try:
-            if keys is None:
-                x = single(values)
-            elif keys is True:
-                x = list(values) if isinstance(values, (list, tuple)) else [values]
-            else:
-                if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
-                    keys, values = [keys], values if isinstance(values, list) else [values]
-                x = {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
-            out = call(x, as_dict, None)
+            out = call(_pack(values, keys, casts), as_dict, None)
             return _for_r(out, as_dict) if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
@@ -74,14 +67,17 @@ def _float_cast(t):
     return cast
 
 
-def _pack(values, keys):
+def _pack(values, keys, casts=None):
+    """R's converted values as hubfn takes them (keys as runner's run takes them), each value through
+    its input's cast in `casts` (by name; None: the one input), if any."""
+    casts = casts or {}
     if keys is None:
-        return values
+        return casts.get(None, _same)(values)
     if keys is True:
         return list(values) if isinstance(values, (list, tuple)) else [values]
-    if isinstance(keys, str):
-        return {keys: values[0] if isinstance(values, list) else values}
-    return dict(zip(keys, values))
+    if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
+        keys, values = [keys], values if isinstance(values, list) else [values]
+    return {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
 
 
 def apply(module, values, keys, convert=True, **kw):
