@@ -17,7 +17,7 @@ import pytest
 
 import hubfn
 from hubfn import errors
-from hubfn.fetch import blocks, extract
+from hubfn.fetch import archive, blocks, extract
 from hubfn.publish.pack import pack_module
 from hubfn.util import gzindex
 
@@ -169,3 +169,13 @@ def test_an_index_out_of_bounds_does_not_parse(fields):
     assert gzindex.parse(head) is None
     good = b"0000000000400000 0000000000c03000 00000004 00000001 00000002 00000003 00000004"
     assert gzindex.parse(b"\x1f\x8b\x08\x10\0\0\0\0\0\xff" + gzindex.TAG + good + b"\0").lengths == (1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_the_expansion_ratio_cap_holds_on_both_paths(packed, tmp_path, monkeypatch, n_workers):
+    data, _ = packed  # 13 MiB of tar in 9 MiB of gzip: more than 1:1
+    monkeypatch.setattr(archive, "RATIO_FLOOR", 0)
+    monkeypatch.setenv("HUBFN_MAX_RATIO", "1")
+    monkeypatch.setattr(blocks, "workers", lambda: n_workers)
+    with pytest.raises(errors.ArchiveError, match="decompression bomb"):
+        extracted(data, tmp_path)

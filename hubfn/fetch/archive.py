@@ -133,6 +133,15 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
     yield from out
 
 
+def check_ratio(name, consumed, produced, max_ratio):
+    """The expansion-ratio cap: past RATIO_FLOOR bytes out, at most max_ratio bytes out per byte in."""
+    if produced > RATIO_FLOOR and produced > max_ratio * consumed:
+        raise errors.ArchiveError(
+            f"Module URL {name}: {consumed} compressed bytes expanded to {produced} (more than "
+            f"{max_ratio}:1); refusing it as a decompression bomb. Raise HUBFN_MAX_RATIO if this "
+            "module is genuine.")
+
+
 def _starts_a_tar(data):
     """True if `data` begins with a tar header (or the end marker of an empty tar)."""
     block = data[:BLOCK]
@@ -142,7 +151,8 @@ def _starts_a_tar(data):
 def _indexed(head, chunks, index, name, max_ratio, n_workers):
     """A gzip stream with a block index, inflated on several cores (hubfn.fetch.blocks), then what
     follows its trailer as _gunzip takes it: zero padding, or another gzip member."""
-    tail = yield from blocks.gunzip(head, chunks, index, name, max_ratio, RATIO_FLOOR, n_workers)
+    tail = yield from blocks.gunzip(head, chunks, index, name, lambda c, p: check_ratio(name, c, p, max_ratio),
+                                   n_workers)
     while tail is not None:
         if tail.strip(b"\0"):
             if tail[:2] != b"\x1f\x8b"[:len(tail)]:
@@ -164,11 +174,7 @@ def _gunzip(head, chunks, name, max_ratio):
                 raise errors.ArchiveError(f"Module URL {name}: the gzip data is corrupt ({e}).") from None
             pending = d.unconsumed_tail
             produced += len(out)
-            if produced > RATIO_FLOOR and produced > max_ratio * consumed:
-                raise errors.ArchiveError(
-                    f"Module URL {name}: {consumed} compressed bytes expanded to {produced} (more than "
-                    f"{max_ratio}:1); refusing it as a decompression bomb. Raise HUBFN_MAX_RATIO if this "
-                    "module is genuine.")
+            check_ratio(name, consumed, produced, max_ratio)
             if out:
                 yield out
             if d.eof:

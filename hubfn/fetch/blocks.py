@@ -42,9 +42,10 @@ class Damaged(Exception):
     """A block that does not inflate as the index says."""
 
 
-def gunzip(head, chunks, index, name, max_ratio, ratio_floor, n_workers=None):
+def gunzip(head, chunks, index, name, check_ratio, n_workers=None):
     """Yields the tar bytes of the indexed gzip stream starting with `head` and going on with `chunks`;
-    returns the bytes read past its trailer (once that is checked), for the caller to judge."""
+    returns the bytes read past its trailer (once that is checked), for the caller to judge.
+    check_ratio(consumed, produced): the caller's expansion-ratio cap, raising when it is passed."""
     n_workers = n_workers or workers()
     layout = index.layout
     rest = memoryview(head)[index.header_size:]  # bytes read and not yet given to a block
@@ -73,11 +74,7 @@ def gunzip(head, chunks, index, name, max_ratio, ratio_floor, n_workers=None):
                 outs, block_crc, size = _result(in_flight.popleft(), name)
                 crc = isal_zlib.crc32_combine(crc, block_crc, size)
                 produced += size
-                if produced > ratio_floor and produced > max_ratio * consumed:
-                    raise errors.ArchiveError(
-                        f"Module URL {name}: {consumed} compressed bytes expanded to {produced} (more than "
-                        f"{max_ratio}:1); refusing it as a decompression bomb. Raise HUBFN_MAX_RATIO if this "
-                        "module is genuine.")
+                check_ratio(consumed, produced)
                 yield from outs
     finally:
         if pool:
