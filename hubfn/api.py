@@ -6,6 +6,7 @@ handle -> resolve (hubfn.resolve; URLs through hubfn.fetch) -> read signatures (
 
 
 from . import handles
+from .safety import guard as safety
 from .apply import module_apply
 from .export import export_savedmodel
 from .load import load_object
@@ -16,33 +17,40 @@ from .signatures import TF1_HUB, choose_tags, read_saved_model
 
 
 def hub_load(handle, tags=None, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
-             token=None, load_options=None) -> Module:
+             token=None, safe_mode=None, allow_ops=None, load_options=None) -> Module:
     """Load the module named by `handle` (a directory, file://, http(s):// URL or kaggle: handle) for inference.
 
     resolvers: the resolvers to try in order (default: hubfn.resolve.DEFAULT_RESOLVERS).
     settings, cache_dir, offline, timeout, token: this call's fetch settings (see hubfn.settings);
     the environment gives the rest, and nothing global changes.
+    safe_mode, allow_ops: a module is untrusted code. Before anything of it is loaded, its ops are scanned
+    (hubfn.safety) and a module holding ops that reach outside it (files, the network, other processes) is an
+    UnsafeModuleError. safe_mode=False loads it anyway; allow_ops=["WriteFile"] allows named op types.
+    Defaults: HUBFN_SAFE_MODE (on) and HUBFN_ALLOW_OPS.
     load_options: a tf.saved_model.LoadOptions for TensorFlow's loader (e.g. experimental_io_device); a
     load with options is a load of its own, not shared with other users of the module.
     """
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
+                             safe_mode=safe_mode, allow_ops=allow_ops)
     return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers, settings=settings,
                         load_options=load_options)
 
 
 def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None, *, settings=None, cache_dir=None,
-               offline=None, timeout=None, token=None, load_options=None) -> Module:
+               offline=None, timeout=None, token=None, safe_mode=None, allow_ops=None, load_options=None) -> Module:
     """A Module for `handle_or_module`, trainable or not.
 
     With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
     `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
-    A Module passed in keeps its graph variant otherwise. The fetch settings and load_options are hub_load's.
+    A Module passed in keeps its graph variant otherwise (it was checked when it was made). The fetch
+    settings, safe_mode, allow_ops and load_options are hub_load's.
     """
     if isinstance(handle_or_module, Module):
         m = handle_or_module
         return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags,
                             load_options=load_options)
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
+    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
+                             safe_mode=safe_mode, allow_ops=allow_ops)
     return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers, settings=settings,
                         load_options=load_options)
 
@@ -74,8 +82,12 @@ def _as_tags(tags):
 def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None, settings=None,
                  load_options=None) -> Module:
     handle = handles.as_handle(handle)
-    path = path or resolve_with(handle, resolvers, settings or Settings.from_env())
-    info = read_saved_model(path)
+    proto = None
+    if path is None:  # a new module: resolved, then checked before anything of it is loaded
+        settings = settings or Settings.from_env()
+        path = resolve_with(handle, resolvers, settings)
+        proto = safety.check(path, handle, settings)
+    info = read_saved_model(path, proto=proto)
     tags = choose_tags(info, _as_tags(tags), trainable, keep=keep_tags)
     variant = info.variant(tags)
     if info.format == TF1_HUB:

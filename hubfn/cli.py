@@ -1,6 +1,7 @@
 """The `hubfn` command: one subcommand per job, each a short function over the public API.
 
-    hubfn info HANDLE        format, tags and signatures of a module
+    hubfn info HANDLE        format, tags and signatures of a module, and what its safety scan found
+    hubfn scan HANDLE...     the ops of each module that reach outside it (exit 1 on any); --json
     hubfn pack DIR -o F      pack a module into a deterministic .tar.gz
     hubfn serve ROOT         serve a directory of modules over HTTP (TF Hub protocol)
     hubfn cache list|verify|remove   the download cache shared with tensorflow_hub
@@ -18,12 +19,13 @@ def cmd_info(args):
 
     tags = args.tags.split(",") if args.tags is not None else None
     try:
-        m = hub_load(args.handle, tags=tags)
-    except errors.MissingOpsError as e:
-        # The module cannot be loaded here, but saved_model.pb still tells what it is and what it needs.
+        m = hub_load(args.handle, tags=tags, safe_mode=not args.unsafe)
+    except (errors.MissingOpsError, errors.UnsafeModuleError) as e:
+        # The module is not loaded here, but saved_model.pb still tells what it is, needs and does.
         return _info_unloadable(args.handle, tags, e)
     _print_info(m.handle, m.path, m.format, m.tags, m.tag_sets, bool(m.functions), m.listing_lines())
     print(f"op libraries: {oplibs.describe(m.path)}")
+    _print_findings(m.path)
     return 0
 
 
@@ -41,8 +43,41 @@ def _info_unloadable(handle, tags, error):
     _print_info(handle, path, info.format, shown, info.tag_sets, bool(variant.functions),
                 [s.describe() for s in variant.listing])
     print(f"op libraries: {oplibs.describe(path)}")
+    _print_findings(path)
     print(f"hubfn: error: {error}", file=sys.stderr)
     return 1
+
+
+def _print_findings(path):
+    from .safety.guard import findings_of
+
+    found, _ = findings_of(path)
+    print(f"safety:    {len(found)} op(s) reaching outside the module" if found
+          else "safety:    no op reaches outside the module")
+    for f in found:
+        print(f"  {f.describe()}")
+
+
+def cmd_scan(args):
+    """Scan each handle's module (fetching it if needed, never loading it); exit 1 if any has findings."""
+    import json
+
+    from .resolve import hub_resolve
+    from .safety.guard import findings_of
+
+    reports, status = [], 0
+    for handle in args.handles:
+        path = hub_resolve(handle)
+        found, _ = findings_of(path)
+        status = 1 if found else status
+        reports.append({"handle": handle, "path": path, "findings": [f.as_dict() for f in found]})
+        if not args.json:
+            print(f"{handle}: {len(found)} finding(s)" if found else f"{handle}: no op reaches outside the module")
+            for f in found:
+                print(f"  {f.op} [{f.category}] in {f.where()}\n      {f.why}")
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    return status
 
 
 def _print_info(handle, path, fmt, tags, tag_sets, has_functions, lines):
@@ -73,7 +108,7 @@ def cmd_serve(args):
 
     return run_forever(args.root, host=args.host, port=args.port, pack_dir=args.pack_dir, threads=args.threads,
                        idle_timeout=args.idle_timeout, connection_limit=args.connection_limit,
-                       token_file=args.token_file)
+                       token_file=args.token_file, refuse_unsafe=args.refuse_unsafe)
 
 
 def build_parser():
@@ -83,7 +118,14 @@ def build_parser():
     p = sub.add_parser("info", help="show a module's format, tags and signatures")
     p.add_argument("handle", help="module directory, file:// or http(s):// URL")
     p.add_argument("--tags", help="comma-separated tag set of the graph variant (TF1 hub modules)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="load the module even if it holds ops reaching outside it (safe_mode=False)")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("scan", help="list the ops of modules that reach outside them (files, network); exit 1 on any")
+    p.add_argument("handles", nargs="+", metavar="HANDLE", help="module directory, file://, http(s):// or kaggle: handle")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.set_defaults(func=cmd_scan)
 
     # Further subcommands (pack, serve, cache) register themselves here, one add_parser block each.
     p = sub.add_parser("pack", help="pack a module directory into a deterministic .tar.gz")
@@ -103,6 +145,8 @@ def build_parser():
     p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     p.add_argument("--token-file", metavar="FILE",
                    help="make the hub private: every request must send a token from FILE (one per line)")
+    p.add_argument("--refuse-unsafe", action="store_true",
+                   help="do not publish modules holding ops that reach outside them (answer 403 with the findings)")
     p.set_defaults(func=cmd_serve)
 
     from .fetch.cli import add_parser as add_cache_parser  # list / verify / remove cached modules

@@ -86,6 +86,16 @@ class MissingOpsError(HubError, ImportError):
     """Ops a module runs that this TensorFlow lacks, whose library (tensorflow-text, say) is not installed."""
 
 
+class UnsafeModuleError(HubError, PermissionError):
+    """A module holding ops that reach outside it (files, the network, other processes), refused before it
+    was loaded. `findings` lists them (hubfn.safety.scan.Finding: op, category, why, where); load it
+    anyway with safe_mode=False, or allow named op types with allow_ops=[...]."""
+
+    def __init__(self, *args, findings=(), **fields):
+        super().__init__(*args, **fields)
+        self.findings = tuple(findings)
+
+
 # --- creating modules ------------------------------------------------------------------------------
 class ExportError(HubError, ValueError):
     """A module that cannot be written: a non-empty target, an object hubfn cannot export."""

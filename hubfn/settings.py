@@ -14,6 +14,8 @@ The environment variables (see hubfn.util.env for how each is read):
     HUBFN_RETRIES, HUBFN_BACKOFF, HUBFN_MAX_RETRY_AFTER, HUBFN_REFUSED_GIVE_UP   see hubfn.fetch.retry
     HUBFN_TOKENS           "host=token" pairs, separated by commas or blanks: a bearer token per host
     HUBFN_TOKEN_OVER_HTTP  1: also send tokens over plain http:// (never by default)
+    HUBFN_SAFE_MODE        0: load modules even when they hold ops that reach outside them (hubfn.safety)
+    HUBFN_ALLOW_OPS        op types to allow in safe mode, separated by commas ("WriteFile,ReadFile")
 and ~/.netrc (or $NETRC), read the way requests reads it, for hosts without a token.
 
 Nothing here imports TensorFlow or requests.
@@ -76,6 +78,24 @@ def parse_tokens(text: str, source: str) -> tuple:
     return tuple(pairs)
 
 
+def parse_ops(value, source="allow_ops") -> frozenset:
+    """A frozenset of op type names from a list of names or a comma- or blank-separated string."""
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    if hasattr(value, "tolist"):  # a NumPy array (R's character vectors arrive as lists or arrays)
+        value = value.tolist()
+    try:
+        names = [str(v).strip() for v in value]
+    except TypeError:
+        raise errors.HandleError(f"{source} takes op type names such as ['WriteFile'], not {value!r}.") from None
+    bad = [n for n in names if not n or not n.replace(">", "").replace("_", "").isalnum()]
+    if bad:
+        raise errors.HandleError(f"{source} takes op type names such as ['WriteFile']; {bad[0]!r} is not one.")
+    return frozenset(names)
+
+
 def _tokens(value):
     if value is None:
         return ()
@@ -103,6 +123,10 @@ class Settings:
     handle_token: str | None = attrs.field(default=None, repr=False)
     token_over_http: bool = False
     use_netrc: bool = True
+    # Modules are untrusted code (hubfn.safety): refuse one holding ops that reach outside it, unless the op
+    # type is allowed here.
+    safe_mode: bool = True
+    allow_ops: frozenset = attrs.field(default=frozenset(), converter=parse_ops)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -116,11 +140,13 @@ class Settings:
                    max_retry_after=env.env_number("HUBFN_MAX_RETRY_AFTER", 120),
                    refused_give_up=env.env_number("HUBFN_REFUSED_GIVE_UP", 3.0),
                    tokens=parse_tokens(tokens, "HUBFN_TOKENS") if tokens else (),
-                   token_over_http=env.env_bool("HUBFN_TOKEN_OVER_HTTP"))
+                   token_over_http=env.env_bool("HUBFN_TOKEN_OVER_HTTP"),
+                   safe_mode=env.env_bool("HUBFN_SAFE_MODE", True),
+                   allow_ops=parse_ops(env.env_str("HUBFN_ALLOW_OPS"), "HUBFN_ALLOW_OPS"))
 
     @classmethod
     def make(cls, settings=None, *, cache_dir=None, offline=None, timeout=None, token=None,
-             token_over_http=None) -> "Settings":
+             token_over_http=None, safe_mode=None, allow_ops=None) -> "Settings":
         """The settings of one call: `settings` (default: from the environment) with the named ones replaced.
 
         cache_dir: a directory (made absolute; `~` expanded).
@@ -129,6 +155,8 @@ class Settings:
         token:     a bearer token for the host the handle names (only that host: never for a host a
                    redirect leads to), or a dict {host: token} for several hosts.
         token_over_http: True to send tokens to http:// URLs too (by default only over https).
+        safe_mode: False to load a module even when it holds ops that reach outside it (hubfn.safety).
+        allow_ops: op types to allow in safe mode (["WriteFile"]), added to those of the environment.
         """
         if settings is None:
             settings = cls.from_env()
@@ -143,6 +171,10 @@ class Settings:
             changes["connect_timeout"], changes["read_timeout"] = _as_timeouts(timeout)
         if token_over_http is not None:
             changes["token_over_http"] = _as_bool(token_over_http, "token_over_http")
+        if safe_mode is not None:
+            changes["safe_mode"] = _as_bool(safe_mode, "safe_mode")
+        if allow_ops is not None:
+            changes["allow_ops"] = settings.allow_ops | parse_ops(allow_ops)
         if isinstance(token, dict):
             given = tuple((host_key(str(h)), _check_token(t, str(h))) for h, t in token.items())
             hosts = {h for h, _ in given}

@@ -252,9 +252,10 @@ def _functions(meta_graph) -> list:
             for name, (arg_names, concrete) in sorted(objectgraph.callables(meta_graph).items())]
 
 
-def read_saved_model(path: str) -> SavedModelInfo:
-    """Parse `path/saved_model.pb` into a SavedModelInfo; a damaged file gives CorruptModuleError."""
-    proto = parse_saved_model(path)
+def read_saved_model(path: str, proto=None) -> SavedModelInfo:
+    """Parse `path/saved_model.pb` into a SavedModelInfo (or read `proto`, that file already parsed); a
+    damaged file gives CorruptModuleError."""
+    proto = parse_saved_model(path) if proto is None else proto
     fmt = TF1_HUB if moduledir.is_tf1_hub(path) else TF2
     variants = []
     for mg in proto.meta_graphs:

@@ -374,10 +374,13 @@ def build_tf1_text(path, seed=6):
     emb_init = _rng(seed).randn(len(VOCAB) + 1, DIM).astype(np.float32) * 0.5
 
     def build(train):
+        # The vocabulary is an asset: the table reads the very tensor the ASSET_FILEPATHS collection names,
+        # which the loader points at the module's assets/ copy (as TF1 hub modules are made).
+        vocab_path = tf.constant(vocab)
+        v1.add_to_collection(v1.GraphKeys.ASSET_FILEPATHS, vocab_path)
         table = tf.lookup.StaticVocabularyTable(
-            tf.lookup.TextFileInitializer(tf.constant(vocab), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+            tf.lookup.TextFileInitializer(vocab_path, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
                                           tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), num_oov_buckets=1)
-        v1.add_to_collection(v1.GraphKeys.ASSET_FILEPATHS, tf.constant(vocab))
         emb = v1.get_variable("embeddings", initializer=emb_init)
 
         def ids_of(text):

@@ -6,6 +6,7 @@ Layout (identical to tensorflow_hub, so either library uses the other's download
       <sha1(handle)>.descriptor.txt        "Module: <handle>" ..., as tensorflow_hub writes it
 hubfn's own files beside it (tensorflow_hub ignores them):
       <sha1>.hubfn-manifest.json   files, sizes and content hashes of the entry (hubfn.fetch.manifest)
+      <sha1>.hubfn-scan.json       what hubfn.safety found in the module's ops, for its saved_model.pb
       <sha1>.hubfn-lock            OS lock (flock) held while fetching; the OS drops it if we die;
                                    deleted by its holder when no entry is made or it is removed
       <sha1>.hubfn-partial(.json)  bytes of an unfinished download, their validator and total size
@@ -56,6 +57,7 @@ class Paths:
     entry = property(lambda self: self._p(""))
     descriptor = property(lambda self: self._p(".descriptor.txt"))
     manifest = property(lambda self: self._p(".hubfn-manifest.json"))
+    scan = property(lambda self: self._p(".hubfn-scan.json"))
     lock = property(lambda self: self._p(".hubfn-lock"))
     partial = property(lambda self: self._p(".hubfn-partial"))
 

@@ -87,7 +87,7 @@ def cache_remove(handle=None, all=False, cache_dir=None) -> list:  # noqa: A002 
     for key in keys:
         paths = Paths(root, key)
         with Locked(paths, key):
-            for p in [paths.entry, paths.descriptor, paths.manifest, paths.partial,
+            for p in [paths.entry, paths.descriptor, paths.manifest, paths.scan, paths.partial,
                       download.info_path(paths.partial), *paths.tmp_dirs()]:
                 if os.path.lexists(p):
                     fs.remove_tree(p)

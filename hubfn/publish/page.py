@@ -16,7 +16,8 @@ import tarfile
 import tempfile
 
 from .. import errors
-from ..signatures import format_shape, read_saved_model
+from ..safety.scan import scan
+from ..signatures import format_shape, parse_saved_model, read_saved_model
 from ..util import fs
 
 README_LIMIT = 256 << 10  # a README larger than this is cut: the page is documentation, not storage
@@ -35,9 +36,11 @@ def _read_readme(path):
 
 
 def module_facts(module_dir: str, size_bytes: int) -> dict:
-    """Format, graph variants with their signatures, README and size of a module directory."""
-    info = read_saved_model(module_dir)
+    """Format, graph variants with their signatures, README, size and safety findings of a module directory."""
+    proto = parse_saved_model(module_dir)
+    info = read_saved_model(module_dir, proto=proto)
     return {
+        "safety": [f.as_dict() for f in scan(proto, module_dir)],
         "format": info.format,
         "size_bytes": size_bytes,
         "variants": [{"tags": sorted(v.tags), "signatures": [s.as_dict() for s in v.listing]}
@@ -155,9 +158,25 @@ def module_html(f: dict) -> bytes:
             parts.append(f'<div class="signature" data-name="{e(s["name"])}"><h4>{e(s["name"])}</h4>{how}'
                          f'{_tensor_table("inputs", s["inputs"])}{_tensor_table("outputs", s["outputs"])}</div>')
         parts.append("</section>")
+    parts.append(_safety_html(f.get("safety", [])))
     if f.get("readme"):
         parts.append(f'<h2>README</h2><pre class="readme">{e(f["readme"])}</pre>')
     return _page(f["name"], "\n".join(parts))
+
+
+def _safety_html(findings) -> str:
+    """What hubfn's scan found: the ops that reach outside the module, which hubfn.hub_load refuses."""
+    e = html.escape
+    if not findings:
+        return ('<h2>Safety</h2><p class="safety-ok">No op of this module reaches outside it (files, the network, '
+                "other processes): hubfn loads it with its default safe_mode.</p>")
+    items = "".join(
+        f'<li><span class="op">{e(x["op"])}</span> ({e(x["category"])}) in {e(", ".join(x["reached_from"]))}'
+        f'{" &mdash; runs while the module loads" if x["at_load"] else ""}: {e(x["why"])}</li>' for x in findings)
+    ops = sorted({x["op"] for x in findings})
+    return ('<h2>Safety</h2><p class="safety-unsafe">This module holds ops that reach outside it. hubfn refuses to '
+            f'load it unless told to: <code>safe_mode=False</code> or <code>allow_ops={e(repr(ops))}</code>.</p>'
+            f'<ul class="safety-findings">{items}</ul>')
 
 
 def listing_html(title: str, modules) -> bytes:

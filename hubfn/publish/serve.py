@@ -46,8 +46,9 @@ _FACTS_CACHE_SIZE = 256
 class ModuleApp:
     """The WSGI application. Thread-safe: per-request state stays in locals."""
 
-    def __init__(self, root, pack_dir=None, token=None):
+    def __init__(self, root, pack_dir=None, token=None, refuse_unsafe=False):
         self.store = ModuleStore(root, pack_dir=pack_dir)
+        self.refuse_unsafe = refuse_unsafe
         self.auth = None if token is None else TokenCheck(token)
         self._facts = {}  # (path, fingerprint) -> facts dict; small, evicted oldest first
         self._facts_lock = threading.Lock()
@@ -88,6 +89,12 @@ class ModuleApp:
                                         "is (the server's log says why). The list of modules is at /.")
         if target.kind == "listing":
             return self._listing(environ, target)
+        if self.refuse_unsafe:
+            findings = self._module_facts(target)["safety"]
+            if findings:
+                ops = ", ".join(sorted({f["op"] for f in findings}))
+                return serve_http.text(403, f"This server does not publish the module at this path: it holds ops "
+                                            f"that reach outside it ({ops}); `hubfn scan` on it says where.")
         if target.kind == "archive_file":
             return self._archive(environ, target)
         formats = _requested_formats(environ)
@@ -183,11 +190,13 @@ def _base_url(environ) -> str:
     return f"{scheme}://{host}{script}/"
 
 
-def make_app(root, pack_dir=None, token=None) -> ModuleApp:
+def make_app(root, pack_dir=None, token=None, refuse_unsafe=False) -> ModuleApp:
     """A WSGI app serving the modules under `root`; archives are packed into `pack_dir` (default: under
     the system temp dir, outside root). `token` (a string, or several for rotation) makes the hub
-    private: each request must send one as `Authorization: Bearer TOKEN` or as a Basic auth password."""
-    return ModuleApp(root, pack_dir=pack_dir, token=token)
+    private: each request must send one as `Authorization: Bearer TOKEN` or as a Basic auth password.
+    `refuse_unsafe`: answer 403 for modules whose ops reach outside them (hubfn.safety), page and archive
+    alike; this reads each module's saved_model.pb, so TensorFlow is imported at the first request."""
+    return ModuleApp(root, pack_dir=pack_dir, token=token, refuse_unsafe=refuse_unsafe)
 
 
 class ModuleServer:
@@ -246,17 +255,21 @@ class ModuleServer:
 
 def serve_modules(root, host="127.0.0.1", port=0, threads=serve_limits.DEFAULT_THREADS, pack_dir=None,
                   idle_timeout=serve_limits.DEFAULT_IDLE_TIMEOUT,
-                  connection_limit=serve_limits.DEFAULT_CONNECTION_LIMIT, token=None) -> ModuleServer:
+                  connection_limit=serve_limits.DEFAULT_CONNECTION_LIMIT, token=None,
+                  refuse_unsafe=False) -> ModuleServer:
     """Serve the modules under `root` on waitress in a background thread; port 0 picks a free port.
 
     `idle_timeout` (seconds) closes connections that are silent, or slower to send a request head, for
-    that long; `connection_limit` caps the client connections open at once; `token` as for make_app.
+    that long; `connection_limit` caps the client connections open at once; `token` and `refuse_unsafe`
+    as for make_app.
     """
     limits = serve_limits.Limits(idle_timeout=idle_timeout, connection_limit=connection_limit, threads=threads)
-    return ModuleServer(make_app(root, pack_dir=pack_dir, token=token), host, port, limits)
+    return ModuleServer(make_app(root, pack_dir=pack_dir, token=token, refuse_unsafe=refuse_unsafe), host, port,
+                        limits)
 
 
-def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, token_file=None, **limits) -> int:
+def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, token_file=None, refuse_unsafe=False,
+                **limits) -> int:
     """`hubfn serve`: serve until Ctrl-C or SIGTERM; the URL is printed (and flushed) once listening.
     `token_file` (one token per line) is read once, here, and makes the hub private; `limits` are
     serve_modules' threads, idle_timeout and connection_limit."""
@@ -265,7 +278,8 @@ def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, token_f
 
     out = out or sys.stdout
     token = None if token_file is None else read_token_file(token_file)
-    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir, token=token, **limits)
+    server = serve_modules(root, host=host, port=port, pack_dir=pack_dir, token=token, refuse_unsafe=refuse_unsafe,
+                           **limits)
     stop = threading.Event()
 
     def on_term(signum, frame):
@@ -274,6 +288,7 @@ def run_forever(root, host="127.0.0.1", port=0, pack_dir=None, out=None, token_f
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_term)  # a service manager's stop is a clean stop
     private = "" if token is None else f" (private: {len(token)} token(s) from {token_file})"
+    private += " (refusing unsafe modules)" if refuse_unsafe else ""
     print(f"hubfn: serving {server.app.store.root} at {server.url}{private}", file=out, flush=True)
     try:
         while not stop.wait(0.5):

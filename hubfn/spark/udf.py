@@ -68,7 +68,7 @@ class WorkerStats:
 
 def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None,
                batch_size=DEFAULT_BATCH_SIZE, threads=None, *, settings=None, cache_dir=None, offline=None,
-               timeout=None, token=None):
+               timeout=None, token=None, safe_mode=None, allow_ops=None):
     """A Spark UDF that applies the module at `handle` to DataFrame columns.
 
     udf = module_udf("http://host/acme/text/1"); df.select(udf("sentence").alias("embedding"))
@@ -86,6 +86,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load, used on the driver and
     carried to the workers inside the UDF (a token travels with the task, as Spark ships any closure);
     what is not named here each worker reads from its own environment.
+    safe_mode, allow_ops: as in hub_load; the module is checked on the driver before any worker loads it.
 
     The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext
     is active in this process; None otherwise (e.g. under Spark Connect).
@@ -103,7 +104,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     # What the call names travels to the workers; what it leaves out each worker takes from its own
     # environment (a worker's TFHUB_CACHE_DIR, say, is its machine's, not the driver's).
     named_settings = {"settings": settings, "cache_dir": cache_dir, "offline": offline, "timeout": timeout,
-                      "token": token}
+                      "token": token, "safe_mode": safe_mode, "allow_ops": allow_ops}
     way = _describe(handle, signature, tags, Settings.make(**named_settings))
     call, inputs, outputs = way.name, _columns(way, handle), list(way.outputs)
     named = len(inputs) > 1  # by name in a dict; one input is passed as the value itself
@@ -138,9 +139,11 @@ def _describe(handle, signature, tags, settings):
     driver; the module is loaded here only if it has a __call__ whose specs the file does not hold."""
     from ..api import hub_load
     from ..resolve import hub_resolve
+    from ..safety import guard
     from ..signatures import read_saved_model
 
-    info = read_saved_model(hub_resolve(handle, settings=settings))
+    path = hub_resolve(handle, settings=settings)
+    info = read_saved_model(path, proto=guard.check(path, handle, settings))  # refused here, not on the workers
     return choose(info, signature, tags=tags, load=lambda: hub_load(handle, tags=tags, settings=settings).obj)
 
 

@@ -61,12 +61,13 @@ class HubLayer(keras.layers.Layer):
 
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
                  as_dict=None, output_shape=None, signature_outputs_as_dict=None, settings=None, cache_dir=None,
-                 offline=None, timeout=None, token=None, load_options=None, **kwargs):
+                 offline=None, timeout=None, token=None, safe_mode=None, allow_ops=None, load_options=None,
+                 **kwargs):
         as_dict = _one_flag(as_dict, signature_outputs_as_dict)
         # The fetch settings stay with this layer object only: never in its config (a token must not be
         # saved in a .keras file); a reloaded model fetches with the settings of its own process.
         self._settings = api.Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout,
-                                           token=token)
+                                           token=token, safe_mode=safe_mode, allow_ops=allow_ops)
         # Likewise TensorFlow's load options (as tensorflow_hub.KerasLayer keeps them out of its config):
         # they describe where this process reads files from, not the module.
         self._load_options = load_options
@@ -300,7 +301,7 @@ class _Target:
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
               as_dict=None, output_shape=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
-              token=None, load_options=None, **kwargs):
+              token=None, safe_mode=None, allow_ops=None, load_options=None, **kwargs):
     """A Keras 3 layer applying the module at `handle` (a handle, or a Module whose handle is used).
 
     trainable: fine-tune the module's weights (its regularization losses are added to the model's).
@@ -315,6 +316,8 @@ def hub_layer(handle, trainable=False, signature=None, output_key=None, argument
         modules whose outputs have no static shape; also used by `compute_output_shape`.
     tags: the graph variant of a TF1 hub module (trainable=True picks {"train"} when there is one).
     settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load (kept out of get_config).
+    safe_mode, allow_ops: as in hub_load: a module holding ops that reach outside it is refused unless
+        allowed (kept out of get_config: a reloaded model is checked by its own process's settings).
     load_options: a tf.saved_model.LoadOptions for loading the module (e.g. experimental_io_device), as
         tensorflow_hub.KerasLayer takes; also used for the layer's trainable copy, kept out of get_config.
     **kwargs: Keras layer arguments (name, dtype, input_shape, ...).
@@ -322,7 +325,7 @@ def hub_layer(handle, trainable=False, signature=None, output_key=None, argument
     return HubLayer(handle, trainable=trainable, signature=signature, output_key=output_key,
                     arguments=arguments, tags=tags, as_dict=as_dict, output_shape=output_shape,
                     settings=settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
-                    load_options=load_options, **kwargs)
+                    safe_mode=safe_mode, allow_ops=allow_ops, load_options=load_options, **kwargs)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
