@@ -128,6 +128,8 @@ def test_loads_with_a_plain_hub_load_when_tensorflow_text_is_installed(text_prep
     assert got["out"]["input_type_ids"] == [[0] * SEQ_LENGTH] * 2
     assert got["info"]["code"] == 0, got["info"]["err"]
     assert "op libraries: tensorflow_text (installed)\n" in got["info"]["out"]
+    # Its vocabulary table reads the module's own asset: nothing for safe mode to refuse.
+    assert "safety:    no op reaches outside the module" in got["info"]["out"]
     assert "__call__(strings: string[?]) -> {input_mask: int32[?, 12]" in got["info"]["out"]
     # The table knows every op the installed tensorflow-text registers (a new release would show up here).
     assert got["added"] >= 30 and got["unrecognised"] == []

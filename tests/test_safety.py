@@ -311,3 +311,65 @@ def test_scan_cost_is_a_small_share_of_a_cold_load(shape_dir):
           f"saved_model.pb): {scan_s * 1000:.1f} ms; cold tf.saved_model.load: {load_s * 1000:.0f} ms "
           f"({scan_s / load_s:.1%})")
     assert scan_s < 0.1 * load_s
+
+
+# --- every front door -----------------------------------------------------------------------------------
+def test_hub_layer_and_hub_module_refuse_and_allow(unsafe):
+    path, target = unsafe["call_write"]
+    with pytest.raises(errors.UnsafeModuleError):
+        hubfn.hub_layer(path)
+    with pytest.raises(errors.UnsafeModuleError):
+        hubfn.hub_module(path, trainable=True)
+    layer = hubfn.hub_layer(path, allow_ops=["WriteFile"])
+    assert "safe_mode" not in layer.get_config() and "allow_ops" not in layer.get_config()
+    assert not os.path.exists(target)
+
+
+def test_hubfn_info_shows_the_findings_without_loading(unsafe, fruit_dir, capsys):
+    path, target = unsafe["load_write"]
+    assert main(["info", path]) == 1
+    captured = capsys.readouterr()
+    assert "__call__(" in captured.out and "safety:    1 op(s) reaching outside the module" in captured.out
+    assert "WriteFile in load: table._initialize" in captured.out and "UnsafeModuleError" not in captured.err
+    assert "was not loaded" in captured.err and not os.path.exists(target)
+    assert main(["info", str(fruit_dir)]) == 0
+    assert "safety:    no op reaches outside the module" in capsys.readouterr().out
+
+
+def test_the_served_page_shows_findings_and_refuse_unsafe_keeps_them_unpublished(unsafe, fruit_dir, tmp_path):
+    import requests
+
+    from hubfn.publish.serve import serve_modules
+
+    root = tmp_path / "hub"
+    shutil.copytree(unsafe["read_secret"][0], root / "acme" / "evil" / "1")
+    shutil.copytree(fruit_dir, root / "acme" / "fruit" / "1")
+    with serve_modules(str(root)) as server:
+        page = requests.get(server.url + "acme/evil/1", timeout=30)
+        assert page.status_code == 200 and 'class="safety-unsafe"' in page.text and "ReadFile" in page.text
+        facts = requests.get(server.url + "acme/evil/1", headers={"Accept": "application/json"}, timeout=30).json()
+        assert [f["op"] for f in facts["safety"]] == ["ReadFile"]
+        clean = requests.get(server.url + "acme/fruit/1", timeout=30)
+        assert 'class="safety-ok"' in clean.text
+    with serve_modules(str(root), refuse_unsafe=True) as server:
+        for url in ("acme/evil/1", "acme/evil/1?tf-hub-format=compressed"):
+            refused = requests.get(server.url + url, timeout=30)
+            assert refused.status_code == 403 and "ReadFile" in refused.text
+        assert requests.get(server.url + "acme/fruit/1?tf-hub-format=compressed", timeout=30).status_code == 200
+
+
+def test_hubfn_serve_refuse_unsafe_on_the_command_line(unsafe, tmp_path):
+    import requests
+
+    root = tmp_path / "hub"
+    shutil.copytree(unsafe["call_write"][0], root / "evil")
+    proc = subprocess.Popen([sys.executable, "-m", "hubfn", "serve", str(root), "--port", "0", "--refuse-unsafe"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "refusing unsafe modules" in line
+        url = line.split(" at ")[1].split()[0]
+        assert requests.get(url + "evil?tf-hub-format=compressed", timeout=60).status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)

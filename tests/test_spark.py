@@ -199,6 +199,21 @@ def test_bad_handle_signature_or_options_fail_on_the_driver(spark, fruit_dir, tm
         module_udf(fruit_dir, batch_size=0)
 
 
+
+def test_an_unsafe_module_is_refused_on_the_driver(spark, tmp_path):
+    import unsafe_modules
+
+    from hubfn.spark import module_udf
+
+    target = tmp_path / "written"
+    path = unsafe_modules.call_write(str(tmp_path / "evil"), str(target))
+    with pytest.raises(errors.UnsafeModuleError, match="WriteFile"):
+        module_udf(path)
+    df = spark.createDataFrame([([1.0, 2.0],)], "x array<float>")
+    out = df.select(module_udf(path, allow_ops=["WriteFile"])("x").alias("y")).collect()
+    assert [list(r.y) for r in out] == [[2.0, 4.0]] and target.exists()
+
+
 def test_call_is_typed_on_the_driver_and_a_dict_taking_call_is_fed_a_struct(
         spark, bert_preprocessor_dir, bert_encoder_dir, bare_call_dir):
     from hubfn.spark import module_udf

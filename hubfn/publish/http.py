@@ -16,7 +16,7 @@ CHUNK = 256 << 10  # fallback streaming block when the server has no wsgi.file_w
 
 _STATUS = {
     200: "200 OK", 206: "206 Partial Content", 304: "304 Not Modified", 400: "400 Bad Request",
-    404: "404 Not Found", 405: "405 Method Not Allowed", 416: "416 Range Not Satisfiable",
+    403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed", 416: "416 Range Not Satisfiable",
     500: "500 Internal Server Error", 503: "503 Service Unavailable",
 }
 

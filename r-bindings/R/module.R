@@ -43,6 +43,11 @@
 #' @param token A bearer token for a private hub, sent only to the handle's host and over `https://`
 #'   (unless `token_over_http`, see [hub_settings()]); or tokens by host, `c("hub.example.com" = "...")`.
 #' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
+#' @param safe_mode A module is code that runs on your machine: before anything of it is loaded, hubfn
+#'   scans its ops, and one holding ops that reach outside it (file writes, reads of files that are not its
+#'   assets, directory listings, summaries, the network) is refused with a `hubfn_unsafe_module_error`
+#'   naming each op and where it sits. `FALSE` loads it anyway; `NULL`: `HUBFN_SAFE_MODE` (on by default).
+#' @param allow_ops Op types to allow in safe mode, e.g. `c("WriteFile")` (added to `HUBFN_ALLOW_OPS`).
 #' @return A `hubfn_module`, a function of `(inputs, signature = NULL, as_dict = FALSE, training = FALSE,
 #'   convert = TRUE, batch_size = NULL, progress = NULL, arguments = NULL)`.
 #' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` (`NULL`: the
@@ -55,8 +60,8 @@
 #' }
 #' @export
 hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                     settings = NULL) {
-  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
+                     settings = NULL, safe_mode = NULL, allow_ops = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
   .new_module(.fetching("hub_load", as.character(handle), fetch, tags = .as_tags(tags)))
 }
 
@@ -72,8 +77,8 @@ hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, time
 #' @return A `hubfn_module`.
 #' @export
 hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
-                       timeout = NULL, token = NULL, settings = NULL) {
-  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
+                       timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
   h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle_or_module)
        else as.character(handle_or_module)
   .new_module(.fetching("hub_module", h, fetch, trainable = isTRUE(trainable), tags = .as_tags(tags)))

@@ -76,6 +76,16 @@
        timeout = .as_timeout(timeout, call), token = .as_token(token, call))
 }
 
+# The safe-mode arguments of one call (hub_load, hub_module, layer_hub), checked, as keyword arguments.
+.safety_args <- function(safe_mode = NULL, allow_ops = NULL, call = sys.call(-1L)) {
+  if (!is.null(allow_ops) && (!is.character(allow_ops) || anyNA(allow_ops))) {
+    .arg_error(call, "`allow_ops` must be a character vector of op type names, e.g. c(\"WriteFile\"), not ",
+               .show(allow_ops), ".")
+  }
+  list(safe_mode = .as_flag(safe_mode, "safe_mode", call),
+       allow_ops = if (is.null(allow_ops)) NULL else as.list(allow_ops))
+}
+
 #' Fetch settings for one or more calls
 #'
 #' Builds hubfn's settings value (the Python `hubfn.Settings`): the cache directory, offline switch,
@@ -83,7 +93,8 @@
 #' [hub_resolve()], [module_signatures()] or [layer_hub()]; arguments named in that call replace the ones
 #' in it. What is not given here comes from the environment variables (`TFHUB_CACHE_DIR`,
 #' `HUBFN_OFFLINE`, `HUBFN_CONNECT_TIMEOUT`, `HUBFN_READ_TIMEOUT`, `HUBFN_TOKENS`,
-#' `HUBFN_TOKEN_OVER_HTTP`, ...) as they are when `hub_settings()` is called. Printing it never shows a
+#' `HUBFN_TOKEN_OVER_HTTP`, `HUBFN_SAFE_MODE`, `HUBFN_ALLOW_OPS`, ...) as they are when `hub_settings()` is
+#' called. Printing it never shows a
 #' token, only whether one is set and for which hosts.
 #'
 #' @inheritParams hub_load
@@ -98,9 +109,10 @@
 #' m <- hub_load("https://hub.example.com/acme/fruit/1", settings = s)
 #' }
 #' @export
-hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, token_over_http = NULL) {
+hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, token_over_http = NULL,
+                         safe_mode = NULL, allow_ops = NULL) {
   call <- sys.call()
-  args <- .fetch_args(cache_dir, offline, timeout, token, call = call)
+  args <- c(.fetch_args(cache_dir, offline, timeout, token, call = call), .safety_args(safe_mode, allow_ops, call))
   args$settings <- NULL
   args$token_over_http <- .as_flag(token_over_http, "token_over_http", call)
   .sync_env()  # the environment fills in the rest: R's current values
@@ -112,11 +124,15 @@ hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token
 print.hubfn.settings.Settings <- function(x, ...) {
   get <- function(name) reticulate::py_to_r(reticulate::py_get_attr(x, name))
   hosts <- vapply(get("tokens"), function(pair) as.character(pair[[1]]), "")
+  ops <- reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(reticulate::py_get_attr(x, "allow_ops")))
   cat("<hubfn settings>\n  cache_dir:       ", get("cache_dir"), "\n  offline:         ", get("offline"),
       "\n  timeout:         connect ", format(get("connect_timeout")), " s, read ", format(get("read_timeout")),
       " s\n  retries:         ", get("retries"),
       "\n  token:           ", if (is.null(get("handle_token"))) "none" else "set, for the handle's host (not shown)",
       "\n  tokens by host:  ", if (length(hosts)) paste0(paste(hosts, collapse = ", "), " (not shown)") else "none",
-      "\n  token_over_http: ", get("token_over_http"), "\n", sep = "")
+      "\n  token_over_http: ", get("token_over_http"),
+      "\n  safe_mode:       ", get("safe_mode"),
+      if (length(ops)) paste0(" (allowing ", paste(unlist(ops), collapse = ", "), ")"),
+      "\n", sep = "")
   invisible(x)
 }
