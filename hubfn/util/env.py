@@ -15,6 +15,8 @@
     HUBFN_QUIET_TF                 0: show TensorFlow's CUDA probing lines on a machine without a GPU
                                    (hidden by default; hubfn.util.tfimport)
     HUBFN_TOKENS, HUBFN_TOKEN_OVER_HTTP   tokens per host (hubfn.settings)
+    HUBFN_SAFE_MODE, HUBFN_ALLOW_OPS      refuse modules whose ops reach outside them, and the op types
+                                   allowed anyway (hubfn.settings, hubfn.safety)
 """
 
 import os
