@@ -13,7 +13,6 @@ import urllib.parse
 
 from . import errors
 from .settings import host_key
-from .util.env import env_str
 
 LOCAL = "local"
 FILE_URL = "file"
@@ -22,7 +21,6 @@ KAGGLE = "kaggle"  # kaggle:owner/model/framework/variation[/version] (hubfn.fet
 OTHER = "other"  # a URL of a scheme hubfn's own resolvers do not know; a custom resolver may
 
 KAGGLE_PREFIX = "kaggle:"
-KAGGLE_ENDPOINT = "https://www.kaggle.com"  # kagglehub's default; KAGGLE_API_ENDPOINT overrides it
 
 
 def as_handle(handle) -> str:
@@ -59,17 +57,6 @@ def handle_kind(handle: str) -> str:
     return LOCAL
 
 
-def kaggle_endpoint() -> str:
-    """Kaggle's site and API: $KAGGLE_API_ENDPOINT (as kagglehub reads it), else https://www.kaggle.com;
-    without a trailing slash. Read at call time, like every hubfn setting."""
-    endpoint = env_str("KAGGLE_API_ENDPOINT", KAGGLE_ENDPOINT).rstrip("/")
-    parts = urllib.parse.urlsplit(endpoint)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise errors.HandleError(f"KAGGLE_API_ENDPOINT={endpoint!r} is not an http(s) URL; set it to Kaggle's "
-                                 f"address ({KAGGLE_ENDPOINT}) or unset it.")
-    return endpoint
-
-
 def kaggle_site_hosts(endpoint: str) -> frozenset:
     """The hosts (host_key form) whose /models/ pages are Kaggle models: the endpoint's, with and
     without "www." (kaggle.com and www.kaggle.com serve the same pages)."""
@@ -78,15 +65,16 @@ def kaggle_site_hosts(endpoint: str) -> frozenset:
     return frozenset({host, bare, "www." + bare})
 
 
-def is_kaggle_page(handle: str) -> bool:
-    """Whether `handle` is a URL below /models/ on Kaggle's site (see kaggle_site_hosts). Malformed ones
-    count too, so that hubfn.fetch.kaggle says what form it expects instead of downloading a web page."""
+def is_kaggle_page(handle: str, endpoint: str) -> bool:
+    """Whether `handle` is a URL below /models/ on Kaggle's site, `endpoint` (Settings.kaggle_endpoint; see
+    kaggle_site_hosts). Malformed ones count too, so that hubfn.fetch.kaggle says what form it expects
+    instead of downloading a web page."""
     if handle_kind(handle) != HTTP:
         return False
     parts = urllib.parse.urlsplit(handle)
     if not parts.path.startswith("/models/"):
         return False
-    hosts = kaggle_site_hosts(kaggle_endpoint())  # a bad KAGGLE_API_ENDPOINT is said here, not skipped
+    hosts = kaggle_site_hosts(endpoint)
     try:
         return host_key(handle) in hosts
     except errors.HandleError:  # a port that is not a number: the http resolver says so

@@ -1,8 +1,8 @@
 """Resolve: handle -> local module directory, through one resolver per kind of handle.
 
-A resolver is any object with `supports(handle) -> bool` and `resolve(handle, settings) -> str` (a
-directory holding saved_model.pb; `settings` is the call's hubfn.settings.Settings, and a resolver whose
-`resolve` takes only the handle is called without it). `hub_resolve` asks each in turn and uses the first
+A resolver is any object with `supports(handle, settings) -> bool` and `resolve(handle, settings) -> str`
+(a directory holding saved_model.pb; `settings` is the call's hubfn.settings.Settings, and a resolver whose
+methods take only the handle are called without it). `hub_resolve` asks each in turn and uses the first
 that supports the handle;
 callers add their own kinds by passing `resolvers=(MyResolver(), *DEFAULT_RESOLVERS)`. There is no global
 registry to mutate and nothing happens at import time.
@@ -27,7 +27,7 @@ class _OneKind:
     __slots__ = ()
     handle_kind = None
 
-    def supports(self, handle: str) -> bool:
+    def supports(self, handle: str, settings: Settings) -> bool:
         return handles.handle_kind(handle) == self.handle_kind
 
 
@@ -38,7 +38,7 @@ class LocalResolver(_OneKind):
     kind: str = "a local directory"
     handle_kind = handles.LOCAL
 
-    def resolve(self, handle: str, settings=None) -> str:
+    def resolve(self, handle: str, settings: Settings) -> str:
         return check_module_dir(os.path.abspath(os.path.expanduser(handle)), handle)
 
 
@@ -49,7 +49,7 @@ class FileUrlResolver(_OneKind):
     kind: str = "a file:// URL"
     handle_kind = handles.FILE_URL
 
-    def resolve(self, handle: str, settings=None) -> str:
+    def resolve(self, handle: str, settings: Settings) -> str:
         return check_module_dir(os.path.abspath(handles.file_url_to_path(handle)), handle)
 
 
@@ -62,14 +62,15 @@ class KaggleResolver(_OneKind):
     kind: str = "a Kaggle model (kaggle:owner/model/framework/variation[/version], or its kaggle.com/models URL)"
     handle_kind = handles.KAGGLE
 
-    def supports(self, handle: str) -> bool:
+    def supports(self, handle: str, settings: Settings) -> bool:
         # Page URLs are http(s) URLs too: this resolver comes before HttpResolver to take them.
-        return _OneKind.supports(self, handle) or handles.is_kaggle_page(handle)
+        return (_OneKind.supports(self, handle, settings)
+                or handles.is_kaggle_page(handle, settings.kaggle_endpoint))
 
-    def resolve(self, handle: str, settings=None) -> str:
+    def resolve(self, handle: str, settings: Settings) -> str:
         from .fetch import kaggle  # the download stack is only imported when a Kaggle model is used
 
-        return kaggle.fetch(handle, settings or Settings.from_env())
+        return kaggle.fetch(handle, settings)
 
 
 @attrs.frozen
@@ -79,11 +80,10 @@ class HttpResolver(_OneKind):
     kind: str = "an http(s):// URL"
     handle_kind = handles.HTTP
 
-    def resolve(self, handle: str, settings=None) -> str:
+    def resolve(self, handle: str, settings: Settings) -> str:
         from .fetch import cache  # the download stack is only imported when a URL is used
         from .settings import host_key
 
-        settings = settings or Settings.from_env()
         # token= of the call belongs to the host the handle names (not to where it redirects).
         extra = ((host_key(handle), f"Bearer {settings.handle_token}"),) if settings.handle_token else ()
         return cache.fetch_to_cache(handle, settings, extra_auth=extra)
@@ -97,7 +97,7 @@ def hub_resolve(handle, resolvers=None, *, settings=None, cache_dir=None, offlin
     """The local directory of the module named by `handle` (downloading and caching URLs).
 
     resolvers: the resolvers to ask, in order (default: DEFAULT_RESOLVERS); the first whose
-    `supports(handle)` is true resolves it.
+    `supports(handle, settings)` is true resolves it.
     settings, cache_dir, offline, timeout, token: this call's settings (hubfn.settings.Settings.make);
     the environment gives the rest.
     """
@@ -110,20 +110,21 @@ def resolve_with(handle: str, resolvers, settings: Settings) -> str:
     """hub_resolve with the settings already made (the other public functions call this)."""
     resolvers = DEFAULT_RESOLVERS if resolvers is None else tuple(resolvers)
     for resolver in resolvers:
-        if resolver.supports(handle):
-            if _takes_settings(resolver):
-                return resolver.resolve(handle, settings=settings)
-            return resolver.resolve(handle)
+        if _call(resolver.supports, handle, settings):
+            return _call(resolver.resolve, handle, settings)
     kinds = ", ".join(str(getattr(r, "kind", type(r).__name__)) for r in resolvers) or "(no resolvers given)"
     raise errors.UnsupportedHandleError(
         f"Unsupported handle {handle!r}: no resolver takes it. Supported kinds: {kinds}."
     )
 
 
-def _takes_settings(resolver) -> bool:
-    """Whether `resolver.resolve` accepts settings= (resolvers written before it existed do not)."""
+def _call(method, handle, settings):
+    """method(handle, settings=settings), or method(handle) for a resolver written before its methods took
+    the settings."""
     try:
-        params = inspect.signature(resolver.resolve).parameters.values()
+        params = inspect.signature(method).parameters.values()
     except (TypeError, ValueError):
-        return False
-    return any(p.name == "settings" or p.kind is p.VAR_KEYWORD for p in params)
+        params = ()
+    if any(p.name == "settings" or p.kind is p.VAR_KEYWORD for p in params):
+        return method(handle, settings=settings)
+    return method(handle)

@@ -38,14 +38,14 @@ def env(monkeypatch, cache_dir):
 
 
 def small(**fields):
-    """The environment's settings with the retry fields replaced (retries, backoff, timeouts)."""
-    return attrs.evolve(hubfn.Settings.from_env(), **fields)
+    """The environment's settings with the retry policy's fields replaced (retries, backoff, timeouts)."""
+    settings = hubfn.Settings.from_env()
+    return attrs.evolve(settings, retry=attrs.evolve(settings.retry, **fields))
 
 
 def waits(settings):
     """w(1) + ... + w(R): what the backoff alone sleeps."""
-    policy = retry.Policy.of(settings)
-    return sum(policy.wait(k) for k in range(1, settings.retries + 1))
+    return sum(settings.retry.wait(k) for k in range(1, settings.retry.retries + 1))
 
 
 @contextlib.contextmanager

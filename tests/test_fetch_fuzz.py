@@ -20,6 +20,7 @@ import tarcraft
 import hubfn
 from hubfn import errors
 from hubfn.fetch import digest, extract
+from hubfn.settings import Settings
 
 CASES = 4000
 URL = "http://127.0.0.1/fuzz.tar.gz"
@@ -167,7 +168,7 @@ def test_fuzzed_archives_are_refused_or_extracted_exactly(base_tar, scratch):
             pieces = [data[i:i + 4096] for i in range(0, len(data), 4096)]
             signal.setitimer(signal.ITIMER_REAL, 5.0)
             try:
-                result = extract.extract(iter(pieces), str(dest), URL)
+                result = extract.extract(iter(pieces), str(dest), URL, Settings.from_env())
             except errors.ArchiveError as e:
                 assert URL in str(e), (case, what, str(e))
                 outcomes["refused"] += 1

@@ -8,6 +8,7 @@ import hubfn
 import servers
 from hubfn import errors
 from hubfn.fetch import http, retry
+from hubfn.settings import RetryPolicy
 
 
 @pytest.fixture(autouse=True)
@@ -53,13 +54,13 @@ def test_retry_after_forms():
     import email.utils
     import time
 
-    settings = http.Settings(cache_dir="/unused", connect_timeout=1, read_timeout=1, retries=3, backoff=0.5,
-                             max_retry_after=10)
+    settings = http.Settings(cache_dir="/unused", retry=RetryPolicy(connect_timeout=1, read_timeout=1, retries=3,
+                                                                    backoff=0.5, max_retry_after=10))
     policy = http.policy(settings)
     assert policy.parse_retry_after("7") == 7.0
     assert 55 < http.policy(http.Settings.from_env()).parse_retry_after(
         email.utils.formatdate(time.time() + 60, usegmt=True)) <= 60
     assert policy.parse_retry_after("soon") is None
     assert policy.parse_retry_after("3600") == 10, "capped at HUBFN_MAX_RETRY_AFTER"
-    waits = [retry.Policy.of(settings).wait(n) for n in (1, 2, 3, 7, 8, 5000)]
+    waits = [settings.retry.wait(n) for n in (1, 2, 3, 7, 8, 5000)]
     assert waits == [0.5, 1.0, 2.0, 30.0, 30.0, 30.0], "doubling, capped at 30 s (and no overflow)"

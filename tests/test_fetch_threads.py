@@ -14,6 +14,7 @@ from isal import igzip
 
 from hubfn import errors
 from hubfn.fetch import extract, prefetch
+from hubfn.settings import Settings
 
 URL = "http://127.0.0.1/threads.tar.gz"
 
@@ -76,7 +77,7 @@ def test_an_unsafe_member_stops_the_decoder_and_a_stalled_download(tmp_path):
                                name="hubfn-download")
     try:
         with pytest.raises(errors.ArchiveError, match="'..' component"):
-            extract.extract(feed, str(tmp_path), URL, on_stop=feed.stop)
+            extract.extract(feed, str(tmp_path), URL, Settings.from_env(), on_stop=feed.stop)
         assert stopped == [True]
         assert not os.path.exists(tmp_path.parent / "escape")
     finally:
@@ -93,7 +94,8 @@ def test_gzip_damage_found_in_the_decoder_thread_reaches_the_caller(tmp_path, da
     else:
         body = body[:-8]
     with pytest.raises(errors.ArchiveError, match="corrupt" if damage == "crc" else "truncated"):
-        extract.extract([bytes(body[i:i + 65536]) for i in range(0, len(body), 65536)], str(tmp_path), URL)
+        extract.extract([bytes(body[i:i + 65536]) for i in range(0, len(body), 65536)], str(tmp_path), URL,
+                        Settings.from_env())
     assert no_stage_threads_left()
 
 
@@ -101,7 +103,7 @@ def test_a_whole_archive_comes_out_exactly(tmp_path):
     data = os.urandom(3 << 20)
     body = tar_gz([("saved_model.pb", b"pb"), ("variables/variables.data-00000-of-00001", data)])
     feed = prefetch.Prefetched(iter([body[i:i + 100_000] for i in range(0, len(body), 100_000)]))
-    result = extract.extract(feed, str(tmp_path), URL, on_stop=feed.stop)
+    result = extract.extract(feed, str(tmp_path), URL, Settings.from_env(), on_stop=feed.stop)
     feed.close()
     with open(tmp_path / "variables" / "variables.data-00000-of-00001", "rb") as f:
         assert f.read() == data

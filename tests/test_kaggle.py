@@ -140,10 +140,10 @@ def test_kaggle_urls_are_told_from_other_urls(monkeypatch):
     for url in ("https://www.kaggle.com/models/google/bert/tensorFlow2/answer-equivalence-bem/3",
                 "https://kaggle.com/models/google/bert/frameworks/TensorFlow2/variations/x/versions/3",
                 "kaggle:google/bert/tensorFlow2/answer-equivalence-bem"):
-        assert kaggle.supports(url)
+        assert kaggle.supports(url, Settings.from_env())
     for url in ("https://tfhub.dev/google/bert/3", "https://www.kaggle.com/datasets/a/b",
                 "https://hub.example.com/models/a/b/c/d/1", "/tmp/models/a/b"):
-        assert not kaggle.supports(url)
+        assert not kaggle.supports(url, Settings.from_env())
     kinds = [type(r) for r in DEFAULT_RESOLVERS]
     assert kinds.index(KaggleResolver) < kinds.index(HttpResolver)
 

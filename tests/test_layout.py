@@ -168,3 +168,34 @@ def test_fetch_and_publish_do_not_import_the_core_loaders():
         if mod.startswith(("hubfn.fetch", "hubfn.publish")):
             bad = [d for d in deps if not d.startswith(allowed)]
             assert not bad, f"{mod} imports {bad}"
+
+
+def test_only_the_settings_table_reads_the_environment():
+    # Every setting is a row of hubfn.settings.TABLE, read once per call at the public function's door;
+    # nothing else in hubfn reads os.environ (os.environ.get, os.getenv, os.environ[...]).
+    found = {}
+    for dirpath, _, files in os.walk(os.path.abspath(HUBFN)):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, os.path.abspath(HUBFN))
+            if not name.endswith(".py") or rel in ("settings.py", "cli.py"):
+                continue
+            tree = ast.parse(open(path).read())
+            lines = [n.lineno for n in ast.walk(tree)
+                     if (isinstance(n, ast.Attribute) and n.attr in ("environ", "getenv", "environb")
+                         and isinstance(n.value, ast.Name) and n.value.id == "os")]
+            if lines:
+                found[rel] = lines
+    assert not found, f"read the environment through hubfn.settings (its table), not here: {found}"
+
+
+def test_every_setting_in_the_table_is_documented_and_read():
+    from hubfn import settings
+
+    names = [s.env for s in settings.TABLE]
+    assert len(names) == len(set(names)) and all(s.doc for s in settings.TABLE)
+    fields = {f.name for f in __import__("attrs").fields(settings.Settings)}
+    for s in settings.TABLE:
+        head = s.name.split(".")[0]
+        assert head in fields or s.per_call is None, f"{s.name} is neither a Settings field nor process-wide"
+    assert {"KAGGLE_USERNAME", "TFHUB_MODEL_LOAD_FORMAT", "HUBFN_SAFE_MODE"} <= set(settings.environment_names())

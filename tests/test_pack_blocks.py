@@ -19,6 +19,7 @@ import hubfn
 from hubfn import errors
 from hubfn.fetch import archive, blocks, extract
 from hubfn.publish.pack import pack_module
+from hubfn.settings import Settings
 from hubfn.util import gzindex
 
 MiB = 1 << 20
@@ -48,7 +49,7 @@ def chunks(data, size=64 << 10):
 def extracted(data, tmp_path, name="d"):
     dest = tmp_path / name
     dest.mkdir()
-    ex = extract.extract(chunks(data), str(dest), "test-archive")
+    ex = extract.extract(chunks(data), str(dest), "test-archive", Settings.from_env())
     contents = {}
     for rel in ex.files:
         with open(dest / rel, "rb") as f:
@@ -90,7 +91,7 @@ def test_hubfn_reads_the_blocks_on_any_number_of_cores_as_the_serial_decoder_doe
     serial = gzip.compress(gzip.decompress(data), 1)  # the same tar, no index
     assert gzindex.parse(serial) is None
     want_ex, want = extracted(serial, tmp_path, "serial")
-    monkeypatch.setattr(blocks, "workers", lambda: n_workers)
+    monkeypatch.setenv("HUBFN_INFLATE_THREADS", str(n_workers))
     got_ex, got = extracted(data, tmp_path, "blocks")
     assert got == want and got_ex.hashes == want_ex.hashes
 
@@ -130,21 +131,21 @@ def _flip(data, pos):
 ])
 def test_damage_is_an_archive_error(packed, tmp_path, monkeypatch, case, damage, says):
     data, _ = packed
-    monkeypatch.setattr(blocks, "workers", lambda: 2)  # the parallel path's checks (the serial one has its own)
+    monkeypatch.setenv("HUBFN_INFLATE_THREADS", str(2))  # the parallel path's checks (the serial one has its own)
     with pytest.raises(errors.ArchiveError, match=says):
         extracted(damage(data), tmp_path)
 
 
 def test_zero_padding_after_the_trailer_is_accepted(packed, tmp_path, monkeypatch):
     data, _ = packed
-    monkeypatch.setattr(blocks, "workers", lambda: 2)
+    monkeypatch.setenv("HUBFN_INFLATE_THREADS", str(2))
     assert extracted(data + bytes(4096), tmp_path)[1] == extracted(data, tmp_path, "plain")[1]
 
 
 def test_a_damaged_packed_archive_leaves_nothing_in_the_cache_and_a_whole_one_loads(packed, server, cache_dir,
                                                                                      monkeypatch):
     data, _ = packed
-    monkeypatch.setattr(blocks, "workers", lambda: 2)  # the parallel path, whatever this machine's cores
+    monkeypatch.setenv("HUBFN_INFLATE_THREADS", str(2))  # the parallel path, whatever this machine's cores
     bad = server.add("/blocks/bad.tar.gz", body=_flip(data, len(data) // 2))
     with pytest.raises(errors.ArchiveError, match="corrupt"):
         hubfn.hub_resolve(bad)
@@ -176,6 +177,6 @@ def test_the_expansion_ratio_cap_holds_on_both_paths(packed, tmp_path, monkeypat
     data, _ = packed  # 13 MiB of tar in 9 MiB of gzip: more than 1:1
     monkeypatch.setattr(archive, "RATIO_FLOOR", 0)
     monkeypatch.setenv("HUBFN_MAX_RATIO", "1")
-    monkeypatch.setattr(blocks, "workers", lambda: n_workers)
+    monkeypatch.setenv("HUBFN_INFLATE_THREADS", str(n_workers))
     with pytest.raises(errors.ArchiveError, match="decompression bomb"):
         extracted(data, tmp_path)

@@ -322,13 +322,13 @@ def test_per_call_cache_offline_and_timeout(sim, fresh, cache_dir, tmp_path):
 
 
 def test_load_format_and_china_mirror(monkeypatch):
-    assert http.download_url("https://hub.tensorflow.google.cn/google/nnlm-en-dim50/2") == \
+    assert http.download_url("https://hub.tensorflow.google.cn/google/nnlm-en-dim50/2", http.Settings()) == \
         "https://gcs.tensorflow.google.cn/tfhub-modules/google/nnlm-en-dim50/2.tar.gz"
     monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "UNCOMPRESSED")
     with pytest.raises(errors.UnsupportedHandleError, match="UNCOMPRESSED.*unset TFHUB_MODEL_LOAD_FORMAT"):
-        http.download_url("https://tfhub.dev/google/x/1")
+        http.download_url("https://tfhub.dev/google/x/1", http.Settings.from_env())
     monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "COMPRESSED")
-    assert http.download_url("https://tfhub.dev/google/x/1").endswith("?tf-hub-format=compressed")
+    assert http.download_url("https://tfhub.dev/google/x/1", http.Settings.from_env()).endswith("?tf-hub-format=compressed")
 
 
 def test_hub_layer_takes_the_call_settings_and_keeps_the_token_out_of_its_config(sim, fresh, tmp_path):

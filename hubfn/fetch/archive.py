@@ -9,10 +9,8 @@ touch the disk, and want to copy member data in large pieces.
 
 An archive is accepted only if it is whole: the gzip stream ends properly (trailer and CRC checked by
 the decoder) and the tar end marker is present. The caller checks the byte count against
-Content-Length. Limits (environment, generous defaults):
-  HUBFN_MAX_MODULE_BYTES  total bytes of all members (default 64 GiB)
-  HUBFN_MAX_MODULE_FILES  number of members (default 200000)
-  HUBFN_MAX_RATIO         largest expansion of the gzip stream past its first 256 MiB (default 100)
+Content-Length. Limits: hubfn.settings.ArchiveLimits (HUBFN_MAX_MODULE_BYTES, HUBFN_MAX_MODULE_FILES,
+HUBFN_MAX_RATIO; generous defaults).
 """
 
 import os
@@ -22,7 +20,6 @@ from isal import isal_zlib
 
 from .. import errors
 from ..util import gzindex
-from ..util.env import env_number
 from . import blocks
 from .tarheader import BLOCK, ZERO_BLOCK, checksum_ok
 # The member type flags live with the header parser; hubfn.fetch.extract reads them as archive.X.
@@ -32,25 +29,9 @@ OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot ba
 MAX_TRAILER = 16 << 20  # bytes tolerated after the tar end marker (padding)
 
 
-DEFAULT_MAX_BYTES = 64 << 30
-DEFAULT_MAX_FILES = 200_000
 # Trained weights compress about 1.1:1 and vocabularies about 4:1; a stream expanding more than 100:1
 # past its first 256 MiB is a decompression bomb, however generous the size cap.
-DEFAULT_MAX_RATIO = 100
 RATIO_FLOOR = 256 << 20
-
-
-@attrs.frozen
-class Limits:
-    max_bytes: int = DEFAULT_MAX_BYTES
-    max_files: int = DEFAULT_MAX_FILES
-    max_ratio: int = DEFAULT_MAX_RATIO
-
-    @classmethod
-    def from_env(cls):
-        return cls(env_number("HUBFN_MAX_MODULE_BYTES", DEFAULT_MAX_BYTES, int),
-                   env_number("HUBFN_MAX_MODULE_FILES", DEFAULT_MAX_FILES, int),
-                   env_number("HUBFN_MAX_RATIO", DEFAULT_MAX_RATIO, int))
 
 
 @attrs.frozen
@@ -86,8 +67,9 @@ def looks_like(data: bytes):
     return "not a gzip or tar archive"
 
 
-def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
-    """Decompressed bytes of a gzip stream (several members allowed), or a plain tar passed through."""
+def inflate(chunks, name, max_ratio, threads=0):
+    """Decompressed bytes of a gzip stream (several members allowed), or a plain tar passed through.
+    max_ratio: hubfn.settings.ArchiveLimits.max_ratio; threads: Settings.inflate_threads (hubfn.fetch.blocks)."""
     chunks = iter(chunks)
     head = b""
     for chunk in chunks:
@@ -112,7 +94,7 @@ def inflate(chunks, name, max_ratio=DEFAULT_MAX_RATIO):
             break
         head += chunk
     index = gzindex.parse(head)
-    n_workers = blocks.workers() if index else 1  # on one core the index is no use: the stream is plain gzip
+    n_workers = blocks.workers(threads) if index else 1  # on one core the index is no use: the stream is plain gzip
     out = (_indexed(head, chunks, index, name, max_ratio, n_workers) if n_workers > 1
            else _gunzip(head, chunks, name, max_ratio))
     # A whole gzip stream whose content is no tar (gzip-compressed text, say) is not "truncated":

@@ -18,17 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from isal import isal_zlib
 
 from .. import errors
-from ..util.env import env_number
 
 OUT_CHUNK = 1 << 20  # most bytes of one decoder call, as on the serial path
 MAX_WORKERS = 4  # past a few cores the download, the tar parsing and the writes are the limit
 
 
-def workers() -> int:
-    """Decoder threads: HUBFN_INFLATE_THREADS if set, else the process's CPUs (as its affinity allows),
+def workers(wanted=0) -> int:
+    """Decoder threads: `wanted` (Settings.inflate_threads, HUBFN_INFLATE_THREADS) if above 0, else the
+    process's CPUs (as its affinity allows),
     at most MAX_WORKERS. With one, hubfn.fetch.archive decodes the stream serially (it is plain gzip):
     a block decoded whole before its output moves on would stall the writes behind it."""
-    wanted = env_number("HUBFN_INFLATE_THREADS", 0, int)
     if wanted > 0:
         return wanted
     try:

@@ -18,20 +18,19 @@ from .. import errors
 from ..settings import Settings
 from ..util import fs
 from . import disk, download, extract, http, manifest, prefetch
-from .layout import Locked, Paths, cache_dir, offline  # noqa: F401 - public names, re-exported
+from .layout import Locked, Paths, cache_dir  # noqa: F401 - public names, re-exported
 from .manage import CacheEntry, cache_list, cache_remove, cache_verify  # noqa: F401 - public names
 
 log = logging.getLogger("hubfn")
 
 
-def fetch_to_cache(handle: str, settings: Settings | None = None, url=None, extra_auth=()) -> str:
+def fetch_to_cache(handle: str, settings: Settings, url=None, extra_auth=()) -> str:
     """The local directory of the http(s) module `handle`, downloading it once into the cache.
 
-    settings: the call's settings (default: from the environment). url: what to download (default:
-    hubfn.fetch.http.download_url(handle)); the cache entry is always keyed by `handle` as given.
+    settings: the call's settings. url: what to download (default: hubfn.fetch.http.download_url(handle));
+    the cache entry is always keyed by `handle` as given.
     extra_auth: (host, Authorization) pairs for a resolver's own API host (hubfn.fetch.auth).
     """
-    settings = settings or Settings.from_env()
     paths = Paths.for_handle(handle, settings.cache_dir)
     problem = manifest.check_entry(paths, handle)
     if problem is None:
@@ -53,7 +52,7 @@ def fetch_to_cache(handle: str, settings: Settings | None = None, url=None, extr
                 return paths.entry
             if os.path.lexists(paths.entry):
                 fs.remove_tree(paths.entry)
-            _fetch_locked(handle, paths, settings, url or http.download_url(handle), tuple(extra_auth))
+            _fetch_locked(handle, paths, settings, url or http.download_url(handle, settings), tuple(extra_auth))
     except OSError as e:
         if isinstance(e, errors.HubError):
             raise
@@ -85,7 +84,7 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
         feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
         try:
             try:
-                result = extract.extract(feed, tmp, url, on_stop=feed.stop)
+                result = extract.extract(feed, tmp, url, settings, on_stop=feed.stop)
             finally:
                 feed.close()  # stops the producer now, not when the traceback is collected
             _check_module(tmp, url)

@@ -41,7 +41,7 @@ import requests
 import urllib3
 
 from .. import errors
-from ..util import env, fs
+from ..util import fs
 from . import disk, http, retry
 
 log = logging.getLogger("hubfn")
@@ -88,8 +88,8 @@ def write_json(path, data):
         json.dump(data, f, indent=1)
 
 
-def progress_wanted():
-    if env.env_str("TFHUB_DOWNLOAD_PROGRESS", "0").lower() not in ("0", "false"):
+def progress_wanted(settings):
+    if settings.progress:
         return True
     try:
         return sys.stderr.isatty()
@@ -101,7 +101,7 @@ def progress_wanted():
 class Source:
     url: str
     partial: str  # path of the partial bytes
-    settings: http.Settings = attrs.field(factory=http.Settings.from_env)
+    settings: http.Settings  # the call's (hubfn.settings)
     extra_auth: tuple = ()  # (host, Authorization) pairs a resolver adds (hubfn.fetch.auth)
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
@@ -110,7 +110,7 @@ class Source:
     stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
     md5: str | None = None  # the MD5 the server states for the archive being read
     # The retry policy's clock and counts for the whole download, shared by every attempt (hubfn.fetch.retry).
-    budget: retry.Budget = attrs.field(default=attrs.Factory(lambda s: retry.Policy.of(s.settings).start(),
+    budget: retry.Budget = attrs.field(default=attrs.Factory(lambda s: retry.start(s.settings.retry),
                                                              takes_self=True))
     response: http.Response | None = attrs.field(default=None, init=False)  # the open one, replaced on resume
 
@@ -218,7 +218,7 @@ class Source:
 
     def _network(self, f, validator):
         """The archive from self.pos to its end, continued with a Range request after each drop."""
-        bar = _progress(self.url, self.total, self.pos)
+        bar = _progress(self.url, self.total, self.pos, self.settings)
         try:
             while True:
                 try:
@@ -321,8 +321,8 @@ def _why(e):
     return text if len(text) < 200 else text[:200] + "…"
 
 
-def _progress(url, total, initial):
-    if not progress_wanted():
+def _progress(url, total, initial, settings):
+    if not progress_wanted(settings):
         return None
     from tqdm import tqdm
 

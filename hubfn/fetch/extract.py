@@ -20,15 +20,17 @@ FILE_TYPES = (archive.REGULAR, b"7")  # "7" is a contiguous file: an ordinary fi
 DECODED_AHEAD = 4  # decoded pieces (at most 1 MiB each) the decoder may run ahead of the writes
 
 
-def extract(chunks, dest, name, limits=None, on_stop=None) -> archive.Extracted:
+def extract(chunks, dest, name, settings, on_stop=None) -> archive.Extracted:
     """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`.
 
     The gzip stream is decoded in a thread of its own (hubfn.fetch.prefetch), ahead of the tar parsing,
     file writes and hashes done here. on_stop: called when extracting ends early, so whatever produces
-    `chunks` can stop at once (hubfn.fetch.cache passes its download's stop).
+    `chunks` can stop at once (hubfn.fetch.cache passes its download's stop). settings: the call's
+    (its archive limits and inflate threads).
     """
-    limits = limits or archive.Limits.from_env()
-    decoded = prefetch.Prefetched(archive.inflate(chunks, name, limits.max_ratio), depth=DECODED_AHEAD,
+    limits = settings.limits
+    decoded = prefetch.Prefetched(archive.inflate(chunks, name, limits.max_ratio, settings.inflate_threads),
+                                  depth=DECODED_AHEAD,
                                   on_stop=on_stop, name="hubfn-gunzip")
     try:
         return _extract(archive.Stream(decoded, name), os.path.realpath(dest), name, limits)

@@ -20,7 +20,6 @@ downgraded to http, at most MAX_REDIRECTS hops, no loops), gets only its own hos
 
 import base64
 import binascii
-import os
 import threading
 import urllib.parse
 import warnings
@@ -30,7 +29,6 @@ import requests
 import urllib3
 
 from .. import errors, settings as settings_mod
-from ..util.env import env_str, tfhub_flag
 from . import auth, retry
 
 FORMAT_PARAM = "tf-hub-format"
@@ -50,16 +48,16 @@ Settings = settings_mod.Settings
 
 def policy(settings):
     """The urllib3 Retry of one request outside a download (no time budget): hubfn.fetch.retry's."""
-    return retry.Policy.of(settings).request_retry()
+    return retry.request_retry(settings.retry)
 
 
-def download_url(handle: str) -> str:
+def download_url(handle: str, settings: Settings) -> str:
     """The URL to GET for `handle`: archive URLs as they are, others with ?tf-hub-format=compressed.
 
     Other query parameters are kept, and an explicit tf-hub-format is left alone. A handle on
     hub.tensorflow.google.cn is fetched from that mirror's storage host, as tensorflow_hub does.
     """
-    _check_load_format(handle)
+    _check_load_format(handle, settings.load_format)
     if handle.startswith(CN_HUB):
         return CN_ARCHIVE.format(handle[len(CN_HUB):])
     parts = urllib.parse.urlsplit(handle)
@@ -75,21 +73,16 @@ def download_url(handle: str) -> str:
     return f"{base}{sep}{FORMAT_PARAM}=compressed{hash_}{fragment}"
 
 
-def _check_load_format(handle):
+def _check_load_format(handle, value):
     """TFHUB_MODEL_LOAD_FORMAT as tensorflow_hub reads it: COMPRESSED and AUTO download the archive
     (what hubfn always does); UNCOMPRESSED, reading the SavedModel straight from its gs:// bucket with
     no cache, is not something hubfn does, so it says so instead of quietly doing something else."""
-    value = env_str("TFHUB_MODEL_LOAD_FORMAT", "AUTO")
-    if value in ("AUTO", "COMPRESSED"):
-        return
     if value == "UNCOMPRESSED":
         raise errors.UnsupportedHandleError(
             f"Module URL {handle}: TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED asks to read the module from its "
             "gs:// storage bucket without caching it; hubfn does not read gs:// locations. It downloads the "
             "compressed archive into the cache instead: unset TFHUB_MODEL_LOAD_FORMAT (or set it to "
             "COMPRESSED) for hubfn.")
-    raise errors.HandleError(f"TFHUB_MODEL_LOAD_FORMAT={value!r} is not one of AUTO, COMPRESSED, "
-                             "UNCOMPRESSED (as tensorflow_hub reads it).")
 
 
 def session() -> requests.Session:
@@ -103,18 +96,15 @@ def session() -> requests.Session:
     return s
 
 
-def verify_setting():
+def verify_setting(settings):
     """requests' `verify`: False when TFHUB_DISABLE_CERT_VALIDATION=true, else a CA bundle or True."""
-    if tfhub_flag("TFHUB_DISABLE_CERT_VALIDATION"):
+    if settings.disable_cert_validation:
         if not getattr(_local, "warned_cert", False):
             _local.warned_cert = True
             warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
                           "only do this for servers you trust.", stacklevel=3)
         return False
-    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
-        if os.environ.get(name):
-            return os.environ[name]
-    return True
+    return settings.ca_bundle or True
 
 
 @attrs.frozen
@@ -210,7 +200,7 @@ def open_archive(url: str, settings: Settings, start=0, validator=None, via=None
     410) the chain is followed again from `url`. extra_auth: (host, Authorization) pairs of a resolver.
     A 206 only comes back when the server honoured the range; a 200 means "from the beginning".
     """
-    budget = budget or retry.Policy.of(settings).start()
+    budget = budget or retry.start(settings.retry)
     headers = {}
     if start > 0:
         headers["Range"] = f"bytes={start}-"
@@ -251,7 +241,7 @@ def _refused(resp, url, chain, settings, extra_auth, budget):
 def _follow(first, settings, headers, extra_auth, url, budget):
     """GET `first` and the redirects it leads to: (the first non-redirect response, the chain of URLs)."""
     s = session()
-    retries = budget.policy.request_retry(budget)
+    retries = retry.request_retry(budget.policy, budget)
     for adapter in s.adapters.values():  # a chain may cross from http to https: set both
         adapter.max_retries = retries
     chain = [first]
@@ -286,7 +276,7 @@ def _get(s, hop, headers, settings, extra_auth, url, budget):
     budget.check(where)
     budget.tries = 1
     try:
-        return s.get(hop, headers=headers, stream=True, verify=verify_setting(), allow_redirects=False,
+        return s.get(hop, headers=headers, stream=True, verify=verify_setting(settings), allow_redirects=False,
                      auth=auth.HopAuth(auth.header_for(hop, settings, extra_auth)), timeout=budget.timeout())
     except requests.exceptions.SSLError as e:
         raise errors.FetchError(

@@ -7,7 +7,7 @@ The two API calls, as kagglehub (Kaggle's own client) makes them:
     GET {endpoint}/api/v1/models/{owner}/{model}/{framework}/{variation}/{version}/download
         a redirect to a signed storage URL (Google Cloud Storage) serving the .tar.gz with
         `x-goog-hash: crc32c=...,md5=...`; hubfn.fetch.cache follows it and checks the MD5
-{endpoint} is $KAGGLE_API_ENDPOINT, else https://www.kaggle.com (hubfn.handles.kaggle_endpoint).
+{endpoint} is $KAGGLE_API_ENDPOINT, else https://www.kaggle.com (Settings.kaggle_endpoint).
 
 Handles; the page forms are the ones kaggle.com links to (tfhub.dev redirects to them):
     kaggle:google/bert/tensorFlow2/answer-equivalence-bem[/3]
@@ -46,7 +46,7 @@ import requests
 
 from .. import errors, handles
 from ..settings import Settings, host_key
-from ..util import env, fs
+from ..util import fs
 from . import auth, cache, http
 from .layout import Paths
 
@@ -133,10 +133,11 @@ def credentials(settings: Settings):
     """The Authorization value for Kaggle's API host, or None (public models need none)."""
     if settings.handle_token:
         return f"Bearer {settings.handle_token}"
-    user, key = env.env_str("KAGGLE_USERNAME"), env.env_str("KAGGLE_KEY")
+    user, key = settings.kaggle_username, settings.kaggle_key
     if user and key:
         return auth.basic(user, key)
-    path = os.path.join(env.env_path("KAGGLE_CONFIG_DIR", os.path.join("~", ".kaggle")), "kaggle.json")
+    folder = settings.kaggle_config_dir or os.path.expanduser(os.path.join("~", ".kaggle"))
+    path = os.path.join(folder, "kaggle.json")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -171,7 +172,7 @@ def latest_version(handle, ref, settings, endpoint, extra, known=None) -> int:
     for adapter in s.adapters.values():
         adapter.max_retries = retries
     try:
-        resp = s.get(url, headers={"Accept": "application/json"}, stream=True, verify=http.verify_setting(),
+        resp = s.get(url, headers={"Accept": "application/json"}, stream=True, verify=http.verify_setting(settings),
                      allow_redirects=False, auth=auth.HopAuth(auth.header_for(url, settings, extra)),
                      timeout=(settings.connect_timeout, settings.read_timeout))
     except requests.exceptions.RequestException as e:
@@ -288,7 +289,7 @@ def fetch(handle: str, settings: Settings) -> str:
     request (the module itself is downloaded only when that version is not cached yet). Offline, the
     version recorded by the last online call is used, without any request.
     """
-    endpoint = handles.kaggle_endpoint()
+    endpoint = settings.kaggle_endpoint
     ref = parse(handle, endpoint)
     if ref.version is not None:
         return _fetch_version(handle, repr(handle), ref, settings, endpoint)

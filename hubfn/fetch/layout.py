@@ -25,7 +25,7 @@ import re
 import attrs
 
 from .. import settings
-from ..util import env, locks
+from ..util import locks
 
 log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -34,10 +34,6 @@ HASH_RE = re.compile(r"^[0-9a-f]{40}$")
 def cache_dir() -> str:
     """The cache directory: $TFHUB_CACHE_DIR, else <system temp>/tfhub_modules (as tensorflow_hub)."""
     return settings.default_cache_dir()
-
-
-def offline() -> bool:
-    return env.env_bool("HUBFN_OFFLINE")
 
 
 @attrs.frozen

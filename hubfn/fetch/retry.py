@@ -39,64 +39,39 @@ for another process's download of the same module (which has its own budget).
 
 import time
 
-import attrs
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError, ResponseError, SSLError
 from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from .. import errors
+from ..settings import MAX_WAIT, RetryPolicy
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-MAX_WAIT = 30.0
 MARGIN = 0.25  # seconds kept for the last attempt at a refused connection, so its give-up is within budget
 SHORTEST = 0.001  # urllib3 refuses a timeout of 0: an attempt with no time left gets this and fails at once
 
 
-@attrs.frozen
-class Policy:
-    """The retry and resume policy of one Settings value: its counts, waits and worst case."""
+def start(policy):
+    """The budget of a download that begins now, under `policy` (a hubfn.settings.RetryPolicy)."""
+    return Budget(policy)
 
-    retries: int = 4
-    backoff: float = 1.0
-    connect_timeout: float = 15.0
-    read_timeout: float = 60.0
-    max_retry_after: float = 120.0
-    refused_give_up: float = 3.0
 
-    @classmethod
-    def of(cls, settings):
-        return cls(settings.retries, settings.backoff, settings.connect_timeout, settings.read_timeout,
-                   settings.max_retry_after, settings.refused_give_up)
-
-    def wait(self, k):
-        """w(k): seconds to wait before the k-th retry (1-based), doubling, at most MAX_WAIT."""
-        return min(self.backoff * 2.0 ** min(k - 1, 64), MAX_WAIT)  # (the exponent capped: no overflow)
-
-    def worst_case_seconds(self):
-        """(R + 1) * (C + T) + w(1) + ... + w(R): the longest a download spends without receiving bytes."""
-        attempts = max(self.retries, 0) + 1
-        return attempts * (self.connect_timeout + self.read_timeout) + sum(map(self.wait, range(1, attempts)))
-
-    def start(self):
-        """The budget of a download that begins now."""
-        return Budget(self)
-
-    def request_retry(self, budget=None):
-        """The urllib3 Retry of one request, spending from `budget` when given."""
-        retry = RequestRetry(total=self.retries, status_forcelist=RETRY_STATUS, allowed_methods={"GET", "HEAD"},
-                             raise_on_status=False, respect_retry_after_header=True, backoff_max=MAX_WAIT,
-                             retry_after_max=self.max_retry_after)
-        retry.policy, retry.budget = self, budget
-        return retry
+def request_retry(policy, budget=None):
+    """The urllib3 Retry of one request under `policy`, spending from `budget` when given."""
+    retry = RequestRetry(total=policy.retries, status_forcelist=RETRY_STATUS, allowed_methods={"GET", "HEAD"},
+                         raise_on_status=False, respect_retry_after_header=True, backoff_max=MAX_WAIT,
+                         retry_after_max=policy.max_retry_after)
+    retry.policy, retry.budget = policy, budget
+    return retry
 
 
 def worst_case_seconds(settings):
     """The longest a hub_load of an http(s) module can take on a server that sends nothing (see above)."""
-    return Policy.of(settings).worst_case_seconds()
+    return settings.retry.worst_case_seconds()
 
 
 class Budget:
-    """The clock and the attempt count of one download under a Policy (see the module's docstring)."""
+    """The clock and the attempt count of one download under a RetryPolicy (see the module's docstring)."""
 
     def __init__(self, policy):
         self.policy = policy
@@ -192,13 +167,13 @@ def refused(error):
 
 
 class RequestRetry(Retry):
-    """urllib3's Retry with the Policy's waits, a time budget for refused connections (`refused_give_up`
+    """urllib3's Retry with the RetryPolicy's waits, a time budget for refused connections (`refused_give_up`
     seconds after the first refusal of a run), and the download's Budget (no retry that would not end
     within it)."""
 
     RETRY_AFTER_STATUS_CODES = RETRY_STATUS  # honour Retry-After on every status we retry
 
-    policy = Policy()
+    policy = RetryPolicy()
     budget = None
     refused_since = None
 

@@ -22,7 +22,8 @@ import attrs
 from isal import isal_zlib
 
 from .. import errors, moduledir
-from ..util import env, fs, gzindex
+from ..settings import process_setting
+from ..util import fs, gzindex
 
 # 2000-01-01T00:00:00Z. Not 0: some tar versions warn about "implausibly old" 1970 timestamps.
 DEFAULT_MTIME = 946684800
@@ -107,7 +108,7 @@ def _entry(arcname, path, st) -> Entry:
 
 def archive_mtime() -> int:
     """The one mtime written for every member: SOURCE_DATE_EPOCH if set (reproducible builds), else 2000-01-01."""
-    value = env.env_str("SOURCE_DATE_EPOCH")
+    value = process_setting("source_date_epoch")
     if not value:
         return DEFAULT_MTIME
     try:

@@ -371,6 +371,9 @@ class _MetaGraph:
 def assets_of(mg):
     """[(tensor name, file name)] of a MetaGraph's assets: its asset_file_def (TF2, and TF1 saved by newer
     builders) and the "saved_model_assets" collection (TF1 builders), both of which TensorFlow's loader reads."""
+    from ..util.tfimport import import_tensorflow
+
+    import_tensorflow()  # (already imported by the parse that made `mg`)
     from tensorflow.core.protobuf import meta_graph_pb2
 
     out = [(a.tensor_info.name, a.filename) for a in mg.asset_file_def]

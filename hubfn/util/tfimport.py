@@ -101,9 +101,9 @@ def _quiet_wanted():
         return False
     if _gpu_present():
         return False
-    from .env import env_bool
+    from ..settings import process_setting
 
-    return env_bool("HUBFN_QUIET_TF", True)
+    return process_setting("quiet_tf")
 
 
 # A GPU's driver shows these; without any, CUDA cannot work here, so the probe lines only say that. They

@@ -121,11 +121,14 @@ hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function
   f
 }
 
-# Environment variables hubfn reads at call time, besides every HUBFN_* variable (see
-# hubfn/util/env.py and hubfn/fetch/http.py).
-.synced_env_vars <- c("TFHUB_CACHE_DIR", "TFHUB_DOWNLOAD_PROGRESS", "TFHUB_DISABLE_CERT_VALIDATION",
-                      "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                      "NO_PROXY", "ALL_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# Environment variables hubfn reads at call time, besides every HUBFN_* variable: hubfn's settings
+# table says which (hubfn.settings.environment_names), asked once.
+.synced_env_vars <- function() {
+  if (is.null(.hubfn_env$env_names)) {
+    .hubfn_env$env_names <- unlist(reticulate::py_to_r(reticulate::py_call(.py_helper("environment_names"))))
+  }
+  .hubfn_env$env_names
+}
 
 # Python copies the process environment into os.environ once, when it starts, so R's later
 # Sys.setenv() and Sys.unsetenv() are invisible to hubfn. Before a call that may resolve, fetch or use
@@ -134,10 +137,11 @@ hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function
 .sync_env <- function() {
   if (!reticulate::py_available(initialize = FALSE)) return(invisible(FALSE))
   env <- Sys.getenv()
-  keep <- names(env) %in% .synced_env_vars | startsWith(names(env), "HUBFN_")
+  synced <- .synced_env_vars()
+  keep <- names(env) %in% synced | startsWith(names(env), "HUBFN_")
   values <- stats::setNames(as.list(as.character(env[keep])), names(env)[keep])
   reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(values, convert = FALSE),
-                      as.list(setdiff(.synced_env_vars, names(env))))
+                      as.list(setdiff(synced, names(env))))
   invisible(TRUE)
 }
 

@@ -184,6 +184,13 @@ def plain(x):
     return str(x)
 
 
+def environment_names():
+    """The environment variables hubfn's calls depend on (hubfn.settings' table), for R to copy."""
+    from hubfn.settings import environment_names as names
+
+    return list(names())
+
+
 def sync_environ(values, unset, prefixes=("HUBFN_",)):
     """Make os.environ agree with R's environment for the variables hubfn reads.
 
