@@ -141,7 +141,7 @@ def _function_runner(module, way, training, where):
     forms = [_Form(module, name, s, where) for s in ([sig] + list(sig.alternatives) if sig is not None else [None])]
 
     def run(inputs, arguments):
-        form, value, kwargs = _accepting(forms, inputs, arguments, where, sig)
+        form, value, kwargs = _accepting(forms, inputs, arguments, where)
         if extra:
             kwargs = {**extra, **kwargs}
         try:
@@ -180,7 +180,7 @@ class _Form:
         return value, {k: keyword[k](v) if k in keyword else v for k, v in arguments.items()}
 
 
-def _accepting(forms, inputs, arguments, where, sig):
+def _accepting(forms, inputs, arguments, where):
     """(form, value, kwargs) of the first form that accepts the inputs; an InputError naming every form
     and why each refused when none does (a function of one form: its own error)."""
     try:
