@@ -134,19 +134,18 @@ def _function_runner(module, way, training, where):
     fn = module.obj.__call__ if name == CALL else getattr(module.obj, name, None)
     if not callable(fn):
         raise errors.SignatureError(f"Module {module.handle!r}: {name!r} cannot be called.")
-    convert = _structure_converter(module, name, sig, where)
     extra = {"training": True} if training and way.takes_training else {}
-    keyword = {t.name: Converter(t, f"Argument {t.name!r} of {name!r} ({module.handle!r})")
-               for t in way.keyword_inputs}
+    # One form per input spec the function was saved for (hubfn.signatures.function_signature): its
+    # inference trace's first, then the others. A call takes the first form whose rules accept its inputs
+    # and arguments, as TensorFlow runs the concrete function that matches them.
+    forms = [_Form(module, name, s, where) for s in ([sig] + list(sig.alternatives) if sig is not None else [None])]
 
     def run(inputs, arguments):
-        value = convert(inputs)
-        if arguments:
-            kwargs = {**extra, **{k: keyword[k](v) if k in keyword else v for k, v in arguments.items()}}
-        else:
-            kwargs = extra
+        form, value, kwargs = _accepting(forms, inputs, arguments, where)
+        if extra:
+            kwargs = {**extra, **kwargs}
         try:
-            return fn(value, **kwargs) if sig is None or sig.structure != "args" else fn(*value, **kwargs)
+            return fn(*value, **kwargs) if form.spread else fn(value, **kwargs)
         except tf.errors.InvalidArgumentError as e:
             first = (e.message or str(e)).strip().splitlines()[0]
             raise errors.InputError(f"{where} could not run on these inputs: {first}.") from None
@@ -154,11 +153,52 @@ def _function_runner(module, way, training, where):
             if sig is None or "concrete function" not in str(e) and "Binding inputs" not in str(e):
                 raise
             raise errors.InputError(
-                f"{where} was not saved for these inputs or arguments; it takes {sig.describe()}. "
+                f"{where} was not saved for these inputs or arguments; it takes {sig.describe_all()}. "
                 "Python arguments other than the saved ones go in arguments=."
             ) from None
 
     return run
+
+
+class _Form:
+    """One form of a function's inputs (a Signature, or None when no specs are known), with its converters:
+    `convert(inputs, arguments)` gives (value, keyword arguments) or raises InputError; `spread`: the
+    value is the function's several positional arguments."""
+
+    def __init__(self, module, name, sig, where):
+        self.convert_inputs = _structure_converter(module, name, sig, where)
+        self.keyword = {} if sig is None else {
+            t.name: Converter(t, f"Argument {t.name!r} of {name!r} ({module.handle!r})") for t in sig.keyword_inputs}
+        self.spread = sig is not None and sig.structure == "args"
+        self.sig = sig
+
+    def convert(self, inputs, arguments):
+        value = self.convert_inputs(inputs)
+        if not arguments:
+            return value, {}
+        keyword = self.keyword
+        return value, {k: keyword[k](v) if k in keyword else v for k, v in arguments.items()}
+
+
+def _accepting(forms, inputs, arguments, where):
+    """(form, value, kwargs) of the first form that accepts the inputs; an InputError naming every form
+    and why each refused when none does (a function of one form: its own error)."""
+    try:
+        return (forms[0], *forms[0].convert(inputs, arguments))
+    except errors.InputError as e:
+        if len(forms) == 1:
+            raise
+        refused = [e]
+    for form in forms[1:]:
+        try:
+            return (form, *form.convert(inputs, arguments))
+        except errors.InputError as e:
+            refused.append(e)
+    whys = "; ".join(f"as {form.sig.describe()}: {e}" for form, e in zip(forms, refused))
+    # The fields (which R words its messages from) only when every form refused for the same reason.
+    same = all(e.fields == refused[0].fields for e in refused)
+    raise errors.InputError(f"{where} was saved for {len(forms)} forms of inputs and these fit none of them ({whys}).",
+                            **(refused[0].fields if same else {}))
 
 
 def _structure_converter(module, name, sig, where):

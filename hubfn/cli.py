@@ -41,7 +41,7 @@ def _info_unloadable(handle, tags, error):
     # As hub_load names them: a TF2 module's default variant is "default", a TF1 variant its tag set.
     shown = None if info.format != TF1_HUB and variant is info.variant(None) else variant.tags
     _print_info(handle, path, info.format, shown, info.tag_sets, bool(variant.functions),
-                [s.describe() for s in variant.listing])
+                [line for s in variant.listing for line in s.describe_lines()])
     print(f"op libraries: {oplibs.describe(path)}")
     _print_findings(path)
     print(f"hubfn: error: {error}", file=sys.stderr)

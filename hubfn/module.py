@@ -74,7 +74,7 @@ class Module:
 
     def listing_lines(self):
         """One line per way in (the repr and `hubfn info` show these): `listing`, then such a `__call__`."""
-        lines = [s.describe() for s in self.listing]
+        lines = [line for s in self.listing for line in s.describe_lines()]
         if self.call_without_specs:
             lines.append("__call__: callable (input specs not saved)")
         return lines

@@ -159,6 +159,15 @@ def inference_trace(arg_names, concrete):
     return concrete[0]
 
 
+def is_training_trace(arg_names, trace):
+    """Whether a saved concrete function was traced with training=True (the same inputs as its
+    inference twin, for fine-tuning)."""
+    names = arg_names[0]
+    args, kwargs = trace[0], trace[1]
+    at = names.index("training") if "training" in names else None
+    return (at is not None and at < len(args) and args[at] is True) or kwargs.get("training") is True
+
+
 def describe_inputs(arg_names, chosen):
     """(structure, [(input name, Spec)], [(keyword input name, Spec)], {option: traced value}) of one
     concrete function (see `inference_trace`).

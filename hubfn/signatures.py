@@ -70,6 +70,10 @@ class Signature:
     returns: str = "dict"
     keyword_inputs: tuple = attrs.field(default=(), converter=tuple)  # optional tensor arguments (arguments=)
     defaults: tuple = attrs.field(default=(), converter=tuple)  # (name, saved Python default) of arguments
+    # A function saved with concrete functions for other inputs too (a BERT preprocessor's bert_pack_inputs
+    # for tokens of rank 2 and of rank 3): one Signature per other form it takes, which TensorFlow would
+    # pick for inputs of that form. The fields above describe the inference trace (see function_signature).
+    alternatives: tuple = attrs.field(default=(), converter=tuple)
 
     @property
     def input_names(self):
@@ -92,6 +96,26 @@ class Signature:
         outs = ", ".join(t.describe() for t in self.outputs)
         return f"{self.name}({ins}) -> {{{outs}}}"
 
+    def describe_lines(self) -> list:
+        """describe(), then one "  or ..." line per alternative form of its inputs."""
+        return [self.describe()] + [f"  or {a.describe()}" for a in self.alternatives]
+
+    def describe_all(self) -> str:
+        """Every form the function takes, on one line (for error messages)."""
+        return "; or ".join([self.describe()] + [a.describe() for a in self.alternatives])
+
+    @property
+    def form(self):
+        """What a trace takes, for telling alternatives apart: the input structure, the inputs (a list's
+        elements by spec, whatever their number: the list converter takes any number), the keyword
+        inputs and the Python options other than `training` (a training trace is the same form)."""
+        if self.structure == "list":
+            inputs = frozenset((t.dtype, t.shape, t.kind) for t in self.inputs)
+        else:
+            inputs = self.inputs
+        return (self.structure, inputs, self.keyword_inputs,
+                tuple((k, v) for k, v in self.options if k != "training"))
+
     def as_dict(self) -> dict:
         out = {"name": self.name,
                "inputs": [t.as_dict() for t in self.inputs],
@@ -100,6 +124,8 @@ class Signature:
             out.update(kind="function", structure=self.structure, options=dict(self.options), returns=self.returns)
             if self.keyword_inputs:
                 out["keyword_inputs"] = [t.as_dict() for t in self.keyword_inputs]
+            if self.alternatives:
+                out["alternatives"] = [a.as_dict() for a in self.alternatives]
         return out
 
 
@@ -233,8 +259,22 @@ def _spec_info(name, spec) -> TensorInfo:
 def function_signature(name, arg_names, concrete) -> Signature:
     """The Signature (kind "function") of a function from its argument names and defaults and its saved
     concrete functions as objectgraph values, [(args, kwargs, outputs)]; inputs and outputs are those of
-    the inference trace. Also used for a function read from the loaded object (hubfn.ways)."""
+    the inference trace, and `alternatives` the other forms of inputs its traces take (TensorFlow runs
+    whichever trace matches a call). Also used for a function read from the loaded object (hubfn.ways)."""
     chosen = objectgraph.inference_trace(arg_names, concrete)
+    main = _trace_signature(name, arg_names, chosen)
+    forms, alternatives = {main.form}, []
+    for trace in concrete:
+        if trace is chosen or objectgraph.is_training_trace(arg_names, trace):
+            continue
+        other = _trace_signature(name, arg_names, trace)
+        if other.form not in forms:
+            forms.add(other.form)
+            alternatives.append(other)
+    return attrs.evolve(main, alternatives=alternatives)
+
+
+def _trace_signature(name, arg_names, chosen) -> Signature:
     structure, inputs, keyword, options = objectgraph.describe_inputs(arg_names, chosen)
     returns, outputs = objectgraph.describe_outputs(chosen[2])
     keyword_names = {n for n, _ in keyword}

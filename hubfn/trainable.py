@@ -47,9 +47,13 @@ def regularization_losses(module):
 
 
 def _declared(obj, name):
-    """The reusable-SavedModel attribute `name` as a list, or None when the module does not have it."""
+    """The reusable-SavedModel attribute `name` as a list, or None when the module does not have it.
+
+    Its None entries are left out: they are objects the SavedModel did not keep. A tf_keras model saved
+    with save_format="tf" that holds a TextVectorization layer lists such a variable in `variables`
+    (loaded back as None); TensorFlow restores everything else, and the model runs without it."""
     value = getattr(obj, name, None)
-    return None if value is None else list(value)
+    return None if value is None else [v for v in value if v is not None]
 
 
 def _object_graph_variables(obj):

@@ -71,8 +71,8 @@ def _shape_fixture(name):
 
 
 for _name in ("text_embedding", "text_embedding_serving", "image_feature_vector", "image_keras_hubfn",
-              "image_keras_export", "bert_encoder", "bert_encoder_keras", "bert_preprocessor", "tf1_text",
-              "tf1_image", "tf1_sparse", "ragged", "mixed", "bare_call"):
+              "image_keras_export", "bert_encoder", "bert_encoder_keras", "bert_preprocessor",
+              "bert_preprocessor_garden", "tf1_text", "tf1_image", "tf1_sparse", "ragged", "mixed", "bare_call"):
     globals()[f"_{_name}_dir"] = _shape_fixture(_name)
 
 

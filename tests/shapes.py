@@ -18,6 +18,8 @@ Shapes (TF2 unless named TF1):
   bert_encoder_keras      the same interface from a tf_keras functional model (as TF Hub's BERTs were saved)
   bert_preprocessor       __call__(tf.string[?]) -> dict of int32[?, SEQ_LENGTH]; sub-objects `tokenize`
                           and `bert_pack_inputs`
+  bert_preprocessor_garden  the same API saved as the Model Garden's exporter does: bert_pack_inputs traced
+                          for tokens of rank 2 and 3, seq_length a tensor argument (tests/shapes_garden.py)
   tf1_text                TF1: string inputs, vocabulary asset, signatures default/tokens/similarity
   tf1_image               TF1: {} and {"train"}; train has dropout, batch-norm UPDATE_OPS and an L2 loss
   tf1_sparse              TF1: a SparseTensor input (int64 ids) -> float32[?, DIM]
@@ -529,5 +531,8 @@ def mixed_numpy(x, text, count, flag, w):
     return {"total": scores.sum() + count.sum(), "tiled": np.tile(x, (1, int(count.max()))),
             "length": np.array([len(t.encode()) for t in text]) + count}
 
+
+# TF Hub's BERT preprocessors as the Model Garden's exporter saves them (several traces of bert_pack_inputs).
+from shapes_garden import build_bert_preprocessor_garden  # noqa: E402,F401
 
 BUILDERS = {name[len("build_"):]: fn for name, fn in dict(globals()).items() if name.startswith("build_")}

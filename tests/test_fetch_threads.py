@@ -8,6 +8,7 @@ import io
 import os
 import tarfile
 import threading
+import time
 
 import pytest
 from isal import igzip
@@ -53,6 +54,44 @@ def test_a_producer_error_is_raised_in_the_consumer():
     with pytest.raises(errors.FetchError, match="went away"):
         next(got)
     got.close()
+
+
+def test_closing_a_feed_whose_end_was_taken_leaves_its_source_usable():
+    """Issue 28: a download whose server cannot resume ends its attempt with download.Restart, and
+    hubfn.fetch.cache begins the next attempt with the same Source. Closing the finished feed while its
+    thread is still closing the source must not stop that source: its next attempt would then end at its
+    first byte with a bare download.Stopped instead of a download or a clear error."""
+    from hubfn.fetch import download
+
+    stopped = []
+
+    class Attempt:  # one byte, then "the server cannot continue"; slow to close, as a socket can be
+        def __init__(self):
+            self.sent = False
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            if self.sent:
+                raise download.Restart()
+            self.sent = True
+            return b"x"
+
+        def close(self):
+            time.sleep(0.5)
+
+    feed = prefetch.Prefetched(Attempt(), on_stop=lambda: stopped.append(True))
+    assert next(feed) == b"x"
+    with pytest.raises(download.Restart):
+        next(feed)
+    feed.close()
+    assert stopped == []
+    # A consumer that gives up before the end still stops the producer.
+    feed = prefetch.Prefetched(Attempt(), on_stop=lambda: stopped.append(True))
+    assert next(feed) == b"x"
+    feed.close()
+    assert stopped == [True]
 
 
 def test_stop_from_another_thread_wakes_a_waiting_consumer():

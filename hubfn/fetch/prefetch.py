@@ -101,11 +101,14 @@ class Prefetched:
                 self._on_stop()
 
     def close(self):
-        """Stop the producer if it is still running, and give its thread a moment to end.
+        """Stop the producer if it is still producing, and give its thread a moment to end.
 
         A producer blocked in a socket read gives up within the read timeout; we do not wait for that.
+        One whose last item (its end, or its error) the consumer has taken is only closing `items`: it
+        is not stopped, since on_stop reaches the source behind it, which may be used again (hubfn.fetch.
+        cache begins a new attempt with the same download after a download.Restart error).
         """
-        if self._thread.is_alive():
+        if self._thread.is_alive() and not self._ended:
             self.stop()
             self._thread.join(timeout=1.0)
         self._ended = True

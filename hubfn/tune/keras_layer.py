@@ -110,6 +110,13 @@ class HubLayer(keras.layers.Layer):
         """The Module the layer runs now (the shared inference copy, or its private copy)."""
         return self._module
 
+    def __repr__(self):
+        # Keras' "<HubLayer name=..., built=...>" plus what a reader of a model summary or of R's print
+        # wants to know: which module, and whether it trains (never the fetch settings or a token).
+        if getattr(self, "_ready", False) is False:  # (while Layer.__init__ runs)
+            return super().__repr__()
+        return f"<HubLayer name={self.name}, handle={self.handle!r}, trainable={self.trainable}, built={self.built}>"
+
     handle = property(lambda self: self._module.handle)
     signature = property(lambda self: self._options.signature)
     output_key = property(lambda self: self._options.output_key)

@@ -5,9 +5,13 @@
 #'
 #' `layer_hub()` is R tfhub's: with a Keras model as `object` it adds the layer to the model and returns
 #' the model; with a tensor (from `keras$Input()`, say) or an R array it returns the layer applied to it;
-#' without `object` it returns the layer, an R function (`output <- input %>% features()`) that goes
-#' wherever Keras takes a layer. Without `handle`, `object` is the handle (or a module, or a layer).
-#' `hub_layer()` returns the Python layer itself.
+#' without `object` it returns the layer itself: the Python Keras layer (hubfn's `HubLayer`), as R tfhub
+#' returns `KerasLayer`. R reads and sets its fields (`layer$name`, `layer$get_weights()`,
+#' `layer$trainable_weights`, `layer$trainable <- TRUE`), hands it to Python (`reticulate::py_call(layer,
+#' x)`, a list of layers for `keras$Sequential()`), and calls it as a function: `layer(x)`,
+#' `input %>% layer()`, where `x` may be a tensor, a Keras model (the layer is added to it) or an R array
+#' or character vector (numbers as float32). Without `handle`, `object` is the handle (or a module, or a
+#' layer, returned as it is). `hub_layer()` returns the same layer, without `layer_hub()`'s dtype choice.
 #'
 #' `...` reaches the Keras layer (`input_shape`, `name`, `dtype`, ...) and hubfn's layer options
 #' (`signature`, `output_key`, `output_shape`, `tags`); shapes' numbers become integers (`NA` unknown).
@@ -25,21 +29,20 @@
 #' @param signature The signature to call (`NULL`: the module's `__call__`, else hubfn's choice).
 #' @param output_key Which output to return when the signature has several.
 #' @inheritParams hub_load
-#' @return `layer_hub()`: the model, the output tensor, or an R function of class `hubfn_layer`, called
-#'   as `layer(x, training = ...)`. `hub_layer()`: the Python Keras layer.
+#' @return `layer_hub()`: the model, the output tensor, or the Keras layer. `hub_layer()`: the Keras layer.
 #' @examples
 #' \dontrun{
 #' model <- keras$Sequential() %>% layer_hub(handle = "/path/to/fruit", input_shape = c(2), trainable = TRUE)
 #' features <- layer_hub("/path/to/fruit", name = "fruit")
 #' output <- keras$Input(shape = list(2L)) %>% features()
+#' features$name; features$get_weights()
 #' }
 #' @export
 layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., cache_dir = NULL, offline = NULL,
                       timeout = NULL, token = NULL, settings = NULL) {
   if (missing(handle)) {
     if (missing(object) || is.null(object)) stop("layer_hub() needs a handle (or a module).", call. = FALSE)
-    if (inherits(object, "hubfn_layer")) return(object)
-    if (.py_has(object, "module") && .py_has(object, "handle")) return(.as_r_layer(object))  # a hub_layer()
+    if (inherits(object, .layer_class)) return(object)  # a layer made before
     handle <- object
     object <- NULL
   }
@@ -52,7 +55,7 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
     dtype <- if (length(way$inputs) == 1L && way$inputs[[1]]$kind == "dense") way$inputs[[1]]$dtype else "float32"
     if (!grepl("^(float|bfloat|half)", dtype)) reticulate::py_set_attr(layer, "dtype_policy", dtype)
   }
-  if (missing(object) || is.null(object)) .as_r_layer(layer) else .compose(object, layer)
+  if (missing(object) || is.null(object)) layer else .compose(object, layer)
 }
 
 #' @rdname layer_hub
@@ -71,15 +74,18 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   }
   args <- if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE)
   .sync_env()
-  # Converting, as R keras does: the layer's outputs then come back to R as they are, layer(x).
+  # Converting, as R keras does: the layer comes back through py_to_r_wrapper (below), callable from R.
   .py_call(do.call(.hubfn_fn("hub_layer", convert = TRUE),
                    c(list(h, trainable = isTRUE(trainable), signature = signature, output_key = output_key,
                           arguments = args, tags = .as_tags(tags)), kwargs, fetch)))
 }
 
+# The R class reticulate gives hubfn's Python layer (its Python class).
+.layer_class <- "hubfn.tune.keras_layer.HubLayer"
+
 # Add the layer to a model, or apply it to a tensor or R array (`...`: the call's, e.g. training = TRUE).
 .compose <- function(object, layer, ...) {
-  if (inherits(object, "hubfn_layer")) {
+  if (inherits(object, .layer_class)) {
     stop(structure(class = c("hubfn_type_error", "hubfn_error", "error", "condition"),
                    list(message = "layer_hub(object = ) takes a Keras model, a tensor or an R array, not another layer.",
                         call = sys.call(-1L))))
@@ -94,27 +100,14 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   .py_call(reticulate::py_call(layer, object, ...))
 }
 
-# A Python Keras layer as an R function that composes as layer_hub(object, ...) does.
-.as_r_layer <- function(layer) {
-  structure(function(object, ...) .compose(object, layer, ...), py_layer = layer, class = c("hubfn_layer", "function"))
-}
-
-#' @export
-`$.hubfn_layer` <- function(x, name) attr(x, "py_layer", exact = TRUE)[[name]]
-
-#' @export
-`$<-.hubfn_layer` <- function(x, name, value) {
-  .py_call(reticulate::py_set_attr(attr(x, "py_layer", exact = TRUE), name, value))
-  x
-}
-
-#' @export
-print.hubfn_layer <- function(x, ...) {
-  cat("<hubfn layer ", x$name, ": ", x$handle, ", trainable: ", x$trainable, ">\n", sep = "")
-  invisible(x)
-}
-
-#' @rawNamespace S3method(reticulate::r_to_py, hubfn_layer)
+# How R calls the Python layer, layer(x): reticulate makes a callable Python object an R function
+# through this generic, so the layer stays the Python object (fields, py_call, Python APIs) while R
+# calls compose as layer_hub(x, ...) does, R arrays and character vectors included (as R keras does
+# for its layers).
+#' @rawNamespace S3method(reticulate::py_to_r_wrapper, hubfn.tune.keras_layer.HubLayer)
 NULL
 
-r_to_py.hubfn_layer <- function(x, convert = FALSE) attr(x, "py_layer", exact = TRUE)
+py_to_r_wrapper.hubfn.tune.keras_layer.HubLayer <- function(x) {
+  force(x)
+  function(object, ...) .compose(object, x, ...)
+}

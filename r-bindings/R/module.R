@@ -261,7 +261,9 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #' @inheritParams hub_load
 #' @return A list named by function of lists of `name`, `inputs` and `outputs`, each input or output a
 #'   list of `name`, `dtype`, `shape` (integers, `NA` unknown, `NULL` for unknown rank) and, when not
-#'   dense, `kind`.
+#'   dense, `kind`; a function saved for other forms of inputs too (a BERT preprocessor's
+#'   `bert_pack_inputs`, for tokens of rank 2 and 3) has `alternatives`, a list of `inputs` per other form,
+#'   any of which a call may take.
 #' @export
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                               settings = NULL) {
@@ -271,7 +273,11 @@ module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL
       .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
     else .fetching("module_signatures", as.character(module_or_handle), fetch))
   tidy <- function(ts) lapply(ts, function(t) `[[<-`(t, "shape", .r_shape(t$shape)))
-  sigs <- lapply(sigs, function(s) list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs)))
+  sigs <- lapply(sigs, function(s) {
+    out <- list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs))
+    if (length(s$alternatives)) out$alternatives <- lapply(s$alternatives, function(a) list(inputs = tidy(a$inputs)))
+    out
+  })
   stats::setNames(sigs, vapply(sigs, `[[`, "", "name"))
 }
 
@@ -345,7 +351,8 @@ NULL
 
 .format_tensors <- function(ts) {
   shape <- function(s) if (is.null(s)) "[<unknown rank>]" else paste0("[", paste(ifelse(is.na(s), "?", s), collapse = ", "), "]")
-  paste(vapply(ts, function(t) paste0(t$name, ": ", t$dtype, shape(t$shape)), ""), collapse = ", ")
+  kind <- function(k) if (is.null(k) || k == "dense") "" else paste0(k, " ")
+  paste(vapply(ts, function(t) paste0(t$name, ": ", kind(t$kind), t$dtype, shape(t$shape)), ""), collapse = ", ")
 }
 .format_tags <- function(tags) {
   if (is.null(tags)) "default" else paste0("{", paste(sprintf("\"%s\"", sort(unlist(tags))), collapse = ", "), "}")
@@ -356,7 +363,11 @@ print.hubfn_module <- function(x, ...) {
   cat("<hubfn module>\n", sprintf("  %-11s %s\n", paste0(c("handle", "path", "format", "tags", "trainable"), ":"),
                                   c(x$handle, x$path, x$format, .format_tags(x$tags), x$trainable)), "  signatures:\n", sep = "")
   sigs <- module_signatures(x)
-  for (s in sigs) cat("    ", s$name, "(", .format_tensors(s$inputs), ") -> {", .format_tensors(s$outputs), "}\n", sep = "")
+  for (s in sigs) {
+    cat("    ", s$name, "(", .format_tensors(s$inputs), ") -> {", .format_tensors(s$outputs), "}\n", sep = "")
+    # a function saved for other forms of inputs too (hubfn takes any of them, as TensorFlow does)
+    for (a in s$alternatives) cat("      or ", s$name, "(", .format_tensors(a$inputs), ")\n", sep = "")
+  }
   if (isTRUE(x$has_call) && !"__call__" %in% names(sigs)) cat("    __call__ (input specs not saved)\n")
   invisible(x)
 }
@@ -374,8 +385,9 @@ print.summary.hubfn_module <- function(x, ...) {
   cat("hubfn module ", x$handle, "\n  path:      ", x$path, "\n  format:    ", x$format, ", tags: ", .format_tags(x$tags),
       ", trainable: ", x$trainable, ", variables: ", x$variables, "\n", sep = "")
   for (s in x$signatures) {
-    cat("  signature ", s$name, "\n    inputs:  ", .format_tensors(s$inputs), "\n    outputs: ", .format_tensors(s$outputs),
-        "\n", sep = "")
+    cat("  signature ", s$name, "\n    inputs:  ", .format_tensors(s$inputs), "\n", sep = "")
+    for (a in s$alternatives) cat("     or:     ", .format_tensors(a$inputs), "\n", sep = "")
+    cat("    outputs: ", .format_tensors(s$outputs), "\n", sep = "")
   }
   invisible(x)
 }

@@ -5,6 +5,8 @@ Each follows TF Hub's "common SavedModel APIs" (a reusable SavedModel: `__call__
 - image_feature_vector: __call__(images: float32[?, 8, 8, 3], training=False) -> float32[?, 4]
 - text_embedding: __call__(float strings [?]) -> float32[?, 3] (hashed words, sqrt-n combiner)
 - bert_preprocessor: __call__(strings [?]) -> dict of int32[?, 8] ids; sub-object `tokenize`
+- bert_preprocessor_garden: the same API as TF Hub's BERT preprocessors are saved (by the Model Garden's
+  exporter): `bert_pack_inputs` traced for tokens of rank 2 and 3, `seq_length` a tensor argument
 - bert_encoder: __call__(dict of int32[?, 8]) -> pooled_output, sequence_output, default and a
   *list* encoder_outputs (one per layer)
 - two_input_keras: a Keras 3 functional model adding its two inputs, exported by hubfn
@@ -101,6 +103,53 @@ class BertPreprocessor(tf.__internal__.tracking.AutoTrackable):
 
 def bert_preprocessor(path):
     tf.saved_model.save(BertPreprocessor(), path)
+    return path
+
+
+def _pack(segments, seq_length):
+    """[start] segment [end] segment [end] in seq_length ids (padding 0), type ids 0 then 1."""
+    segments = [s.merge_dims(1, -1) if s.shape.rank > 2 else s for s in segments]
+    seq_length = tf.cast(seq_length, tf.int32)
+    share = (seq_length - 1 - len(segments)) // len(segments)
+    rows = segments[0].nrows(out_type=tf.int32)
+    ends = tf.RaggedTensor.from_tensor(tf.fill([rows, 1], 1))
+    ids, types = [ends], [tf.zeros_like(ends)]
+    for i, segment in enumerate(segments):
+        part = tf.concat([segment[:, :share], ends], axis=1)
+        ids, types = ids + [part], types + [tf.ones_like(part) * i]
+    shape = tf.stack([rows, seq_length])
+    word_ids = tf.concat(ids, axis=1).to_tensor(0, shape=shape)
+    return {"input_word_ids": word_ids, "input_mask": tf.cast(word_ids > 0, tf.int32),
+            "input_type_ids": tf.concat(types, axis=1).to_tensor(0, shape=shape)}
+
+
+def bert_preprocessor_garden(path):
+    """A BERT preprocessor saved as the TF Model Garden's exporter saves TF Hub's: `tokenize` gives
+    [batch, (words), (word pieces)] and `bert_pack_inputs`, an object whose __call__(inputs,
+    seq_length=SEQ) is traced for 1 and 2 segments of rank 2 and rank 3, seq_length an int32 tensor."""
+    root = _Reusable()
+    tokenizer, packer = tf.Module(), tf.Module()
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    def tokenize(sentences):
+        ids = tf.cast(_hash_ids(sentences), tf.int32) + 2
+        return ids.with_flat_values(tf.RaggedTensor.from_row_lengths(ids.flat_values,
+                                                                     tf.ones_like(ids.flat_values, tf.int64)))
+
+    @tf.function(autograph=False)
+    def pack(inputs, seq_length=SEQ):
+        return _pack(inputs, seq_length)
+
+    for rank in (2, 3):
+        for n in (1, 2):
+            pack.get_concrete_function([tf.RaggedTensorSpec([None] * rank, tf.int32, rank - 1)] * n,
+                                       seq_length=tf.TensorSpec([], tf.int32))
+    tokenizer.__call__, packer.__call__ = tokenize, pack
+    root.tokenize, root.bert_pack_inputs = tokenizer, packer
+    root.__call__ = tf.function(lambda sentences: _pack([tokenize(sentences)], SEQ),
+                                input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
+    root._finish()
+    tf.saved_model.save(root, path, signatures={})
     return path
 
 

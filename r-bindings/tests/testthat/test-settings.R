@@ -194,10 +194,10 @@ test_that("token = reaches a private hub (hubfn serve --token-file); without it,
                names(module_signatures(fruit_dir())))
   # a Keras layer fetched with the token: the fetch arguments go to hubfn, not to Keras
   layer <- layer_hub(handle = url, cache_dir = new_dir("layer"), token = tok, settings = over_http)
-  expect_s3_class(layer, "hubfn_layer")
+  expect_s3_class(layer, "hubfn.tune.keras_layer.HubLayer")
   expect_equal(as_r(layer(matrix(c(1, 0), 1))), matrix(c(1.5, 1.5), 1))
   expect_false(grepl(tok, paste(capture.output(print(layer)), collapse = "\n"), fixed = TRUE))
-  config <- attr(layer, "py_layer")$get_config()  # what a saved model keeps: no token, no settings
+  config <- layer$get_config()  # what a saved model keeps: no token, no settings
   expect_false(any(c("token", "settings") %in% names(config)))
   expect_false(grepl(tok, paste(capture.output(str(config)), collapse = "\n"), fixed = TRUE))
 
