@@ -65,6 +65,17 @@ test_that("hub_settings and HUBFN_SAFE_MODE carry safe mode", {
   expect_error(hub_load(path), class = "hubfn_unsafe_module_error")
 })
 
+test_that("layer_hub refuses it too, and takes the same arguments", {
+  skip_if_no_hubfn()
+  target <- tempfile("written-")
+  path <- writing_module(target)
+  expect_error(layer_hub(handle = path), class = "hubfn_unsafe_module_error")
+  layer <- layer_hub(handle = path, allow_ops = "WriteFile")
+  expect_false(file.exists(target))
+  expect_equal(as.vector(as_r(layer(c(1, 2)))), c(2, 4))
+  expect_true(file.exists(target))
+})
+
 test_that("the modules R users load every day pass the scan", {
   skip_if_no_hubfn()
   expect_true(inherits(hub_load(fruit_dir()), "hubfn_module"))
