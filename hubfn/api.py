@@ -11,15 +11,16 @@ from .apply import module_apply
 from .export import export_savedmodel
 from .load import load_object
 from .module import Module, new_load_id
-from .resolve import hub_resolve, resolve_with
+from .resolve import Hub, hub_resolve
 from .settings import Settings
-from .signatures import TF1_HUB, choose_tags, read_saved_model
+from .signatures import TF1_HUB, as_tags, choose_tags, read_saved_model
 
 
-def hub_load(handle, tags=None, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
-             token=None, safe_mode=None, allow_ops=None, load_options=None) -> Module:
+def hub_load(handle, tags=None, resolvers=None, *, hub=None, settings=None, cache_dir=None, offline=None,
+             timeout=None, token=None, safe_mode=None, allow_ops=None, load_options=None) -> Module:
     """Load the module named by `handle` (a directory, file://, http(s):// URL or kaggle: handle) for inference.
 
+    hub: a hubfn.Hub (settings and resolvers) for the call; the arguments below replace what it holds.
     resolvers: the resolvers to try in order (default: hubfn.resolve.DEFAULT_RESOLVERS).
     settings, cache_dir, offline, timeout, token: this call's fetch settings (see hubfn.settings);
     the environment gives the rest, and nothing global changes.
@@ -30,32 +31,31 @@ def hub_load(handle, tags=None, resolvers=None, *, settings=None, cache_dir=None
     load_options: a tf.saved_model.LoadOptions for TensorFlow's loader (e.g. experimental_io_device); a
     load with options is a load of its own, not shared with other users of the module.
     """
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
-                             safe_mode=safe_mode, allow_ops=allow_ops)
-    return _make_module(handle, tags=tags, trainable=False, resolvers=resolvers, settings=settings,
-                        load_options=load_options)
+    hub = Hub.make(hub, resolvers=resolvers, settings=settings, cache_dir=cache_dir, offline=offline,
+                   timeout=timeout, token=token, safe_mode=safe_mode, allow_ops=allow_ops)
+    return _make_module(handle, tags=tags, trainable=False, hub=hub, load_options=load_options)
 
 
-def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None, *, settings=None, cache_dir=None,
-               offline=None, timeout=None, token=None, safe_mode=None, allow_ops=None, load_options=None) -> Module:
+def hub_module(handle_or_module, trainable=False, tags=None, resolvers=None, *, hub=None, settings=None,
+               cache_dir=None, offline=None, timeout=None, token=None, safe_mode=None, allow_ops=None,
+               load_options=None) -> Module:
     """A Module for `handle_or_module`, trainable or not.
 
     With trainable=True, a TF1 hub module with a {"train"} graph variant gets that variant unless
     `tags` names another; its TRAINABLE_VARIABLES and REGULARIZATION_LOSSES collections are exposed.
-    A Module passed in keeps its graph variant otherwise (it was checked when it was made). The fetch
+    A Module passed in keeps its graph variant otherwise (it was checked when it was made). hub, the fetch
     settings, safe_mode, allow_ops and load_options are hub_load's.
     """
     if isinstance(handle_or_module, Module):
         m = handle_or_module
         return _make_module(m.handle, tags=tags, trainable=trainable, path=m.path, keep_tags=m.tags,
                             load_options=load_options)
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
-                             safe_mode=safe_mode, allow_ops=allow_ops)
-    return _make_module(handle_or_module, tags=tags, trainable=trainable, resolvers=resolvers, settings=settings,
-                        load_options=load_options)
+    hub = Hub.make(hub, resolvers=resolvers, settings=settings, cache_dir=cache_dir, offline=offline,
+                   timeout=timeout, token=token, safe_mode=safe_mode, allow_ops=allow_ops)
+    return _make_module(handle_or_module, tags=tags, trainable=trainable, hub=hub, load_options=load_options)
 
 
-def module_signatures(module_or_handle, resolvers=None, *, settings=None, cache_dir=None, offline=None,
+def module_signatures(module_or_handle, resolvers=None, *, hub=None, settings=None, cache_dir=None, offline=None,
                       timeout=None, token=None) -> list:
     """The module's signatures and functions as plain data: [{"name", "inputs": [{name, dtype, shape}], "outputs"}].
 
@@ -65,30 +65,21 @@ def module_signatures(module_or_handle, resolvers=None, *, settings=None, cache_
     """
     if isinstance(module_or_handle, Module):
         return [s.as_dict() for s in module_or_handle.listing]
-    info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers, settings=settings,
+    info = read_saved_model(hub_resolve(module_or_handle, resolvers=resolvers, hub=hub, settings=settings,
                                         cache_dir=cache_dir, offline=offline, timeout=timeout, token=token))
     return [s.as_dict() for s in info.variant(None).listing]
 
 
-def _as_tags(tags):
-    """None, or a set of tag strings; a single string is one tag (not a set of letters)."""
-    if tags is None:
-        return None
-    if isinstance(tags, (str, bytes)):
-        tags = [tags]
-    return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
-
-
-def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=None, settings=None,
-                 load_options=None) -> Module:
+def _make_module(handle, tags, trainable, path=None, keep_tags=None, hub=None, load_options=None) -> Module:
+    """A new module (`hub` given): resolved, then checked before anything of it is loaded; or, with `path`,
+    a Module made anew for a module already resolved and checked."""
     handle = handles.as_handle(handle)
     proto = None
-    if path is None:  # a new module: resolved, then checked before anything of it is loaded
-        settings = settings or Settings.from_env()
-        path = resolve_with(handle, resolvers, settings)
-        proto = safety.check(path, handle, settings)
+    if path is None:
+        path = hub.resolve(handle)
+        proto = safety.check(path, handle, hub.settings)
     info = read_saved_model(path, proto=proto)
-    tags = choose_tags(info, _as_tags(tags), trainable, keep=keep_tags)
+    tags = choose_tags(info, as_tags(tags), trainable, keep=keep_tags)
     variant = info.variant(tags)
     if info.format == TF1_HUB:
         load_tags = variant.tags
@@ -103,4 +94,4 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, resolvers=N
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",
-           "export_savedmodel", "Module", "Settings"]
+           "export_savedmodel", "Hub", "Module", "Settings"]

@@ -13,29 +13,37 @@ import sys
 from . import errors
 
 
+def _hub(args):
+    """The Hub of this command: the environment's, with the options it was given."""
+    from .resolve import Hub
+
+    return Hub.make(cache_dir=args.cache_dir, offline=True if args.offline else None,
+                    safe_mode=False if getattr(args, "unsafe", False) else None)
+
+
 def cmd_info(args):
     from . import oplibs
     from .api import hub_load
 
     tags = args.tags.split(",") if args.tags is not None else None
+    hub = _hub(args)
     try:
-        m = hub_load(args.handle, tags=tags, safe_mode=not args.unsafe)
+        m = hub_load(args.handle, tags=tags, hub=hub)
     except (errors.MissingOpsError, errors.UnsafeModuleError) as e:
         # The module is not loaded here, but saved_model.pb still tells what it is, needs and does.
-        return _info_unloadable(args.handle, tags, e)
+        return _info_unloadable(args.handle, tags, e, hub)
     _print_info(m.handle, m.path, m.format, m.tags, m.tag_sets, bool(m.functions), m.listing_lines())
     print(f"op libraries: {oplibs.describe(m.path)}")
     _print_findings(m.path)
     return 0
 
 
-def _info_unloadable(handle, tags, error):
+def _info_unloadable(handle, tags, error, hub):
     """`hubfn info` for a module whose op libraries are missing: what saved_model.pb says, then exit 1."""
     from . import oplibs
-    from .resolve import hub_resolve
     from .signatures import TF1_HUB, read_saved_model
 
-    path = hub_resolve(handle)
+    path = hub.resolve(handle)
     info = read_saved_model(path)
     variant = info.variant(tags)
     # As hub_load names them: a TF2 module's default variant is "default", a TF1 variant its tag set.
@@ -62,12 +70,12 @@ def cmd_scan(args):
     """Scan each handle's module (fetching it if needed, never loading it); exit 1 if any has findings."""
     import json
 
-    from .resolve import hub_resolve
     from .safety.guard import findings_of
 
+    hub = _hub(args)
     reports, status = [], 0
     for handle in args.handles:
-        path = hub_resolve(handle)
+        path = hub.resolve(handle)
         found, _ = findings_of(path)
         status = 1 if found else status
         reports.append({"handle": handle, "path": path, "findings": [f.as_dict() for f in found]})
@@ -111,6 +119,11 @@ def cmd_serve(args):
                        token_file=args.token_file, refuse_unsafe=args.refuse_unsafe)
 
 
+def _hub_options(p):
+    p.add_argument("--cache-dir", help="the cache directory (default: TFHUB_CACHE_DIR, else <temp>/tfhub_modules)")
+    p.add_argument("--offline", action="store_true", help="use the cache only (as HUBFN_OFFLINE=1)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="hubfn", description="Publish, fetch, cache and apply TF Hub modules.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,11 +133,13 @@ def build_parser():
     p.add_argument("--tags", help="comma-separated tag set of the graph variant (TF1 hub modules)")
     p.add_argument("--unsafe", action="store_true",
                    help="load the module even if it holds ops reaching outside it (safe_mode=False)")
+    _hub_options(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("scan", help="list the ops of modules that reach outside them (files, network); exit 1 on any")
     p.add_argument("handles", nargs="+", metavar="HANDLE", help="module directory, file://, http(s):// or kaggle: handle")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _hub_options(p)
     p.set_defaults(func=cmd_scan)
 
     # Further subcommands (pack, serve, cache) register themselves here, one add_parser block each.

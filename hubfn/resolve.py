@@ -17,7 +17,7 @@ from . import errors, handles
 from .moduledir import check_module_dir
 from .settings import Settings
 
-__all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "KaggleResolver", "LocalResolver",
+__all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "Hub", "KaggleResolver", "LocalResolver",
            "check_module_dir", "hub_resolve"]
 
 
@@ -92,30 +92,56 @@ class HttpResolver(_OneKind):
 DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), KaggleResolver(), HttpResolver())
 
 
-def hub_resolve(handle, resolvers=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
+@attrs.frozen
+class Hub:
+    """Where and how modules are found, as one value: a call's Settings and the resolvers that turn handles
+    into module directories. Every front door takes one as `hub=` (hub_load, hub_module, hub_resolve,
+    module_signatures, hub_layer, module_udf; the CLI and R make one from their options), so a program
+    configures hubfn once and passes it around; nothing global changes.
+
+        hub = hubfn.Hub.make(cache_dir="~/hub-cache", offline=True, resolvers=(MyResolver(), *DEFAULT_RESOLVERS))
+        m = hubfn.hub_load(handle, hub=hub)
+    """
+
+    settings: Settings = attrs.field(validator=attrs.validators.instance_of(Settings))
+    resolvers: tuple = attrs.field(default=DEFAULT_RESOLVERS, converter=tuple)
+
+    @classmethod
+    def make(cls, hub=None, *, resolvers=None, settings=None, **named) -> "Hub":
+        """The Hub of one call: `hub` (default: the environment's settings and DEFAULT_RESOLVERS) with what the
+        call names replaced: `resolvers`, `settings` (a whole Settings value), and Settings.make's keywords
+        (cache_dir, offline, timeout, token, token_over_http, safe_mode, allow_ops) over those."""
+        if hub is not None and not isinstance(hub, Hub):
+            raise TypeError(f"hub= takes a hubfn Hub value, not {type(hub).__name__}.")
+        base = settings if settings is not None else (hub.settings if hub is not None else None)
+        return cls(settings=Settings.make(base, **named),
+                   resolvers=resolvers if resolvers is not None else (hub.resolvers if hub else DEFAULT_RESOLVERS))
+
+    def resolve(self, handle: str) -> str:
+        """The local directory of the module named by `handle`: the first resolver that supports it resolves
+        it (downloading and caching URLs)."""
+        for resolver in self.resolvers:
+            if _call(resolver.supports, handle, self.settings):
+                return _call(resolver.resolve, handle, self.settings)
+        kinds = ", ".join(str(getattr(r, "kind", type(r).__name__)) for r in self.resolvers) or "(no resolvers given)"
+        raise errors.UnsupportedHandleError(
+            f"Unsupported handle {handle!r}: no resolver takes it. Supported kinds: {kinds}."
+        )
+
+
+def hub_resolve(handle, resolvers=None, *, hub=None, settings=None, cache_dir=None, offline=None, timeout=None,
                 token=None) -> str:
     """The local directory of the module named by `handle` (downloading and caching URLs).
 
+    hub: a Hub (settings and resolvers) for the call; the other arguments replace what it holds.
     resolvers: the resolvers to ask, in order (default: DEFAULT_RESOLVERS); the first whose
     `supports(handle, settings)` is true resolves it.
     settings, cache_dir, offline, timeout, token: this call's settings (hubfn.settings.Settings.make);
     the environment gives the rest.
     """
     handle = handles.as_handle(handle)
-    settings = Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token)
-    return resolve_with(handle, resolvers, settings)
-
-
-def resolve_with(handle: str, resolvers, settings: Settings) -> str:
-    """hub_resolve with the settings already made (the other public functions call this)."""
-    resolvers = DEFAULT_RESOLVERS if resolvers is None else tuple(resolvers)
-    for resolver in resolvers:
-        if _call(resolver.supports, handle, settings):
-            return _call(resolver.resolve, handle, settings)
-    kinds = ", ".join(str(getattr(r, "kind", type(r).__name__)) for r in resolvers) or "(no resolvers given)"
-    raise errors.UnsupportedHandleError(
-        f"Unsupported handle {handle!r}: no resolver takes it. Supported kinds: {kinds}."
-    )
+    return Hub.make(hub, resolvers=resolvers, settings=settings, cache_dir=cache_dir, offline=offline,
+                    timeout=timeout, token=token).resolve(handle)
 
 
 def _call(method, handle, settings):

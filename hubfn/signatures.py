@@ -216,6 +216,16 @@ class SavedModelInfo:
 TRAIN_TAGS = frozenset({"train"})
 
 
+def as_tags(tags):
+    """A caller's tags as hubfn holds them: None, or a frozenset of tag strings (a single string is one
+    tag, not a set of letters; bytes are decoded; R's character vectors arrive as lists)."""
+    if tags is None:
+        return None
+    if isinstance(tags, (str, bytes)):
+        tags = [tags]
+    return frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in tags)
+
+
 def choose_tags(info: SavedModelInfo, tags, trainable: bool, keep=None):
     """The rule for which graph variant to load, in one place.
 

@@ -68,7 +68,7 @@ class WorkerStats:
 
 def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None,
                batch_size=DEFAULT_BATCH_SIZE, threads=None, *, settings=None, cache_dir=None, offline=None,
-               timeout=None, token=None, safe_mode=None, allow_ops=None):
+               timeout=None, token=None, safe_mode=None, allow_ops=None, hub=None, resolvers=None):
     """A Spark UDF that applies the module at `handle` to DataFrame columns.
 
     udf = module_udf("http://host/acme/text/1"); df.select(udf("sentence").alias("embedding"))
@@ -87,25 +87,27 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     carried to the workers inside the UDF (a token travels with the task, as Spark ships any closure);
     what is not named here each worker reads from its own environment.
     safe_mode, allow_ops: as in hub_load; the module is checked on the driver before any worker loads it.
+    hub, resolvers: as in hub_load; a Hub given here travels to the workers whole (its settings included).
 
     The returned UDF has `.hubfn_stats` (WorkerStats: loads and batches per worker) when a SparkContext
     is active in this process; None otherwise (e.g. under Spark Connect).
     """
     from pyspark.sql.functions import arrow_udf
 
-    from ..api import _as_tags
-    from ..settings import Settings
+    from ..resolve import Hub
+    from ..signatures import as_tags
 
     size = None if batch_size is None else check_batch_size(batch_size)
-    tags = _as_tags(tags)  # None or a frozenset, from here on (driver and workers)
+    tags = as_tags(tags)  # None or a frozenset, from here on (driver and workers)
     handle = handles.as_handle(handle)
     if handles.handle_kind(handle) == handles.LOCAL:  # workers may run elsewhere: no relative paths
         handle = os.path.abspath(os.path.expanduser(handle))
     # What the call names travels to the workers; what it leaves out each worker takes from its own
     # environment (a worker's TFHUB_CACHE_DIR, say, is its machine's, not the driver's).
-    named_settings = {"settings": settings, "cache_dir": cache_dir, "offline": offline, "timeout": timeout,
-                      "token": token, "safe_mode": safe_mode, "allow_ops": allow_ops}
-    way = _describe(handle, signature, tags, Settings.make(**named_settings))
+    named_settings = {"hub": hub, "resolvers": resolvers, "settings": settings, "cache_dir": cache_dir,
+                      "offline": offline, "timeout": timeout, "token": token, "safe_mode": safe_mode,
+                      "allow_ops": allow_ops}
+    way = _describe(handle, signature, tags, Hub.make(**named_settings))
     call, inputs, outputs = way.name, _columns(way, handle), list(way.outputs)
     named = len(inputs) > 1  # by name in a dict; one input is passed as the value itself
     where = f"module_udf({handle!r}, signature={call!r})"
@@ -134,17 +136,16 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     return udf
 
 
-def _describe(handle, signature, tags, settings):
+def _describe(handle, signature, tags, hub):
     """The Way module_apply runs for `signature` (hubfn.ways.choose), read from saved_model.pb on the
     driver; the module is loaded here only if it has a __call__ whose specs the file does not hold."""
     from ..api import hub_load
-    from ..resolve import hub_resolve
     from ..safety import guard
     from ..signatures import read_saved_model
 
-    path = hub_resolve(handle, settings=settings)
-    info = read_saved_model(path, proto=guard.check(path, handle, settings))  # refused here, not on the workers
-    return choose(info, signature, tags=tags, load=lambda: hub_load(handle, tags=tags, settings=settings).obj)
+    path = hub.resolve(handle)
+    info = read_saved_model(path, proto=guard.check(path, handle, hub.settings))  # refused here, not on the workers
+    return choose(info, signature, tags=tags, load=lambda: hub_load(handle, tags=tags, hub=hub).obj)
 
 
 def _columns(way, handle):

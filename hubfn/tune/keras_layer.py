@@ -62,12 +62,12 @@ class HubLayer(keras.layers.Layer):
     def __init__(self, handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
                  as_dict=None, output_shape=None, signature_outputs_as_dict=None, settings=None, cache_dir=None,
                  offline=None, timeout=None, token=None, safe_mode=None, allow_ops=None, load_options=None,
-                 **kwargs):
+                 hub=None, resolvers=None, **kwargs):
         as_dict = _one_flag(as_dict, signature_outputs_as_dict)
         # The fetch settings stay with this layer object only: never in its config (a token must not be
         # saved in a .keras file); a reloaded model fetches with the settings of its own process.
-        self._settings = api.Settings.make(settings, cache_dir=cache_dir, offline=offline, timeout=timeout,
-                                           token=token, safe_mode=safe_mode, allow_ops=allow_ops)
+        self._hub = api.Hub.make(hub, resolvers=resolvers, settings=settings, cache_dir=cache_dir, offline=offline,
+                                 timeout=timeout, token=token, safe_mode=safe_mode, allow_ops=allow_ops)
         # Likewise TensorFlow's load options (as tensorflow_hub.KerasLayer keeps them out of its config):
         # they describe where this process reads files from, not the module.
         self._load_options = load_options
@@ -92,7 +92,7 @@ class HubLayer(keras.layers.Layer):
         self._tags_arg = tags if tags is None or isinstance(tags, str) else tuple(tags)
         self._options = _Options(signature, output_key, as_dict, dict(arguments or {}),
                                  layer_shapes.shape_nest(output_shape))
-        module = api.hub_module(handle, trainable=trainable, tags=tags, settings=self._settings,
+        module = api.hub_module(handle, trainable=trainable, tags=tags, hub=self._hub,
                                 load_options=load_options)
         self._warned = False
         self._mask = ()
@@ -171,7 +171,7 @@ class HubLayer(keras.layers.Layer):
 
     def _go_private(self):
         """Switch to a private trainable copy holding the current weights (never the shared copy)."""
-        private = api.hub_module(self._source, trainable=True, tags=self._tags_arg, settings=self._settings,
+        private = api.hub_module(self._source, trainable=True, tags=self._tags_arg, hub=self._hub,
                                  load_options=self._load_options)
         new = _match_variables([v._adopted for v in self.module_variables], private.variables, self.handle)
         for variable, target in zip(self.module_variables, new):
@@ -308,7 +308,7 @@ class _Target:
 
 def hub_layer(handle, trainable=False, signature=None, output_key=None, arguments=None, tags=None,
               as_dict=None, output_shape=None, *, settings=None, cache_dir=None, offline=None, timeout=None,
-              token=None, safe_mode=None, allow_ops=None, load_options=None, **kwargs):
+              token=None, safe_mode=None, allow_ops=None, load_options=None, hub=None, resolvers=None, **kwargs):
     """A Keras 3 layer applying the module at `handle` (a handle, or a Module whose handle is used).
 
     trainable: fine-tune the module's weights (its regularization losses are added to the model's).
@@ -325,6 +325,7 @@ def hub_layer(handle, trainable=False, signature=None, output_key=None, argument
     settings, cache_dir, offline, timeout, token: fetch settings, as in hub_load (kept out of get_config).
     safe_mode, allow_ops: as in hub_load: a module holding ops that reach outside it is refused unless
         allowed (kept out of get_config: a reloaded model is checked by its own process's settings).
+    hub, resolvers: as in hub_load (kept out of get_config, like the settings).
     load_options: a tf.saved_model.LoadOptions for loading the module (e.g. experimental_io_device), as
         tensorflow_hub.KerasLayer takes; also used for the layer's trainable copy, kept out of get_config.
     **kwargs: Keras layer arguments (name, dtype, input_shape, ...).
@@ -332,7 +333,8 @@ def hub_layer(handle, trainable=False, signature=None, output_key=None, argument
     return HubLayer(handle, trainable=trainable, signature=signature, output_key=output_key,
                     arguments=arguments, tags=tags, as_dict=as_dict, output_shape=output_shape,
                     settings=settings, cache_dir=cache_dir, offline=offline, timeout=timeout, token=token,
-                    safe_mode=safe_mode, allow_ops=allow_ops, load_options=load_options, **kwargs)
+                    safe_mode=safe_mode, allow_ops=allow_ops, load_options=load_options, hub=hub, resolvers=resolvers,
+                    **kwargs)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
