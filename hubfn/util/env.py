@@ -15,6 +15,11 @@
     HUBFN_QUIET_TF                 0: show TensorFlow's CUDA probing lines on a machine without a GPU
                                    (hidden by default; hubfn.util.tfimport)
     HUBFN_TOKENS, HUBFN_TOKEN_OVER_HTTP   tokens per host (hubfn.settings)
+    NETRC                          the netrc file for hosts without a token (default ~/.netrc)
+    KAGGLE_USERNAME, KAGGLE_KEY    Kaggle credentials for kaggle: handles (else ~/.kaggle/kaggle.json)
+    KAGGLE_CONFIG_DIR              where kaggle.json is (default ~/.kaggle)
+    KAGGLE_API_ENDPOINT            another Kaggle API endpoint (as kagglehub reads it; hubfn.fetch.kaggle)
+    TFHUB_MODEL_LOAD_FORMAT        COMPRESSED or AUTO (what hubfn does); UNCOMPRESSED is an error
 """
 
 import os
