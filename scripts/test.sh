@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: R (testthat + R CMD check, which knits the vignettes), then Python (pytest), whose summary line
-# closes the run. Set-up runs first and is skipped where already done. Exits non-zero if any part fails.
+# Every test: R (testthat + R CMD check, which knits the vignettes) in R's virtualenv .venv-r (NumPy < 2),
+# then Python (pytest) in .venv (NumPy 2), which also builds the docs (tests/test_docs.py) and the wheel
+# (tests/test_wheel.py); pytest's summary line closes the run. Set-up runs first and is skipped where already done. Exits non-zero if any part fails.
 # Arguments go to pytest (e.g. `bash scripts/test.sh -x -k cache`).
 set -uo pipefail
 cd "$(dirname "$0")/.."
