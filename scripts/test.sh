@@ -10,6 +10,8 @@ source scripts/env.sh
 status=0
 
 bash r-bindings/run-tests.sh || status=1  # R CMD build/check knit the vignettes (vignettes/render.sh: alone)
+versions='import importlib.metadata as m; print(", ".join(p + " " + m.version(p) for p in ("numpy", "pandas", "pyarrow", "tensorflow")))'
+echo "Python tests in .venv: $(.venv/bin/python -c "$versions")"
 .venv/bin/python -m pytest -q "$@" || status=1
 
 exit $status
