@@ -15,6 +15,10 @@ sources: nothing here imports TensorFlow).
 import argparse
 import os
 import re
+import sys
+
+# This checkout's hubfn, whichever Python runs mkdocs (as mkdocstrings reads this checkout's sources).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Public names documented on a page of their own (docs/reference/settings.md, errors.md).
 PAGES_OF_THEIR_OWN = {"Settings", "errors"}
