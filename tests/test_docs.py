@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -24,13 +25,15 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
+def site(tmp_path_factory, report_figure):
     """The docs built with `mkdocs build --strict` into a temporary directory: (site dir, build output)."""
     out = tmp_path_factory.mktemp("docs") / "site"
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    start = time.monotonic()
     ran = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    report_figure(f"docs: mkdocs build --strict in {time.monotonic() - start:.1f} s -> {out}")
     return out, ran.stdout + ran.stderr
 
 
@@ -138,7 +141,7 @@ def _run_chromium(args, profile):
 
 
 @pytest.fixture(scope="session")
-def browser_api_page(site, tmp_path_factory):
+def browser_api_page(site, tmp_path_factory, report_figure):
     """The API reference page in headless Chromium: (its DOM after scripts ran, the screenshot's path)."""
     work = tmp_path_factory.mktemp("browser")
     url = "file://" + os.path.join(str(site[0]), "reference", "api", "index.html")
@@ -147,7 +150,7 @@ def browser_api_page(site, tmp_path_factory):
     shot = work / "api-reference.png"
     ran = _run_chromium([f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}", url], tempfile.mkdtemp(dir=work))
     assert ran.returncode == 0 and shot.exists(), ran.stderr[-2000:]
-    print(f"\nscreenshot of the API reference: {shot}")
+    report_figure(f"docs: screenshot of the API reference in headless Chromium: {shot}")
     return dom.stdout, shot
 
 

@@ -29,7 +29,7 @@ def _run(cmd, **kw):
 
 
 @pytest.fixture(scope="session")
-def dists(tmp_path_factory):
+def dists(tmp_path_factory, report_figure):
     """The sdist and wheel built from this checkout: {"sdist": path, "wheel": path, "seconds": s}."""
     out = tmp_path_factory.mktemp("dist")
     start = time.monotonic()
@@ -38,6 +38,7 @@ def dists(tmp_path_factory):
     seconds = time.monotonic() - start
     sdist = next(out.glob("hubfn-*.tar.gz"))
     wheel = next(out.glob("hubfn-*.whl"))
+    report_figure(f"wheel test: python -m build (sdist, then the wheel from it): {seconds:.0f} s")
     return {"sdist": sdist, "wheel": wheel, "seconds": seconds}
 
 
@@ -47,7 +48,7 @@ def _versions(python):
 
 
 @pytest.fixture(scope="session")
-def numpy2_env(dists, tmp_path_factory):
+def numpy2_env(dists, tmp_path_factory, report_figure):
     """A fresh virtualenv with NumPy 2 and pandas 3, then the wheel: (its python, versions before, after)."""
     venv = tmp_path_factory.mktemp("numpy2-env") / "venv"
     start = time.monotonic()
@@ -61,8 +62,8 @@ def numpy2_env(dists, tmp_path_factory):
     _run(pip + [str(dists["wheel"])], timeout=1800)
     wheel_seconds = time.monotonic() - start
     after = _versions(python)
-    print(f"\nwheel test env: numpy/pandas in {stack_seconds:.0f} s, the wheel (with TensorFlow) in "
-          f"{wheel_seconds:.0f} s; before {before}, after {after}")
+    report_figure(f"wheel test: a fresh virtualenv with {', '.join(STACK)} in {stack_seconds:.0f} s, then the wheel "
+                  f"(TensorFlow with it) in {wheel_seconds:.0f} s; before the wheel {before}, after {after}")
     return python, before, after
 
 
