@@ -20,6 +20,8 @@ if ! command -v R >/dev/null 2>&1; then
     exit 1
 fi
 
+echo "R's Python: $RETICULATE_PYTHON (NumPy $("$RETICULATE_PYTHON" -c 'import numpy; print(numpy.__version__)' 2>&1))"
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfn-r-check.XXXXXX")
 [ -n "${HUBFN_KEEP_CHECK:-}" ] || trap 'rm -rf "$tmp"' EXIT
 results="$tmp/results.txt"

@@ -101,3 +101,22 @@ def fruit_tgz(fruit_dir):
     import servers
 
     return servers.targz(fruit_dir)
+
+
+# Figures a test measured (a set-up's duration, the versions it kept), shown at the end of the run, before
+# pytest's summary line, so the CI log carries them.
+_FIGURES = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def report_figure(pytestconfig):
+    """report_figure("...") adds a line to the end-of-run "measured" section."""
+    return pytestconfig.stash.setdefault(_FIGURES, []).append
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    lines = config.stash.get(_FIGURES, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -107,9 +107,9 @@ def test_the_bound_is_the_stated_formula():
     assert retry.worst_case_seconds(small(retries=0, connect_timeout=1.0, read_timeout=2.0)) == 3.0
     assert retry.worst_case_seconds(small(retries=8, backoff=10.0, connect_timeout=1, read_timeout=1)) == \
         9 * 2 + 10 + 20 + 30 * 6, "each wait is capped at 30 s"
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    assert "(R + 1) × (C + T) + w(1) + … + w(R)" in readme and "390 s" in readme, "the README states it too"
+    with open(os.path.join(ROOT, "docs", "guide", "fetch.md"), encoding="utf-8") as f:
+        guide = f.read()
+    assert "(R + 1) × (C + T) + w(1) + … + w(R)" in guide and "390 s" in guide, "the fetch guide states it too"
 
 
 def test_a_server_that_accepts_and_never_answers(monkeypatch):

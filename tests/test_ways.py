@@ -234,6 +234,14 @@ writeLines(jsonlite::toJSON(out, auto_unbox = TRUE, null = "null", na = "null", 
 """
 
 
+def r_python():
+    """The Python R runs with: RETICULATE_PYTHON (scripts/env.sh: .venv-r, on NumPy < 2 as reticulate 1.28
+    needs), else the repository's .venv-r, else this Python."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    venv_r = os.path.join(root, ".venv-r", "bin", "python")
+    return os.environ.get("RETICULATE_PYTHON") or (venv_r if os.path.exists(venv_r) else sys.executable)
+
+
 def _r_ready():
     import shutil
     import subprocess
@@ -278,7 +286,7 @@ def r_choices(module_path, tmp_path_factory):
             cases.append(case)
             keys.append((shape, signature))
     (work / "cases.json").write_text(json.dumps(cases))
-    env = dict(os.environ, RETICULATE_PYTHON=sys.executable, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, RETICULATE_PYTHON=r_python(), TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("TFHUB_CACHE_DIR", None)
     ran = subprocess.run(["Rscript", "-e", _R_SCRIPT, str(lib), str(work / "cases.json"), str(work / "r.json")],
                          env=env, capture_output=True, text=True)

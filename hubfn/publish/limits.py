@@ -13,7 +13,7 @@ minutes. `hubfn serve` instead:
 - bounds request heads and bodies to 64 KiB each: modules are only ever read, with GET or HEAD.
 
 These suit a server that real users reach directly; for heavy or hostile traffic put nginx in front of
-it (README, "Behind nginx"). The head deadline hooks into waitress' channel class and its periodic
+it (docs/guide/publish.md, "Behind nginx"). The head deadline hooks into waitress' channel class and its periodic
 maintenance pass, both stable since waitress 1.x; tests/test_serve_slowloris.py checks them end to end.
 """
 

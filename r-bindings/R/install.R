@@ -6,8 +6,9 @@
 #'
 #' Makes the virtualenv `envname` (default `r-hubfn`, which hubfn uses when neither `RETICULATE_PYTHON`
 #' nor `HUBFN_PYTHON` is set) and installs into it the hubfn Python package this R package was built
-#' with, `numpy<2` (reticulate 1.28 cannot convert NumPy 2 arrays) and `extra_packages`. TensorFlow and
-#' hubfn's other dependencies come from the package index (PyPI).
+#' with and `extra_packages`, under the pins R needs (the pip constraints file `python/constraints.txt` in
+#' this package: `numpy<2`, since reticulate 1.28 cannot convert NumPy 2 arrays). TensorFlow and hubfn's
+#' other dependencies come from the package index (PyPI).
 #'
 #' The Python that makes the virtualenv is checked, not trusted: Python 3.10 or newer with working `ssl`
 #' (for pip) and `venv`, as seen from this R session. Candidates: `python`, else `HUBFN_PYTHON`, `python3`
@@ -59,9 +60,11 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
     created <- TRUE
     run(py, c("-m", "venv", shQuote(path)), paste0("Making the virtualenv ", path, " with ", py))
   }
+  constraints <- .r_constraints(fail)
   run(vpy, c("-m", "pip", "install", "--disable-pip-version-check", "--no-input", pip_options,
-             shQuote(c("numpy<2", src$requirement, extra_packages))),
-      paste0("pip install ", paste(c("numpy<2", src$label, extra_packages), collapse = " ")))
+             "-c", shQuote(constraints), shQuote(c(src$requirement, extra_packages))),
+      paste0("pip install ", paste(c(src$label, extra_packages), collapse = " "),
+             " (pins: ", paste(.constraint_lines(constraints), collapse = ", "), ")"))
   version <- suppressWarnings(system2(vpy, c("-c", shQuote("import hubfn, numpy; print(hubfn.__version__)")),
                                       stdout = TRUE, stderr = FALSE))
   if (!length(version) || !is.null(attr(version, "status"))) {
@@ -72,6 +75,19 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   message(sprintf("hubfn %s installed in %s (made with %s, %.0f s). Restart R to use it.", version[[1]], path, py,
                   as.numeric(difftime(Sys.time(), start, units = "secs"))))
   invisible(vpy)
+}
+
+# The pip constraints file of R's virtualenv (inst/python/constraints.txt; scripts/setup.sh passes the
+# same file for the repository's .venv-r): one home for the pins R needs.
+.r_constraints <- function(fail = stop) {
+  path <- system.file("python", "constraints.txt", package = "hubfn")
+  if (!nzchar(path)) fail("This build of the hubfn R package lacks python/constraints.txt; reinstall it.")
+  path
+}
+
+.constraint_lines <- function(path) {
+  lines <- trimws(sub("#.*$", "", readLines(path, warn = FALSE)))
+  lines[nzchar(lines)]
 }
 
 # What pip installs as hubfn: list(requirement, label, cleanup = a temporary copy to remove).
