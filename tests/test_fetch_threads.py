@@ -1,4 +1,4 @@
-"""The stages of a fetch in threads (hubfn.fetch.prefetch): download -> gunzip -> tar/writes.
+"""The stages of a fetch in threads (hubfn.fetch.store.prefetch): download -> gunzip -> tar/writes.
 
 Errors of any stage reach the caller as they are, and a stage that ends early stops the stages before
 it at once, leaving no thread behind (nothing here is timed: the joins only bound a hang).
@@ -13,7 +13,7 @@ import pytest
 from isal import igzip
 
 from hubfn import errors
-from hubfn.fetch import extract, prefetch
+from hubfn.fetch.store import extract, prefetch
 from hubfn.settings import Settings
 
 URL = "http://127.0.0.1/threads.tar.gz"
