@@ -33,7 +33,7 @@ unless token_over_http.
 
 No TensorFlow import here (see hubfn.fetch).
 
-The modules: handle (ModelRef, parse, is_page: cheap, imported by the resolvers), api (the endpoint's
-URLs, credentials, the latest version, Kaggle's words for refusals), latest (the record), locate (the
-locator: handle -> Location).
+The modules: handle (ModelRef with the API's URLs, parse, is_page: cheap, imported by the resolvers), api
+(credentials, the latest version through hubfn.fetch.transport.http, Kaggle's words for refusals), latest
+(the record), locate (the locator: handle -> Location).
 """
