@@ -33,8 +33,8 @@ On a server that accepts connections and never answers, or answers the headers a
 takes (R + 1) * T + w(1) + ... + w(R); on one that answers 503 forever, w(1) + ... + w(R) and R + 1 quick
 requests (tests/test_fetch_budget.py). Not in the budget: a server that trickles a byte before each read
 timeout (progressing, as far as any client can tell); the Kaggle API's question for a latest version
-(hubfn.fetch.sources.kaggle: one request under the same per-request policy, before the download); and the wait
-for another process's download of the same module (which has its own budget).
+(hubfn.fetch.sources.kaggle: one request through the same GET, under a budget of its own, before the
+download); and the wait for another process's download of the same module (which has its own budget).
 """
 
 import time
