@@ -14,7 +14,7 @@ taken inside it around the call only (interpreter and TensorFlow start-up exclud
   load:  hubfn.hub_load(url)     vs tensorflow_hub.load(url)      (download + TF load)
   floor: isal decoding the same archive from memory, in 1 MiB pieces, on one core, nothing else: no
          fetch that decodes one gzip stream on one core can be faster (a hubfn pack archive's blocks
-         are inflated on several cores, hubfn.fetch.blocks, so its fetch may beat it)
+         are inflated on several cores, hubfn.fetch.store.blocks, so its fetch may beat it)
 Rounds interleave every kind and archive, so a busy moment (other jobs on the machine) hits all of
 them; medians are printed with every round, and the load average before and after. Ratios are
 hubfn / tensorflow_hub (lower is better; targets: fetch <= 0.45, load <= 0.6). Then the peak RSS of a
@@ -30,7 +30,7 @@ isal (hubfn's), zlib-ng and zlib, and rapidgzip (parallel) twice: reading the fi
 which it needs to seek in (no download gives it that: an upper bound), and reading a pipe as a download
 arrives, with its peak RSS. A decoder that is not installed is skipped with the command to install it.
 
---hashes: throughput of candidate content hashes for the manifest (hubfn.fetch.digest) over 64 MiB of
+--hashes: throughput of candidate content hashes for the manifest (hubfn.fetch.store.digest) over 64 MiB of
 random bytes in 1 MiB pieces, beside isal's gunzip of the same bytes, which the hash runs next to.
 """
 
@@ -77,7 +77,7 @@ elif kind == "tfhub_resolve":
     lib.resolve(url)
 elif kind == "tfhub_load":
     lib.load(url)
-elif kind == "floor":  # as hubfn.fetch.archive decodes: 1 MiB in, at most 1 MiB out per call
+elif kind == "floor":  # as hubfn.fetch.store.archive decodes: 1 MiB in, at most 1 MiB out per call
     d = isal_zlib.decompressobj(wbits=31)
     for i in range(0, len(data), 1 << 20):
         piece = data[i:i + (1 << 20)]
@@ -94,8 +94,9 @@ PROFILE_CHILD = r"""
 import collections, json, os, queue, sys, threading, time, types
 url = sys.argv[1]
 import urllib3.response
-import hubfn, hubfn.fetch.cache as cache
-from hubfn.fetch import archive, digest, download, prefetch
+import hubfn, hubfn.fetch.cache
+from hubfn.fetch.store import archive, digest, install, prefetch
+from hubfn.fetch.transport import download
 spent, calls, threads = collections.defaultdict(float), collections.Counter(), {}
 
 def timed(stage, fn):
@@ -142,7 +143,7 @@ class Hasher:
     def hexdigest(self):
         return self.h.hexdigest()
 digest.new = Hasher
-cache._install = timed("install (rename, manifest)", cache._install)
+install.install = timed("install (rename, manifest)", install.install)
 
 t, c = time.perf_counter(), time.thread_time()
 hubfn.hub_resolve(url)
@@ -314,7 +315,7 @@ def rss(field):
     for line in open("/proc/self/status"):
         if line.startswith(field):
             return int(line.split()[1]) * 1024
-def stream(make):  # 1 MiB pieces in, at most 1 MiB out per call, as hubfn.fetch.archive does
+def stream(make):  # 1 MiB pieces in, at most 1 MiB out per call, as hubfn.fetch.store.archive does
     d, n = make(), 0
     with open(path, "rb", buffering=0) as f:
         for piece in iter(lambda: f.read(1 << 20), b""):
@@ -409,7 +410,7 @@ def bench_hashes(mib=64, repeat=5):
     import xxhash
     from isal import igzip, isal_zlib
 
-    from hubfn.fetch import digest
+    from hubfn.fetch.store import digest
 
     data = os.urandom(mib << 20)
     pieces = [memoryview(data)[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)]

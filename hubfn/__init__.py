@@ -12,8 +12,8 @@ _PUBLIC = {
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
     "pack_module": "publish.pack", "serve_modules": "publish.serve", "make_app": "publish.serve",
     "hub_layer": "tune.keras_layer", "HubLayer": "tune.keras_layer",
-    "cache_dir": "fetch.cache", "cache_list": "fetch.cache", "cache_verify": "fetch.cache",
-    "cache_remove": "fetch.cache",
+    "cache_dir": "fetch.manage", "cache_list": "fetch.manage", "cache_verify": "fetch.manage",
+    "cache_remove": "fetch.manage",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -3,21 +3,20 @@
 A handle is kept exactly as given (a str; os.PathLike is turned into its str path) because the cache
 key is `sha1(handle)` of that very string, shared with the tensorflow_hub package.
 
-Kaggle Models are named `kaggle:owner/model/framework/variation[/version]`, or by their page URL on
-Kaggle's site; telling them apart is cheap and imports nothing of the download stack (resolvers ask
-every handle), the rest is hubfn.fetch.kaggle's.
+Kaggle Models are named `kaggle:owner/model/framework/variation[/version]` (the KAGGLE kind here), or by
+their page URL on Kaggle's site, which is an http(s) URL here; everything else about them (which URLs are
+model pages, the parts of a handle) is hubfn.fetch.sources.kaggle's.
 """
 
 import os
 import urllib.parse
 
 from . import errors
-from .settings import host_key
 
 LOCAL = "local"
 FILE_URL = "file"
 HTTP = "http"
-KAGGLE = "kaggle"  # kaggle:owner/model/framework/variation[/version] (hubfn.fetch.kaggle)
+KAGGLE = "kaggle"  # kaggle:owner/model/framework/variation[/version] (hubfn.fetch.sources.kaggle)
 OTHER = "other"  # a URL of a scheme hubfn's own resolvers do not know; a custom resolver may
 
 KAGGLE_PREFIX = "kaggle:"
@@ -42,7 +41,7 @@ def handle_kind(handle: str) -> str:
     """LOCAL, FILE_URL, HTTP, KAGGLE (a `kaggle:` handle), or OTHER for a URL of any other scheme.
 
     A Kaggle model page URL is HTTP here: whether a URL is one depends on the configured Kaggle site
-    (is_kaggle_page), which resolvers ask separately.
+    (hubfn.fetch.sources.kaggle.handle.is_page), which resolvers ask separately.
     """
     if handle[:len(KAGGLE_PREFIX)].lower() == KAGGLE_PREFIX:
         return KAGGLE
@@ -55,30 +54,6 @@ def handle_kind(handle: str) -> str:
     if "://" in handle and len(scheme) > 1:
         return OTHER
     return LOCAL
-
-
-def kaggle_site_hosts(endpoint: str) -> frozenset:
-    """The hosts (host_key form) whose /models/ pages are Kaggle models: the endpoint's, with and
-    without "www." (kaggle.com and www.kaggle.com serve the same pages)."""
-    host = host_key(endpoint)
-    bare = host[4:] if host.startswith("www.") else host
-    return frozenset({host, bare, "www." + bare})
-
-
-def is_kaggle_page(handle: str, endpoint: str) -> bool:
-    """Whether `handle` is a URL below /models/ on Kaggle's site, `endpoint` (Settings.kaggle_endpoint; see
-    kaggle_site_hosts). Malformed ones count too, so that hubfn.fetch.kaggle says what form it expects
-    instead of downloading a web page."""
-    if handle_kind(handle) != HTTP:
-        return False
-    parts = urllib.parse.urlsplit(handle)
-    if not parts.path.startswith("/models/"):
-        return False
-    hosts = kaggle_site_hosts(endpoint)
-    try:
-        return host_key(handle) in hosts
-    except errors.HandleError:  # a port that is not a number: the http resolver says so
-        return False
 
 
 def file_url_to_path(handle: str) -> str:

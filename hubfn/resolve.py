@@ -57,36 +57,41 @@ class FileUrlResolver(_OneKind):
 class KaggleResolver(_OneKind):
     """A Kaggle model: `kaggle:owner/model/framework/variation[/version]`, or its page URL on Kaggle's site
     (https://www.kaggle.com/models/..., or the host of KAGGLE_API_ENDPOINT). Downloaded through Kaggle's
-    API into the shared cache; without a version, the latest (see hubfn.fetch.kaggle)."""
+    API into the shared cache; without a version, the latest (see hubfn.fetch.sources.kaggle)."""
 
     kind: str = "a Kaggle model (kaggle:owner/model/framework/variation[/version], or its kaggle.com/models URL)"
     handle_kind = handles.KAGGLE
 
     def supports(self, handle: str, settings: Settings) -> bool:
         # Page URLs are http(s) URLs too: this resolver comes before HttpResolver to take them.
-        return (_OneKind.supports(self, handle, settings)
-                or handles.is_kaggle_page(handle, settings.kaggle_endpoint))
+        if _OneKind.supports(self, handle, settings):
+            return True
+        from .fetch.sources.kaggle.handle import is_page  # cheap: nothing of the download stack
+
+        return is_page(handle, settings.kaggle_endpoint)
 
     def resolve(self, handle: str, settings: Settings) -> str:
-        from .fetch import kaggle  # the download stack is only imported when a Kaggle model is used
+        # The download stack is only imported when a Kaggle model is used.
+        from .fetch.cache import fetch_to_cache
+        from .fetch.sources.kaggle.locate import locate
 
-        return kaggle.fetch(handle, settings)
+        return fetch_to_cache(locate(handle, settings), settings)
 
 
 @attrs.frozen
 class HttpResolver(_OneKind):
-    """An http(s) URL: downloaded once into the shared cache (see hubfn.fetch.cache)."""
+    """An http(s) URL: downloaded once into the shared cache, through TF Hub's protocol or, for a URL of a
+    .tar.gz, as is (hubfn.fetch.sources, hubfn.fetch.cache)."""
 
     kind: str = "an http(s):// URL"
     handle_kind = handles.HTTP
 
     def resolve(self, handle: str, settings: Settings) -> str:
-        from .fetch import cache  # the download stack is only imported when a URL is used
-        from .settings import host_key
+        # The download stack is only imported when a URL is used.
+        from .fetch.cache import fetch_to_cache
+        from .fetch.sources import locate_url
 
-        # token= of the call belongs to the host the handle names (not to where it redirects).
-        extra = ((host_key(handle), f"Bearer {settings.handle_token}"),) if settings.handle_token else ()
-        return cache.fetch_to_cache(handle, settings, extra_auth=extra)
+        return fetch_to_cache(locate_url(handle, settings), settings)
 
 
 DEFAULT_RESOLVERS = (LocalResolver(), FileUrlResolver(), KaggleResolver(), HttpResolver())

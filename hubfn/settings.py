@@ -151,7 +151,7 @@ TABLE = (
     Setting("retry.read_timeout", "HUBFN_READ_TIMEOUT", _read_float, 60.0,
             "seconds without a byte before a read gives up", "timeout="),
     Setting("retry.retries", "HUBFN_RETRIES", _read_int, 4,
-            "retries per request, and more attempts per download (hubfn.fetch.retry)"),
+            "retries per request, and more attempts per download (hubfn.fetch.transport.retry)"),
     Setting("retry.backoff", "HUBFN_BACKOFF", _read_float, 1.0,
             "seconds before the first retry, doubled before each next one (at most 30)"),
     Setting("retry.max_retry_after", "HUBFN_MAX_RETRY_AFTER", _read_float, 120.0,
@@ -301,7 +301,7 @@ MAX_WAIT = 30.0  # the longest wait between two attempts
 
 @attrs.frozen
 class RetryPolicy:
-    """How hard a fetch tries (hubfn.fetch.retry applies it): counts, waits, timeouts and the worst case."""
+    """How hard a fetch tries (hubfn.fetch.transport.retry applies it): counts, waits, timeouts and the worst case."""
 
     retries: int = attrs.field(default=_default("retry.retries"), validator=_not_negative)
     backoff: float = attrs.field(default=_default("retry.backoff"), validator=_not_negative)
@@ -322,7 +322,7 @@ class RetryPolicy:
 
 @attrs.frozen
 class ArchiveLimits:
-    """What an archive may unpack to (hubfn.fetch.archive and extract check them)."""
+    """What an archive may unpack to (hubfn.fetch.store.archive and extract check them)."""
 
     max_bytes: int = attrs.field(default=_default("limits.max_bytes"), validator=_positive)
     max_files: int = attrs.field(default=_default("limits.max_files"), validator=_positive)

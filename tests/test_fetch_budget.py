@@ -1,4 +1,4 @@
-"""The worst case of a download on a dead server (issue 19, acceptance 3): stated by hubfn.fetch.retry as
+"""The worst case of a download on a dead server (issue 19, acceptance 3): stated by hubfn.fetch.transport.retry as
 
     worst_case_seconds = (R + 1) * (C + T) + w(1) + ... + w(R)
 
@@ -22,7 +22,7 @@ import pytest
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch import retry
+from hubfn.fetch.transport import retry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARGIN = 0.6  # seconds: a busy machine's scheduling, TLS-free connect, and the test's own bookkeeping

@@ -14,7 +14,7 @@ import pytest
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch.cache import Paths
+from hubfn.fetch.store.layout import Paths
 
 MiB = 1 << 20
 

@@ -19,7 +19,7 @@ import pytest
 import tarcraft
 import hubfn
 from hubfn import errors
-from hubfn.fetch import digest, extract
+from hubfn.fetch.store import digest, extract
 from hubfn.settings import Settings
 
 CASES = 4000

@@ -7,8 +7,8 @@ import pytest
 
 import hubfn
 from hubfn.cli import main
-from hubfn.fetch import digest
-from hubfn.fetch.cache import Paths
+from hubfn.fetch.store import digest
+from hubfn.fetch.store.layout import Paths
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import pytest
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch.cache import Paths
+from hubfn.fetch.store.layout import Paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOISE = "assets/noise.bin"

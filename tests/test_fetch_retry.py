@@ -1,4 +1,4 @@
-"""Retries (hubfn.fetch.retry, a urllib3 Retry on the session): backoff kept for server errors, a time
+"""Retries (hubfn.fetch.transport.retry, a urllib3 Retry on the session): backoff kept for server errors, a time
 budget for refused connections, Retry-After forms. Real servers and closed ports on 127.0.0.1. (The
 download's overall worst case: test_fetch_budget.py.)"""
 
@@ -7,8 +7,8 @@ import pytest
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch import http, retry
-from hubfn.settings import RetryPolicy
+from hubfn.fetch.transport import retry
+from hubfn.settings import RetryPolicy, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +54,11 @@ def test_retry_after_forms():
     import email.utils
     import time
 
-    settings = http.Settings(cache_dir="/unused", retry=RetryPolicy(connect_timeout=1, read_timeout=1, retries=3,
+    settings = Settings(cache_dir="/unused", retry=RetryPolicy(connect_timeout=1, read_timeout=1, retries=3,
                                                                     backoff=0.5, max_retry_after=10))
-    policy = http.policy(settings)
+    policy = retry.request_retry(settings.retry)
     assert policy.parse_retry_after("7") == 7.0
-    assert 55 < http.policy(http.Settings.from_env()).parse_retry_after(
+    assert 55 < retry.request_retry(Settings.from_env().retry).parse_retry_after(
         email.utils.formatdate(time.time() + 60, usegmt=True)) <= 60
     assert policy.parse_retry_after("soon") is None
     assert policy.parse_retry_after("3600") == 10, "capped at HUBFN_MAX_RETRY_AFTER"

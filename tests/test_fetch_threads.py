@@ -1,4 +1,4 @@
-"""The stages of a fetch in threads (hubfn.fetch.prefetch): download -> gunzip -> tar/writes.
+"""The stages of a fetch in threads (hubfn.fetch.store.prefetch): download -> gunzip -> tar/writes.
 
 Errors of any stage reach the caller as they are, and a stage that ends early stops the stages before
 it at once, leaving no thread behind (nothing here is timed: the joins only bound a hang).
@@ -14,7 +14,7 @@ import pytest
 from isal import igzip
 
 from hubfn import errors
-from hubfn.fetch import extract, prefetch
+from hubfn.fetch.store import extract, prefetch
 from hubfn.settings import Settings
 
 URL = "http://127.0.0.1/threads.tar.gz"
@@ -61,7 +61,7 @@ def test_closing_a_feed_whose_end_was_taken_leaves_its_source_usable():
     hubfn.fetch.cache begins the next attempt with the same Source. Closing the finished feed while its
     thread is still closing the source must not stop that source: its next attempt would then end at its
     first byte with a bare download.Stopped instead of a download or a clear error."""
-    from hubfn.fetch import download
+    from hubfn.fetch.transport import download
 
     stopped = []
 

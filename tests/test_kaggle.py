@@ -11,7 +11,7 @@ import pytest
 
 import hubfn
 from hubfn import errors, examples
-from hubfn.fetch import auth
+from hubfn.fetch.transport import auth
 from hubfn.resolve import DEFAULT_RESOLVERS, HttpResolver, KaggleResolver
 from hubfn.settings import Settings
 import servers

@@ -170,6 +170,74 @@ def test_fetch_and_publish_do_not_import_the_core_loaders():
             assert not bad, f"{mod} imports {bad}"
 
 
+# fetch/ in three one-way layers (README, Layout). At the bottom, independent of each other: transport/
+# (the one budgeted GET, the resumable download) and store/ (the cache on disk). Above both: sources/, the
+# per-source locators, which may use transport and store but not each other (each may use the Location
+# they all return, sources/location.py; the sources package itself picks between them). At the top:
+# cache.py (the one fetch-to-cache), manage.py and cli.py, which may use everything. Nothing imports
+# upward or sideways, lazily or not.
+def _fetch_group(mod):
+    """The layer of a module of hubfn.fetch: "transport", "store", "sources" (the package), "sources.X" (one
+    locator, or the shared location), or "top"."""
+    parts = mod.split(".")[2:]
+    if parts and parts[0] in ("transport", "store"):
+        return parts[0]
+    if parts and parts[0] == "sources":
+        return "sources" if len(parts) == 1 else "sources." + parts[1]
+    return "top"
+
+
+def _fetch_may_import(src, dst):
+    if src == dst or src == "top":
+        return True
+    if src in ("transport", "store"):
+        return False  # each other, or anything above
+    if src.startswith("sources"):
+        return dst in ("transport", "store", "sources.location") or (src == "sources" and dst.startswith("sources."))
+    return False
+
+
+def _fetch_layer_violations(graph):
+    return sorted(f"{mod} ({_fetch_group(mod)}) imports {dep} ({_fetch_group(dep)})"
+                  for mod, deps in graph.items() if mod.startswith("hubfn.fetch")
+                  for dep in deps if dep.startswith("hubfn.fetch")
+                  and not _fetch_may_import(_fetch_group(mod), _fetch_group(dep)))
+
+
+def test_fetch_layers_import_only_downward():
+    graph = _module_imports()
+    groups = {_fetch_group(m) for m in graph if m.startswith("hubfn.fetch")}
+    assert {"transport", "store", "sources", "sources.kaggle", "sources.tfhub", "sources.archive_url", "top"} <= groups
+    assert "hubfn.fetch.transport" in graph["hubfn.fetch.sources.kaggle.api"], "Kaggle's API GETs through the transport"
+    bad = _fetch_layer_violations(graph)
+    assert not bad, "fetch/ layers import only downward: " + "; ".join(bad)
+
+
+def test_the_fetch_layer_check_can_fail():
+    # The check itself, on made-up graphs: every kind of wrong import is found, lazy or not (the graph
+    # counts imports inside functions, see test_the_cycle_check_sees_lazy_imports).
+    ok = {"hubfn.fetch.cache": {"hubfn.fetch.store.layout", "hubfn.fetch.transport.download", "hubfn.fetch.sources.location"},
+          "hubfn.fetch.sources.kaggle.api": {"hubfn.fetch.transport", "hubfn.fetch.sources.kaggle.handle"},
+          "hubfn.fetch.sources.kaggle.latest": {"hubfn.fetch.store.layout"},
+          "hubfn.fetch.sources.tfhub": {"hubfn.fetch.sources.location"},
+          "hubfn.fetch.sources": {"hubfn.fetch.sources.tfhub", "hubfn.fetch.sources.archive_url"},
+          "hubfn.fetch.transport.download": {"hubfn.fetch.transport.ranged", "hubfn.errors"},
+          "hubfn.fetch.store.manifest": {"hubfn.fetch.store.digest", "hubfn.util.fs"}}
+    assert _fetch_layer_violations(ok) == []
+    wrong = [("hubfn.fetch.transport.download", "hubfn.fetch.store.layout"),  # sideways, bottom
+             ("hubfn.fetch.store.manifest", "hubfn.fetch.transport"),  # sideways, bottom
+             ("hubfn.fetch.store.extract", "hubfn.fetch.cache"),  # upward
+             ("hubfn.fetch.transport.http", "hubfn.fetch.sources.kaggle.api"),  # upward
+             ("hubfn.fetch.sources.kaggle.locate", "hubfn.fetch.cache"),  # upward
+             ("hubfn.fetch.sources.tfhub", "hubfn.fetch.sources.archive_url"),  # sideways, one locator to another
+             ("hubfn.fetch.sources.location", "hubfn.fetch.sources.kaggle.api")]  # the shared value to a locator
+    for mod, dep in wrong:
+        graph = {m: set(d) for m, d in ok.items()}
+        graph.setdefault(mod, set()).add(dep)
+        assert _fetch_layer_violations(graph) == [
+            f"{mod} ({_fetch_group(mod)}) imports {dep} ({_fetch_group(dep)})"], (mod, dep)
+
+
 def test_only_the_settings_table_reads_the_environment():
     # Every setting is a row of hubfn.settings.TABLE, read once per call at the public function's door;
     # nothing else in hubfn reads os.environ (os.environ.get, os.getenv, os.environ[...]).

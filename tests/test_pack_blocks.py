@@ -1,4 +1,4 @@
-"""hubfn pack's block index (hubfn.util.gzindex) and the parallel inflate that reads it (hubfn.fetch.blocks).
+"""hubfn pack's block index (hubfn.util.gzindex) and the parallel inflate that reads it (hubfn.fetch.store.blocks).
 
 A packed archive must stay an ordinary gzip for every other reader (gzip, tar, Python's tarfile in
 stream mode as tensorflow_hub reads it), and hubfn must read it on one core or several with every
@@ -17,7 +17,7 @@ import pytest
 
 import hubfn
 from hubfn import errors
-from hubfn.fetch import archive, blocks, extract
+from hubfn.fetch.store import archive, blocks, extract
 from hubfn.publish.pack import pack_module
 from hubfn.settings import Settings
 from hubfn.util import gzindex

@@ -17,7 +17,9 @@ import pytest
 import hubfn
 import servers
 from hubfn import errors
-from hubfn.fetch import http
+from hubfn.fetch import sources
+from hubfn.fetch.transport import auth
+from hubfn.settings import Settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OBJECT = "google-{}-tensorFlow2-{}-1.tar.gz"
@@ -295,7 +297,7 @@ def test_tokens_per_host_from_the_environment_and_netrc(sim, fresh, cache_dir, m
     monkeypatch.setenv("NETRC", str(netrc))
     mark = len(sim.log("storage"))
     hubfn.hub_resolve(f"{sim.urls['hub']}/google/fruit/1", cache_dir=tmp_path / "c2")
-    assert _authorizations(sim.log("storage")[mark:]) == [http.auth.basic("reader", "pw-storage")]
+    assert _authorizations(sim.log("storage")[mark:]) == [auth.basic("reader", "pw-storage")]
     assert _authorizations(_since(sim, fresh, "site")) == [None, None]
 
 
@@ -322,13 +324,13 @@ def test_per_call_cache_offline_and_timeout(sim, fresh, cache_dir, tmp_path):
 
 
 def test_load_format_and_china_mirror(monkeypatch):
-    assert http.download_url("https://hub.tensorflow.google.cn/google/nnlm-en-dim50/2", http.Settings()) == \
+    assert sources.download_url("https://hub.tensorflow.google.cn/google/nnlm-en-dim50/2", Settings()) == \
         "https://gcs.tensorflow.google.cn/tfhub-modules/google/nnlm-en-dim50/2.tar.gz"
     monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "UNCOMPRESSED")
     with pytest.raises(errors.UnsupportedHandleError, match="UNCOMPRESSED.*unset TFHUB_MODEL_LOAD_FORMAT"):
-        http.download_url("https://tfhub.dev/google/x/1", http.Settings.from_env())
+        sources.download_url("https://tfhub.dev/google/x/1", Settings.from_env())
     monkeypatch.setenv("TFHUB_MODEL_LOAD_FORMAT", "COMPRESSED")
-    assert http.download_url("https://tfhub.dev/google/x/1", http.Settings.from_env()).endswith("?tf-hub-format=compressed")
+    assert sources.download_url("https://tfhub.dev/google/x/1", Settings.from_env()).endswith("?tf-hub-format=compressed")
 
 
 def test_hub_layer_takes_the_call_settings_and_keeps_the_token_out_of_its_config(sim, fresh, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 import hubfn
 from hubfn import errors, examples
-from hubfn.fetch import cache
+from hubfn.fetch import manage
 from hubfn.cli import main
 
 
@@ -42,7 +42,7 @@ def test_default_cache_dir_is_under_the_system_temp(monkeypatch):
     import tempfile
 
     monkeypatch.delenv("TFHUB_CACHE_DIR")
-    assert cache.cache_dir() == os.path.join(tempfile.gettempdir(), "tfhub_modules")
+    assert manage.cache_dir() == os.path.join(tempfile.gettempdir(), "tfhub_modules")
 
 
 def test_entries_are_shared_with_tensorflow_hub_both_ways(server, fruit_tgz, cache_dir):

@@ -7,10 +7,11 @@ import pytest
 
 import hubfn
 from hubfn import errors, examples
-from hubfn.fetch import http
+from hubfn.fetch import sources
+from hubfn.settings import Settings
 import servers
 
-DEFAULTS = http.Settings()  # the defaults: TFHUB_MODEL_LOAD_FORMAT unset
+DEFAULTS = Settings()  # the defaults: TFHUB_MODEL_LOAD_FORMAT unset
 
 
 @pytest.fixture(scope="module")
@@ -30,23 +31,23 @@ def entries(cache_dir):
 
 
 def test_download_url_adds_the_format_parameter():
-    assert http.download_url("https://h.org/m/1", DEFAULTS) == "https://h.org/m/1?tf-hub-format=compressed"
-    assert http.download_url("https://h.org/m/1?a=b", DEFAULTS) == "https://h.org/m/1?a=b&tf-hub-format=compressed"
-    assert http.download_url("https://h.org/m/1?tf-hub-format=uncompressed", DEFAULTS) == \
+    assert sources.download_url("https://h.org/m/1", DEFAULTS) == "https://h.org/m/1?tf-hub-format=compressed"
+    assert sources.download_url("https://h.org/m/1?a=b", DEFAULTS) == "https://h.org/m/1?a=b&tf-hub-format=compressed"
+    assert sources.download_url("https://h.org/m/1?tf-hub-format=uncompressed", DEFAULTS) == \
         "https://h.org/m/1?tf-hub-format=uncompressed"
     for url in ("https://h.org/m.tar.gz", "https://h.org/m.tgz?x=1", "http://h.org/m.tar"):
-        assert http.download_url(url, DEFAULTS) == url
+        assert sources.download_url(url, DEFAULTS) == url
 
 
 def test_download_url_keeps_the_query_byte_for_byte():
-    assert http.download_url("https://h.org/m/1?flag&x=a%20b", DEFAULTS) == \
+    assert sources.download_url("https://h.org/m/1?flag&x=a%20b", DEFAULTS) == \
         "https://h.org/m/1?flag&x=a%20b&tf-hub-format=compressed"
-    assert http.download_url("https://h.org/m/1?x=a+b;y=%2F", DEFAULTS) == \
+    assert sources.download_url("https://h.org/m/1?x=a+b;y=%2F", DEFAULTS) == \
         "https://h.org/m/1?x=a+b;y=%2F&tf-hub-format=compressed"
-    assert http.download_url("https://h.org/m/1?", DEFAULTS) == "https://h.org/m/1?tf-hub-format=compressed"
-    assert http.download_url("https://h.org/m/1?flag&tf-hub-format=compressed,x", DEFAULTS) == \
+    assert sources.download_url("https://h.org/m/1?", DEFAULTS) == "https://h.org/m/1?tf-hub-format=compressed"
+    assert sources.download_url("https://h.org/m/1?flag&tf-hub-format=compressed,x", DEFAULTS) == \
         "https://h.org/m/1?flag&tf-hub-format=compressed,x"
-    assert http.download_url("https://h.org/m/1?flag&tf-hub-format", DEFAULTS) == "https://h.org/m/1?flag&tf-hub-format"
+    assert sources.download_url("https://h.org/m/1?flag&tf-hub-format", DEFAULTS) == "https://h.org/m/1?flag&tf-hub-format"
 
 
 def check_fruit(module):

@@ -82,7 +82,7 @@ def wait_for_partial(partial, at_least, proc, timeout=30):
 
 def test_kill_9_mid_download_next_loader_resumes(server, padded_tgz, env, cache_dir):
     """Acceptance 4: the lock of a killed loader holds nobody up; the next one resumes with Range."""
-    from hubfn.fetch.cache import Paths
+    from hubfn.fetch.store.layout import Paths
 
     url = server.add("/procs/killed.tar.gz", body=padded_tgz, rate=2e6)
     paths = Paths.for_handle(url, root=str(cache_dir))
@@ -107,7 +107,7 @@ def test_kill_9_mid_download_next_loader_resumes(server, padded_tgz, env, cache_
 
 def test_killed_leader_is_replaced_by_a_waiting_process(server, padded_tgz, env, cache_dir):
     """Three loaders; the one downloading is killed; another takes over from its bytes; all succeed."""
-    from hubfn.fetch.cache import Paths
+    from hubfn.fetch.store.layout import Paths
 
     url = server.add("/procs/relay.tar.gz", body=padded_tgz, rate=2e6)
     paths = Paths.for_handle(url, root=str(cache_dir))

@@ -240,9 +240,9 @@ def test_call_is_listed_everywhere(image_feature_vector_dir, bert_preprocessor_d
 
 
 def test_tfhub_cache_dir_as_file_url(tmp_path, monkeypatch):
-    from hubfn.fetch import cache
+    from hubfn.fetch import manage
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TFHUB_CACHE_DIR", (tmp_path / "hubcache").as_uri())
-    assert str(cache.cache_dir()) == str(tmp_path / "hubcache")
+    assert str(manage.cache_dir()) == str(tmp_path / "hubcache")
     assert not (tmp_path / "file:").exists()

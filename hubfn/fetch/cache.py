@@ -1,36 +1,58 @@
-"""The module cache, shared with the tensorflow_hub package: fetch an http(s) handle into its entry.
+"""The one fetch into the cache, for every source: a Location -> a checked module directory.
 
-The layout of the cache is described (and its paths computed) in hubfn.fetch.layout; listing, verifying
-and removing entries live in hubfn.fetch.manage. Their public names are importable from here too.
+A locator (hubfn.fetch.sources: TF Hub's protocol, a plain archive URL, Kaggle Models) says what to fetch:
+the cache key, the URL, the credentials of the hosts it speaks for. `fetch_to_cache` does the rest, the
+same way for all of them:
+    the entry whole already?   the manifest's cheap check (hubfn.fetch.store.manifest); offline stops here
+    lock                       one download per entry across processes (hubfn.fetch.store.lock)
+    download                   resumable, budgeted, in a thread of its own (hubfn.fetch.transport.download)
+    extract                    gunzip and tar into a temporary sibling, refusing anything unsafe
+                               (hubfn.fetch.store.extract)
+    install                    checked, renamed into place, manifest recorded (hubfn.fetch.store.install)
+The layout of the cache is hubfn.fetch.store.layout's; listing, verifying and removing entries are
+hubfn.fetch.manage's.
 
-No TensorFlow import here or below (see hubfn.fetch.http).
+No TensorFlow import here or below (see hubfn.fetch).
 """
 
-import datetime
 import logging
 import os
 import shutil
-import socket
 import uuid
 import warnings
 
 from .. import errors
 from ..settings import Settings
 from ..util import fs
-from . import disk, download, extract, http, manifest, prefetch
-from .layout import Locked, Paths, cache_dir  # noqa: F401 - public names, re-exported
-from .manage import CacheEntry, cache_list, cache_remove, cache_verify  # noqa: F401 - public names
+from .sources.location import Location
+from .store import extract, install, manifest, prefetch
+from .store.layout import Paths
+from .store.lock import Locked
+from .transport import disk, download
 
 log = logging.getLogger("hubfn")
 
 
-def fetch_to_cache(handle: str, settings: Settings, url=None, extra_auth=()) -> str:
-    """The local directory of the http(s) module `handle`, downloading it once into the cache.
+def fetch_to_cache(location: Location, settings: Settings) -> str:
+    """The local directory of the module at `location` (from a locator), downloading it once into the cache.
 
-    settings: the call's settings. url: what to download (default: hubfn.fetch.http.download_url(handle));
-    the cache entry is always keyed by `handle` as given.
-    extra_auth: (host, Authorization) pairs for a resolver's own API host (hubfn.fetch.auth).
+    settings: the call's. The entry is keyed by location.key; location.url is what is downloaded, with
+    location.auth for the hosts the source speaks for. A failure is said in the source's words
+    (location.reword); location.fetched runs once the entry exists.
     """
+    try:
+        path = _entry(location.key, settings, location.url, tuple(location.auth))
+    except errors.HubError as e:
+        better = location.reword(e) if location.reword is not None else e
+        if better is e:
+            raise
+        raise better from None
+    if location.fetched is not None:
+        location.fetched(path)
+    return path
+
+
+def _entry(handle, settings, url, extra_auth):
     paths = Paths.for_handle(handle, settings.cache_dir)
     problem = manifest.check_entry(paths, handle)
     if problem is None:
@@ -52,7 +74,7 @@ def fetch_to_cache(handle: str, settings: Settings, url=None, extra_auth=()) -> 
                 return paths.entry
             if os.path.lexists(paths.entry):
                 fs.remove_tree(paths.entry)
-            _fetch_locked(handle, paths, settings, url or http.download_url(handle, settings), tuple(extra_auth))
+            _fetch_locked(handle, paths, settings, url, extra_auth)
     except OSError as e:
         if isinstance(e, errors.HubError):
             raise
@@ -68,26 +90,31 @@ def fetch_to_cache(handle: str, settings: Settings, url=None, extra_auth=()) -> 
 def _warn_damaged(handle, paths, problem):
     # Said once, as a warning (which Python prints to stderr, and callers can filter or turn into errors).
     warnings.warn(f"Cache entry {paths.entry} of {handle!r} is damaged ({problem}); downloading it again.",
-                  stacklevel=4)
+                  stacklevel=5)
+
+
+def _source(url, paths, settings, extra_auth, budget=None):
+    kw = {} if budget is None else {"budget": budget}
+    return download.Source(url, paths.partial, paths.partial_info, settings, extra_auth, **kw)
 
 
 def _fetch_locked(handle, paths, settings, url, extra_auth):
     for tmp in paths.tmp_dirs():  # left by a killed process; we hold the lock, so nobody uses them
         shutil.rmtree(tmp, ignore_errors=True)
-    source = download.Source(url, paths.partial, settings, extra_auth)
-    # Ends by a break or an error: each new start is one more attempt of source.budget (hubfn.fetch.retry),
-    # which refuses them once its count or its time is spent.
+    source = _source(url, paths, settings, extra_auth)
+    # Ends by a break or an error: each new start is one more attempt of source.budget
+    # (hubfn.fetch.transport.retry), which refuses them once its count or its time is spent.
     while True:
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
-        # Network reads and partial-file writes run in a thread, gzip decoding in another (hubfn.fetch.prefetch).
+        # Network reads and partial-file writes run in a thread, gzip decoding in another (hubfn.fetch.store.prefetch).
         feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
         try:
             try:
                 result = extract.extract(feed, tmp, url, settings, on_stop=feed.stop)
             finally:
                 feed.close()  # stops the producer now, not when the traceback is collected
-            _check_module(tmp, url)
+            install.check_module(tmp, url)
             break
         except download.Restart:  # counted (and waited for) by the budget when the body broke
             shutil.rmtree(tmp, ignore_errors=True)
@@ -102,13 +129,13 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
                 raise
             log.warning("Module URL %s: the archive made with bytes kept from an earlier attempt is damaged "
                         "(%s); downloading it again from the start.", url, e)
-            source = download.Source(url, paths.partial, settings, extra_auth, budget=source.budget)
+            source = _source(url, paths, settings, extra_auth, budget=source.budget)
         except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)  # the partial file stays for the next attempt
             if disk.is_full(e):  # unpacking filled the disk: the same clear error as before a download
                 raise disk.full_error(paths.root, url, source.total, _size_of(paths.partial)) from None
             raise
-    _install(handle, url, paths, tmp, result)
+    install.install(handle, url, paths, tmp, result)
     source.discard_partial()
 
 
@@ -117,37 +144,3 @@ def _size_of(path):
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _check_module(tmp, url):
-    if os.path.isfile(os.path.join(tmp, "saved_model.pb")):
-        return
-    names = os.listdir(tmp)
-    hint = ""
-    if len(names) == 1 and os.path.isfile(os.path.join(tmp, names[0], "saved_model.pb")):
-        hint = (f" It holds one directory {names[0]!r} with the module inside; the archive's root must "
-                "be the module directory itself.")
-    raise errors.NotAModuleError(f"Module URL {url}: the archive has no saved_model.pb at its root, so it is "
-                                 f"not a TF Hub module.{hint}")
-
-
-def _install(handle, url, paths, tmp, result):
-    """Move the checked directory into place; then record its manifest (a crash in between leaves an
-    entry without manifest, which is still checked like a tensorflow_hub entry)."""
-    fs.unlink_if_present(paths.manifest)
-    write_descriptor(handle, paths)
-    try:
-        os.rename(tmp, paths.entry)
-    except OSError:
-        # tensorflow_hub (which ignores our lock) finished first: use its entry, ours is the same module.
-        shutil.rmtree(tmp, ignore_errors=True)
-        log.info("Module %s was cached meanwhile by another program; using that copy.", handle)
-        return
-    manifest.write(paths, handle, url, result)
-
-
-def write_descriptor(handle, paths):
-    """`<hash>.descriptor.txt` in tensorflow_hub's words; informational, written atomically."""
-    text = (f"Module: {handle}\nDownload Time: {datetime.datetime.today()}\n"
-            f"Downloader Hostname: {socket.gethostname()} (PID:{os.getpid()})")
-    fs.write_text_atomically(paths.descriptor, text)

@@ -9,7 +9,7 @@
 
 from .. import errors
 from ..util import fs
-from . import cache
+from . import manage
 
 
 def _row(e):
@@ -20,15 +20,15 @@ def _row(e):
 
 def cmd_cache(args):
     if args.action == "list":
-        entries = cache.cache_list()
-        print(f"cache: {cache.cache_dir()}  ({len(entries)} entries)")
+        entries = manage.cache_list()
+        print(f"cache: {manage.cache_dir()}  ({len(entries)} entries)")
         for e in entries:
             print(_row(e))
         return 0
     if args.action == "verify":
-        entries = cache.cache_verify(args.handle, deep=args.deep)
+        entries = manage.cache_verify(args.handle, deep=args.deep)
         if args.handle and not entries:
-            raise errors.CacheError(f"{args.handle!r} is not in the cache {cache.cache_dir()}.")
+            raise errors.CacheError(f"{args.handle!r} is not in the cache {manage.cache_dir()}.")
         for e in entries:
             print(_row(e))
         bad = [e for e in entries if not e.verified]
@@ -40,9 +40,9 @@ def cmd_cache(args):
                                 "one entry, or --all alone to empty the cache.")
     if not args.all and not args.handle:
         raise errors.CacheError("hubfn cache remove: give a HANDLE, or --all to empty the cache.")
-    removed = cache.cache_remove(args.handle, all=args.all)
+    removed = manage.cache_remove(args.handle, all=args.all)
     if args.handle and not removed:
-        print(f"{args.handle} was not in the cache {cache.cache_dir()}.")
+        print(f"{args.handle} was not in the cache {manage.cache_dir()}.")
     for path in removed:
         print(f"removed {path}")
     return 0

@@ -1,4 +1,6 @@
-"""Managing the cache: list, verify (cheap or deep) and remove entries, hubfn's and tensorflow_hub's."""
+"""Managing the cache: where it is, and list, verify (cheap or deep) and remove entries, hubfn's and
+tensorflow_hub's. The public functions hubfn.cache_dir, cache_list, cache_verify and cache_remove are these.
+"""
 
 import datetime
 import os
@@ -7,8 +9,9 @@ import attrs
 
 from .. import errors
 from ..util import fs
-from . import download, manifest
-from .layout import HASH_RE, Locked, Paths, cache_dir as default_cache_dir
+from .store import manifest
+from .store.layout import HASH_RE, Paths, cache_dir  # cache_dir: public (hubfn.cache_dir)
+from .store.lock import Locked
 
 
 @attrs.frozen
@@ -88,7 +91,7 @@ def cache_remove(handle=None, all=False, cache_dir=None) -> list:  # noqa: A002 
         paths = Paths(root, key)
         with Locked(paths, key):
             for p in [paths.entry, paths.descriptor, paths.manifest, paths.scan, paths.partial,
-                      download.info_path(paths.partial), *paths.tmp_dirs()]:
+                      paths.partial_info, *paths.tmp_dirs()]:
                 if os.path.lexists(p):
                     fs.remove_tree(p)
                     if p == paths.entry:
@@ -98,7 +101,7 @@ def cache_remove(handle=None, all=False, cache_dir=None) -> list:  # noqa: A002 
 
 def _root(given):
     """The cache directory a call names (`cache_dir=`), else the default one."""
-    return default_cache_dir() if given is None else os.path.abspath(os.path.expanduser(os.fspath(given)))
+    return cache_dir() if given is None else os.path.abspath(os.path.expanduser(os.fspath(given)))
 
 
 def _listdir(root):

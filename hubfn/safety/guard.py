@@ -12,7 +12,7 @@ import os
 import threading
 
 from .. import errors
-from ..fetch import layout
+from ..fetch.store import layout
 from ..signatures import parse_saved_model
 from ..util import fs
 from .optable import SCAN_VERSION

@@ -7,6 +7,7 @@ into place (a rename within one directory is atomic on POSIX).
 """
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -94,6 +95,12 @@ def atomic_file(path: str, mode: str = "wb", encoding=None):
 def write_text_atomically(path: str, text: str) -> None:
     with atomic_file(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def write_json(path: str, data) -> None:
+    """Write `data` as JSON through a temp file and a rename, so readers never see half a file."""
+    with atomic_file(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
 
 
 def atomic_dir(path: str, write) -> str:

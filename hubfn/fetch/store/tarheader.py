@@ -18,17 +18,15 @@ import re
 
 import attrs
 
-from .. import errors
+from ... import errors
+from ...util.tarblock import BLOCK, ZERO_BLOCK, checksum_ok, octal
 
-BLOCK = 512
-ZERO_BLOCK = bytes(BLOCK)
 MAX_META = 1 << 20  # pax / GNU long-name headers larger than this are not real module archives
 PATH_MAX, NAME_MAX = 4096, 255
-# Member type flags (ustar typeflag), as hubfn.fetch.extract tells them apart.
+# Member type flags (ustar typeflag), as hubfn.fetch.store.extract tells them apart.
 REGULAR, HARDLINK, SYMLINK, CHARDEV, BLOCKDEV, DIRECTORY, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 META_TYPES = (b"x", b"g", b"L", b"K")
 
-_OCTAL = re.compile(rb"[0-7]+")
 _DECIMAL = re.compile(rb"[0-9]{1,20}")
 _TIME = re.compile(rb"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 # (offset, length) of the numeric ustar fields we check; all but size and mode are read only to check them.
@@ -45,33 +43,13 @@ class Member:
     linkname: str
 
 
-def checksum_ok(block):
-    want = _octal(block[148:156])
-    if want is None:
-        return False
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    if want == unsigned:
-        return True
-    # Some old tar writers summed signed chars; accept that variant too.
-    signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 32
-    return want == signed
-
-
-def _octal(field):
-    """The octal number in a ustar field, 0 for an empty one, None if it is not one."""
-    text = field.split(b"\0", 1)[0].strip(b" ")
-    if not text:
-        return 0
-    return int(text, 8) if _OCTAL.fullmatch(text) else None
-
-
 def number(field, what, member, url):
     """A numeric header field (octal or GNU base-256), or an ArchiveError naming the member."""
     if field[:1] and field[0] & 0x80:
         if field[0] == 0xFF:
             raise _bad(url, member, f"its {what} field is a negative base-256 number")
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    value = _octal(field)
+    value = octal(field)
     if value is None:
         shown = field.split(b"\0", 1)[0]
         raise _bad(url, member, f"its {what} field {shown!r} is not an octal number")

@@ -2,15 +2,15 @@
 
 A cold fetch runs three threads:
     hubfn-download  socket reads, appends to the partial file, the MD5       (hubfn.fetch.cache)
-    hubfn-gunzip    isal's gzip decoder and the expansion-ratio cap           (hubfn.fetch.extract)
-    the caller's    tar headers, file writes, content hashes                 (hubfn.fetch.extract)
+    hubfn-gunzip    isal's gzip decoder and the expansion-ratio cap           (hubfn.fetch.store.extract)
+    the caller's    tar headers, file writes, content hashes                 (hubfn.fetch.store.extract)
 Decoding is the slowest step. Profiled on the 2-core test machine (a cold hub_resolve of a 200 MB
 module, `bench/bench_fetch.py --profile`), isal was busy for ~75 % of the fetch, and the file writes,
 hashes and tar parsing took another ~15 % on the same thread. isal releases the GIL while it decodes, so
 with that work in another thread the fetch takes little more than its decoding when a core is free.
 
 An archive from `hubfn pack` carries a block index (hubfn.util.gzindex): hubfn-gunzip then hands its
-blocks to a few hubfn-inflate threads (hubfn.fetch.blocks) and passes their outputs on in order.
+blocks to a few hubfn-inflate threads (hubfn.fetch.store.blocks) and passes their outputs on in order.
 
 Each queue holds at most `depth` items of at most 1 MiB (network reads and decoder output are both
 capped there), so memory stays flat whatever the archive size.

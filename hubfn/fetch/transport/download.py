@@ -14,7 +14,7 @@
   - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
     from the current offset. If the server cannot resume (no validator, no range support) the consumer
     has already seen bytes, so `Restart` is raised: the caller starts over from an empty directory.
-    How often, after which waits and until when: the download's hubfn.fetch.retry.Budget, shared by
+    How often, after which waits and until when: the download's hubfn.fetch.transport.retry.Budget, shared by
     every attempt (a start over included), whose clock stops while bytes arrive;
   - a body that ends cleanly but short of Content-Length is treated as a drop: never as the end. (The
     archive reader judges a body by its first 512 bytes or by its end, so a body cut before 512 bytes
@@ -40,9 +40,10 @@ import attrs
 import requests
 import urllib3
 
-from .. import errors
-from ..util import fs
-from . import disk, http, retry
+from ... import errors
+from ...settings import Settings
+from ...util import fs
+from . import disk, ranged, retry
 
 log = logging.getLogger("hubfn")
 NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -67,11 +68,6 @@ class PartialInfo:
     md5: str | None = None  # the whole archive's MD5 the server stated
 
 
-def info_path(partial):
-    """Where the PartialInfo of the partial file `partial` is kept."""
-    return partial + ".json"
-
-
 def read_partial_info(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -80,12 +76,6 @@ def read_partial_info(path):
                            final_url=d.get("final_url"), md5=d.get("md5"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def write_json(path, data):
-    """Write JSON through a temp file and a rename, so readers never see half a file."""
-    with fs.atomic_file(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
 
 
 def progress_wanted(settings):
@@ -101,25 +91,22 @@ def progress_wanted(settings):
 class Source:
     url: str
     partial: str  # path of the partial bytes
-    settings: http.Settings  # the call's (hubfn.settings)
-    extra_auth: tuple = ()  # (host, Authorization) pairs a resolver adds (hubfn.fetch.auth)
+    info_path: str  # path of their PartialInfo (the cache's layout names both: hubfn.fetch.store.layout)
+    settings: Settings  # the call's
+    extra_auth: tuple = ()  # (host, Authorization) pairs a source adds (hubfn.fetch.transport.auth)
     resumed_from: int = 0  # bytes replayed from disk (for logs and tests)
     received: int = 0  # bytes taken from the network
     pos: int = 0  # archive offset of the next byte
     total: int | None = None  # the archive's size, once known
-    stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.prefetch)
+    stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.store.prefetch)
     md5: str | None = None  # the MD5 the server states for the archive being read
-    # The retry policy's clock and counts for the whole download, shared by every attempt (hubfn.fetch.retry).
+    # The retry policy's clock and counts for the whole download, shared by every attempt (hubfn.fetch.transport.retry).
     budget: retry.Budget = attrs.field(default=attrs.Factory(lambda s: retry.start(s.settings.retry),
                                                              takes_self=True))
-    response: http.Response | None = attrs.field(default=None, init=False)  # the open one, replaced on resume
+    response: ranged.Response | None = attrs.field(default=None, init=False)  # the open one, replaced on resume
 
     def stop(self):
         self.stopped = True
-
-    @property
-    def info_path(self):
-        return info_path(self.partial)
 
     @property
     def directory(self):
@@ -158,11 +145,11 @@ class Source:
                 f"the server stated {self.md5} (x-goog-hash): the bytes were damaged on the way. Try again.")
 
     def _write_info(self, validator, final_url):
-        write_json(self.info_path, {"url": self.url, "validator": validator, "total": self.total,
+        fs.write_json(self.info_path, {"url": self.url, "validator": validator, "total": self.total,
                                     "final_url": final_url, "md5": self.md5})
 
     def _open(self, start=0, validator=None, via=None):
-        return http.open_archive(self.url, self.settings, start=start, validator=validator, via=via,
+        return ranged.open_archive(self.url, self.settings, start=start, validator=validator, via=via,
                                  extra_auth=self.extra_auth, budget=self.budget)
 
     def _chunks(self):
@@ -240,7 +227,7 @@ class Source:
     def _resume(self, error, validator):
         """After a drop: wait as the policy says, then continue from self.pos in a new self.response.
         Restart when the server cannot continue (the consumer has seen bytes already); a FetchError when
-        the policy allows no more attempts (hubfn.fetch.retry)."""
+        the policy allows no more attempts (hubfn.fetch.transport.retry)."""
         self.response.close()
         wait = self.budget.next_attempt()
         if wait is None:
@@ -307,7 +294,7 @@ def same_archive(resp, validator, total, md5=None):
 def _replay(f, n):
     f.seek(0)
     while n:
-        data = f.read(min(n, http.CHUNK))
+        data = f.read(min(n, ranged.CHUNK))
         if not data:
             raise Restart()  # the partial file shrank under us
         n -= len(data)

@@ -13,8 +13,8 @@ import errno
 import os
 import shutil
 
-from .. import errors
-from ..util import fs
+from ... import errors
+from ...util import fs
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 

@@ -1,11 +1,11 @@
 """hubfn's one retry and resume policy, and the longest a download can take on a dead server.
 
 Who retries what. The mechanics stay where they live; their counts, waits and deadline come from here.
-  - One request (hubfn.fetch.http): urllib3 retries it (`RequestRetry`, on the session's adapters) after
-    a connection failure, a connect or read timeout before the answer, a reset, and the answers 408,
+  - One request (hubfn.fetch.transport.http): urllib3 retries it (`RequestRetry`, on the session's
+    adapters) after a connection failure, a connect or read timeout before the answer, a reset, and the answers 408,
     429, 500, 502, 503, 504. Each hop of a redirect chain is one request.
-  - The download (hubfn.fetch.download and hubfn.fetch.cache): a body that breaks, resets, stalls for the
-    read timeout or ends short of its Content-Length is continued with a Range request, or begun again
+  - The download (hubfn.fetch.transport.download and hubfn.fetch.cache): a body that breaks, resets,
+    stalls for the read timeout or ends short of its Content-Length is continued with a Range request, or begun again
     at byte 0 when the server cannot continue it; an archive made with bytes kept from an earlier
     attempt that proves damaged is downloaded once more. Each of these is one more attempt of the download.
 
@@ -33,8 +33,8 @@ On a server that accepts connections and never answers, or answers the headers a
 takes (R + 1) * T + w(1) + ... + w(R); on one that answers 503 forever, w(1) + ... + w(R) and R + 1 quick
 requests (tests/test_fetch_budget.py). Not in the budget: a server that trickles a byte before each read
 timeout (progressing, as far as any client can tell); the Kaggle API's question for a latest version
-(hubfn.fetch.kaggle: one request under the same per-request policy, before the download); and the wait
-for another process's download of the same module (which has its own budget).
+(hubfn.fetch.sources.kaggle: one request through the same GET, under a budget of its own, before the
+download); and the wait for another process's download of the same module (which has its own budget).
 """
 
 import time
@@ -43,8 +43,8 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError
 from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
-from .. import errors
-from ..settings import MAX_WAIT, RetryPolicy
+from ... import errors
+from ...settings import MAX_WAIT, RetryPolicy
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 MARGIN = 0.25  # seconds kept for the last attempt at a refused connection, so its give-up is within budget
@@ -137,7 +137,7 @@ class Budget:
         """'after 3 attempts over 2.1 s', and which budget stopped them when it did."""
         text = f"after {attempts} attempt{'s' if attempts != 1 else ''} over {self.elapsed():.1f} s"
         if self.ran_out:
-            text += (f"; another would not end within the time budget of {self.seconds:.1f} s (hubfn.fetch.retry: "
+            text += (f"; another would not end within the time budget of {self.seconds:.1f} s (hubfn.fetch.transport.retry: "
                      "(HUBFN_RETRIES + 1) x (connect + read timeout) + the backoff waits)")
         return text
 
@@ -195,7 +195,7 @@ class RequestRetry(Retry):
             if self._refused_left(retry) <= 0:
                 raise MaxRetryError(_pool, url, error) from error
         if self.budget is not None and not self.budget.fits(retry._next_wait(response)):
-            # For an answer (503, say) urllib3 then returns it, and hubfn.fetch.http reports it.
+            # For an answer (503, say) urllib3 then returns it, and hubfn.fetch.transport.ranged reports it.
             raise MaxRetryError(_pool, url, error or ResponseError("the time budget is spent"))
         return retry
 

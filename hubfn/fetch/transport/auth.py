@@ -13,7 +13,7 @@ import urllib.parse
 import requests
 import requests.utils
 
-from ..settings import host_key
+from ...settings import host_key
 
 
 class HopAuth(requests.auth.AuthBase):
@@ -35,7 +35,7 @@ class HopAuth(requests.auth.AuthBase):
 def header_for(url, settings, extra=()):
     """The Authorization value for a request to `url`, or None.
 
-    extra: more (host_key, header value) pairs a resolver adds for its own API host (e.g. Kaggle's
+    extra: more (host_key, header value) pairs a source adds for the hosts it speaks for (e.g. Kaggle's
     Basic credentials), matched the same way.
     """
     scheme = urllib.parse.urlsplit(url).scheme.lower()

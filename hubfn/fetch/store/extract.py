@@ -4,16 +4,16 @@ Refused: absolute paths, '..' components, symlinks and hard links that leave the
 files, FIFOs and unknown member types, and archives over the size/file-count limits. setuid, setgid
 and sticky bits are dropped. Files are opened with O_NOFOLLOW|O_EXCL (after unlinking a duplicate) and
 every parent directory is checked with realpath, so even a chain of in-archive symlinks cannot steer a
-write outside `dest`. Headers are parsed strictly by hubfn.fetch.tarheader; each file's content hash
-(hubfn.fetch.digest) is computed as its bytes go by.
+write outside `dest`. Headers are parsed strictly by hubfn.fetch.store.tarheader; each file's content hash
+(hubfn.fetch.store.digest) is computed as its bytes go by.
 """
 
 import errno
 import os
 import stat
 
-from .. import errors
-from ..util import fs
+from ... import errors
+from ...util import fs
 from . import archive, digest, prefetch, tarheader
 
 FILE_TYPES = (archive.REGULAR, b"7")  # "7" is a contiguous file: an ordinary file for us
@@ -23,7 +23,7 @@ DECODED_AHEAD = 4  # decoded pieces (at most 1 MiB each) the decoder may run ahe
 def extract(chunks, dest, name, settings, on_stop=None) -> archive.Extracted:
     """Extract the tar(.gz) byte chunks into the existing, empty directory `dest`.
 
-    The gzip stream is decoded in a thread of its own (hubfn.fetch.prefetch), ahead of the tar parsing,
+    The gzip stream is decoded in a thread of its own (hubfn.fetch.store.prefetch), ahead of the tar parsing,
     file writes and hashes done here. on_stop: called when extracting ends early, so whatever produces
     `chunks` can stop at once (hubfn.fetch.cache passes its download's stop). settings: the call's
     (its archive limits and inflate threads).

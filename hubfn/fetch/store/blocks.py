@@ -1,6 +1,6 @@
 """Inflate a gzip stream whose header carries a block index (hubfn.util.gzindex) on several cores.
 
-`hubfn pack` archives carry one; any other gzip goes through hubfn.fetch.archive's serial decoder. The
+`hubfn pack` archives carry one; any other gzip goes through hubfn.fetch.store.archive's serial decoder. The
 compressed bytes of each block are gathered as the download brings them and handed to a small thread
 pool (isal releases the GIL while it inflates); the outputs are yielded in order, at most OUT_CHUNK
 bytes at a time, with at most `workers + 1` blocks in flight, so memory stays bounded (blocks expand to
@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from isal import isal_zlib
 
-from .. import errors
+from ... import errors
 
 OUT_CHUNK = 1 << 20  # most bytes of one decoder call, as on the serial path
 MAX_WORKERS = 4  # past a few cores the download, the tar parsing and the writes are the limit
@@ -26,7 +26,7 @@ MAX_WORKERS = 4  # past a few cores the download, the tar parsing and the writes
 def workers(wanted=0) -> int:
     """Decoder threads: `wanted` (Settings.inflate_threads, HUBFN_INFLATE_THREADS) if above 0, else the
     process's CPUs (as its affinity allows),
-    at most MAX_WORKERS. With one, hubfn.fetch.archive decodes the stream serially (it is plain gzip):
+    at most MAX_WORKERS. With one, hubfn.fetch.store.archive decodes the stream serially (it is plain gzip):
     a block decoded whole before its output moves on would stall the writes behind it."""
     if wanted > 0:
         return wanted

@@ -1,8 +1,8 @@
 """Module archives (tar or tar.gz) as a stream: gzip decoding, tar parsing, limits and path checks.
 
 One pass: raw chunks from the network -> isal gzip decoder (on several cores for a stream with a block
-index: hubfn.fetch.blocks) -> tar headers (parsed strictly by
-hubfn.fetch.tarheader) -> member bytes written file by file by hubfn.fetch.extract. The archive is never
+index: hubfn.fetch.store.blocks) -> tar headers (parsed strictly by
+hubfn.fetch.store.tarheader) -> member bytes written file by file by hubfn.fetch.store.extract. The archive is never
 held in memory. We parse tar ourselves (not `tarfile`)
 because we must know that the end-of-archive marker was seen, must refuse unsafe members before they
 touch the disk, and want to copy member data in large pieces.
@@ -18,11 +18,12 @@ import os
 import attrs
 from isal import isal_zlib
 
-from .. import errors
-from ..util import gzindex
+from ... import errors
+from ...util import gzindex
+from ...util.sniff import looks_like, quote_start
+from ...util.tarblock import BLOCK, ZERO_BLOCK, checksum_ok
 from . import blocks
-from .tarheader import BLOCK, ZERO_BLOCK, checksum_ok
-# The member type flags live with the header parser; hubfn.fetch.extract reads them as archive.X.
+# The member type flags live with the header parser; hubfn.fetch.store.extract reads them as archive.X.
 from .tarheader import BLOCKDEV, CHARDEV, DIRECTORY, FIFO, HARDLINK, REGULAR, SYMLINK  # noqa: F401
 
 OUT_CHUNK = 1 << 20  # most bytes one decoder call may produce: a bomb cannot balloon memory
@@ -37,7 +38,7 @@ RATIO_FLOOR = 256 << 20
 @attrs.frozen
 class Extracted:
     """What was written (the entry's manifest): regular files with sizes and content hashes
-    (hubfn.fetch.digest), and symlinks with targets."""
+    (hubfn.fetch.store.digest), and symlinks with targets."""
 
     files: dict
     links: dict
@@ -45,31 +46,9 @@ class Extracted:
     hashes: dict = attrs.field(factory=dict)
 
 
-def looks_like(data: bytes):
-    """'gzip', 'tar', or a description of what the bytes are instead ('an HTML page', ...)."""
-    if data[:2] == b"\x1f\x8b" or data == b"\x1f":
-        return "gzip"  # (a lone first byte: a truncated gzip, reported as such by the decoder)
-    if not data:
-        return "an empty body"
-    if len(data) >= BLOCK and (data[257:262] == b"ustar" or checksum_ok(data[:BLOCK])):
-        return "tar"
-    head = data[:1024].lstrip()
-    low = head[:256].lower()
-    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in low:
-        return "an HTML page"
-    if head[:1] in (b"{", b"["):
-        return "JSON"
-    if head[:1] == b"<":
-        return "XML"
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:512])
-    if head and printable >= 0.95 * len(head[:512]):
-        return "text"
-    return "not a gzip or tar archive"
-
-
 def inflate(chunks, name, max_ratio, threads=0):
     """Decompressed bytes of a gzip stream (several members allowed), or a plain tar passed through.
-    max_ratio: hubfn.settings.ArchiveLimits.max_ratio; threads: Settings.inflate_threads (hubfn.fetch.blocks)."""
+    max_ratio: hubfn.settings.ArchiveLimits.max_ratio; threads: Settings.inflate_threads (hubfn.fetch.store.blocks)."""
     chunks = iter(chunks)
     head = b""
     for chunk in chunks:
@@ -131,7 +110,7 @@ def _starts_a_tar(data):
 
 
 def _indexed(head, chunks, index, name, max_ratio, n_workers):
-    """A gzip stream with a block index, inflated on several cores (hubfn.fetch.blocks), then what
+    """A gzip stream with a block index, inflated on several cores (hubfn.fetch.store.blocks), then what
     follows its trailer as _gunzip takes it: zero padding, or another gzip member."""
     tail = yield from blocks.gunzip(head, chunks, index, name, lambda c, p: check_ratio(name, c, p, max_ratio),
                                    n_workers)
@@ -235,11 +214,6 @@ class Stream:
     def truncated(self, what):
         return errors.ArchiveError(f"Module URL {self.name}: the archive is truncated (it ends inside {what}). "
                                    "The download was cut short; try again.")
-
-
-def quote_start(data):
-    text = " ".join(data[:300].decode("utf-8", "replace").split())
-    return repr(text[:160] + ("…" if len(text) > 160 else ""))
 
 
 def safe_relpath(name, base, what):

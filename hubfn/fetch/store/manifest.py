@@ -5,7 +5,7 @@ the entry directory: if the directory was replaced since (say, removed and downl
 tensorflow_hub), the manifest no longer describes it and the entry gets the basic check instead.
 Checking is one stat() per file, no reading: cheap enough for every load.
 
-Since format 2 the manifest also holds each file's content hash (hubfn.fetch.digest), computed while
+Since format 2 the manifest also holds each file's content hash (hubfn.fetch.store.digest), computed while
 the archive was extracted. `check_entry(..., deep=True)` (`hubfn cache verify --deep`) reads every file
 against it and reports files that are not in the manifest. What a deep check finds is written into the
 manifest (`"damaged"`), so the cheap check of the next load sees it and the entry is fetched again.
@@ -15,7 +15,8 @@ import datetime
 import json
 import os
 
-from . import digest, download
+from ...util import fs
+from . import digest
 
 MISSING = "not in the cache"
 MAX_LISTED = 5
@@ -44,7 +45,7 @@ def usable(paths, handle, data=None):
 
 
 def write(paths, handle, url, result):
-    download.write_json(paths.manifest, {
+    fs.write_json(paths.manifest, {
         "format": 2, "handle": handle, "url": url, "inode": _inode(paths.entry),
         "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "bytes": result.total_bytes, "files": result.files, "links": result.links,
@@ -61,7 +62,7 @@ def mark_damaged(paths, checked, problem):
     data = load(paths)
     if data and data.get("written") == checked.get("written") and data.get("inode") == checked.get("inode"):
         data["damaged"] = problem
-        download.write_json(paths.manifest, data)
+        fs.write_json(paths.manifest, data)
 
 
 def handle_of(paths, data=None):

@@ -1,33 +1,34 @@
-"""Where the cache lives and what each entry is made of; the per-entry lock.
+"""Where the cache lives and what each entry is made of.
 
 Layout (identical to tensorflow_hub, so either library uses the other's downloads):
     $TFHUB_CACHE_DIR, else <system temp>/tfhub_modules
       <sha1(handle)>/                      the module (renamed into place when whole)
       <sha1(handle)>.descriptor.txt        "Module: <handle>" ..., as tensorflow_hub writes it
 hubfn's own files beside it (tensorflow_hub ignores them):
-      <sha1>.hubfn-manifest.json   files, sizes and content hashes of the entry (hubfn.fetch.manifest)
+      <sha1>.hubfn-manifest.json   files, sizes and content hashes of the entry (hubfn.fetch.store.manifest)
       <sha1>.hubfn-scan.json       what hubfn.safety found in the module's ops, for its saved_model.pb
       <sha1>.hubfn-lock            OS lock (flock) held while fetching; the OS drops it if we die;
                                    deleted by its holder when no entry is made or it is removed
+                                   (hubfn.fetch.store.lock)
       <sha1>.hubfn-partial(.json)  bytes of an unfinished download, their validator and total size
+                                   (hubfn.fetch.transport.download)
+      <sha1>.hubfn-latest.json     which version "latest" meant for a Kaggle model named without one
+                                   (the sha1 of its unversioned handle; hubfn.fetch.sources.kaggle)
       <sha1>.hubfn-tmp-<uuid>/     extraction target, renamed to <sha1>/ when checked
 We never create tensorflow_hub's own `<sha1>.lock`: a lock file left by a crash makes it wait minutes.
 
-No TensorFlow import here or below (see hubfn.fetch.http).
+No TensorFlow import here (see hubfn.fetch).
 """
 
 import glob
 import hashlib
-import logging
 import os
 import re
 
 import attrs
 
-from .. import settings
-from ..util import locks
+from ... import settings
 
-log = logging.getLogger("hubfn")
 HASH_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -56,31 +57,10 @@ class Paths:
     scan = property(lambda self: self._p(".hubfn-scan.json"))
     lock = property(lambda self: self._p(".hubfn-lock"))
     partial = property(lambda self: self._p(".hubfn-partial"))
+    partial_info = property(lambda self: self._p(".hubfn-partial.json"))
+    latest = property(lambda self: self._p(".hubfn-latest.json"))
 
     def tmp_dirs(self):
         """Extraction targets and set-aside entries left by killed processes."""
         base = glob.escape(self._p(""))
         return glob.glob(base + ".hubfn-tmp-*") + glob.glob(base + ".hubfn-trash-*")
-
-
-class Locked:
-    """The entry's OS lock; says once, in the log, that we wait for someone else's download.
-
-    On leaving, the lock file is deleted (by its holder, before unlocking: see hubfn.util.locks) when
-    there is no entry beside it, so failed fetches and removals leave nothing behind.
-    """
-
-    def __init__(self, paths, handle):
-        self.paths = paths
-        self.lock = locks.FileLock(paths.lock, on_wait=self._say_waiting)
-        self.handle = handle
-
-    def _say_waiting(self):
-        log.info("Waiting for another process downloading %s.", self.handle)
-
-    def __enter__(self):
-        self.lock.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release(unlink=not os.path.lexists(self.paths.entry))
