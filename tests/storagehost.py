@@ -18,7 +18,7 @@ Paths:
   Kaggle's API, enough for kagglehub to fetch a model's archive (KAGGLE_API_ENDPOINT for its v1 paths, or
   kagglesdk's POST /api/v1/models.ModelApiService/... with KAGGLE_API_ENVIRONMENT): a model slug M is
   the object M.tar.gz, version 1, and its download is a 302 to a signed URL.
-  POST /__control  JSON: rate, delay, ttl, revoke, wrong_md5, clear_log
+  POST /__control  JSON: rate, delay, ttl, revoke, wrong_md5, ranges, etag, cut_at, storage_origin, clear_log
   GET  /__log      every request so far: method, path, query, Range, If-Range, time, connection number
 
 Loopback only; nothing here is hubfn's own code.
@@ -37,7 +37,7 @@ import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-SECRET = os.urandom(16)
+SECRET = b"storagehost-signing-key"  # the same in every process: one signs, another serves
 
 
 class State:
@@ -48,6 +48,10 @@ class State:
         self.ttl = 3600.0  # seconds a signed URL is valid
         self.generation = 0  # signed URLs of older generations are refused as expired
         self.wrong_md5 = False
+        self.ranges = True  # False: no Accept-Ranges, Range ignored
+        self.etag = True  # False: no ETag (nor Last-Modified)
+        self.cut_at = None  # the next ranged answer stops after this many body bytes and closes (once)
+        self.storage_origin = ""  # where /get/ redirects (another storage host process); "": this one
         self.lock = threading.Lock()
         self.log = []
         self.hashes = {}  # (path, size, mtime_ns) -> (md5 bytes, crc32)
@@ -81,7 +85,7 @@ class State:
         expires = int(time.time() + self.ttl)
         query = f"gen={self.generation}&Expires={expires}"
         path = f"/o/{name}"
-        return f"{path}?{query}&Signature={_sign(path, query)}"
+        return f"{self.storage_origin}{path}?{query}&Signature={_sign(path, query)}"
 
 
 def _sign(path, query):
@@ -105,6 +109,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.log.append({"method": self.command, "path": parts.path, "query": parts.query,
                                    "range": self.headers.get("Range"), "if_range": self.headers.get("If-Range"),
+                                   "authorization": "Authorization" in self.headers,
                                    "time": time.time(), "connection": self.conn})
 
     def _wait_first_byte(self):
@@ -194,7 +199,7 @@ class Handler(BaseHTTPRequestHandler):
         start, end = 0, size  # [start, end)
         rng, guard = self.headers.get("Range"), self.headers.get("If-Range")
         ranged = False
-        if rng and rng.startswith("bytes=") and (guard is None or guard == etag):
+        if rng and rng.startswith("bytes=") and (guard is None or guard == etag) and self.state.ranges:
             first, _, last = rng[6:].partition("-")
             if "," in rng or not first.isdigit():
                 pass  # several ranges or a suffix range: answered whole, as a server may
@@ -206,15 +211,23 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(206 if ranged else 200)
         self.send_header("Content-Type", "application/x-tar")
         self.send_header("Content-Length", str(end - start))
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", etag)
+        if self.state.ranges:
+            self.send_header("Accept-Ranges", "bytes")
+        if self.state.etag:
+            self.send_header("ETag", etag)
         self.send_header("x-goog-hash", f"crc32c={crc},md5={md5}")
         if ranged:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         self.end_headers()
         if self.command == "HEAD":
             return
-        self._send(path, start, end)
+        cut = None
+        if ranged:
+            with self.state.lock:
+                cut, self.state.cut_at = self.state.cut_at, None
+        self._send(path, start, end if cut is None else min(end, start + cut))
+        if cut is not None:
+            self.close_connection = True
 
     def _send(self, path, start, end):
         rate = self.state.rate

@@ -528,8 +528,11 @@ class Download:
             except OSError as e:
                 raise _WriteFailed(e) from None
             with self._cond:
-                part.pos += take
-                self.received += take
+                # (the part's end may have moved below at + take meanwhile: bytes past it are another
+                # connection's, written twice with the same content, counted once)
+                moved = max(0, min(at + take, part.end) - at)
+                part.pos = at + moved
+                self.received += moved
                 if part.first <= self._prefix:
                     self._advance()
                     self._cond.notify_all()

@@ -125,12 +125,10 @@ def fetch(url, partial, dest, settings, extra_auth=(), budget=None, stats=None):
             resp = http.open_archive(url, settings, extra_auth=extra_auth, budget=budget)
             plan = ranged.plan(resp.raw.headers, settings, url=url, final_url=resp.final_url,
                                status=resp.raw.status_code)
-            if plan is None:
-                resp.close()  # one connection: hubfn.fetch.download asks again (wired, it takes this answer)
-            else:
-                first = Answer.of(resp)
+            first = Answer.of(resp) if plan is not None else resp
         if plan is None:
-            source = download.Source(url, partial, settings, extra_auth, budget=budget)
+            source = _Source(url, partial, settings, extra_auth, budget=budget)
+            source.first = first
             items = source.chunks()
             stop = source.stop
         else:
@@ -155,6 +153,21 @@ def fetch(url, partial, dest, settings, extra_auth=(), budget=None, stats=None):
                                                      ("requests", "received", "kept", "refollows")})
         _discard(partial)
         return result
+
+
+class _Source(download.Source):
+    """The one-connection download, starting with an answer already open (the first GET's)."""
+
+    first = None
+
+    def _open(self, start=0, validator=None, via=None):
+        if self.first is not None and start == 0:
+            resp, self.first = self.first, None
+            return resp
+        if self.first is not None:
+            self.first.close()
+            self.first = None
+        return super()._open(start, validator, via)
 
 
 def _discard(partial):
