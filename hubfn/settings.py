@@ -173,10 +173,10 @@ TABLE = (
             "largest expansion of the gzip stream past its first 256 MiB (a decompression bomb's is far larger)"),
     Setting("inflate_threads", "HUBFN_INFLATE_THREADS", _read_int, 0,
             "threads inflating a `hubfn pack` archive's blocks (0: the CPUs, at most 4; 1: serially)"),
-    Setting("download_connections", "HUBFN_DOWNLOAD_CONNECTIONS", _read_int, 8,
+    Setting("download_connections", "HUBFN_DOWNLOAD_CONNECTIONS", _read_int, 16,
             "concurrent range requests for one archive when its storage host allows them (1: one connection; "
             "hubfn.fetch.ranged)"),
-    Setting("download_part_mb", "HUBFN_DOWNLOAD_PART_MB", _read_int, 16,
+    Setting("download_part_mb", "HUBFN_DOWNLOAD_PART_MB", _read_int, 8,
             "MiB per range request of a parallel download; an archive no larger is fetched over one connection"),
     Setting("progress", "TFHUB_DOWNLOAD_PROGRESS", _read_progress, False,
             "set and not 0/false: a progress bar even when stderr is not a terminal"),

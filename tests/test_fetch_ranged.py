@@ -170,6 +170,26 @@ def test_plan_needs_ranges_a_length_and_a_strong_validator(tmp_path):
         attrs.evolve(s, download_part_mb=0)
 
 
+def test_a_part_map_that_does_not_fit_is_discarded(tmp_path):
+    partial = str(tmp_path / "partial")
+    good = {"version": 1, "url": "u", "final_url": "f", "total": 10, "validator": '"v"', "md5": None,
+            "part_size": 4, "connections": 2, "done": [[0, 4], [8, 10]]}
+    for data, size, url in ((good, 10, "u"), (good, None, "u"), (good, 9, "u"), (good, 10, "other"),
+                            ({**good, "done": [[4, 8], [0, 4]]}, 10, "u"), ({**good, "done": [[0, 11]]}, 10, "u"),
+                            ("{not json", 10, "u")):
+        ranged.discard(partial)
+        with open(ranged.map_path(partial), "w") as f:
+            f.write(data if isinstance(data, str) else json.dumps(data))
+        if size is not None:
+            with open(partial, "wb") as f:
+                f.truncate(size)
+        plan = ranged.load(partial, url)
+        if (data, size, url) == (good, 10, "u"):
+            assert plan.done == ((0, 4), (8, 10)) and plan.missing() == [(4, 8)]
+        else:
+            assert plan is None and not os.path.exists(ranged.map_path(partial)) and not os.path.exists(partial)
+
+
 def wait_for_map(partial, at_least, seconds=20):
     """The part map's done ranges once they hold at least `at_least` bytes."""
     end = time.monotonic() + seconds

@@ -190,16 +190,20 @@ def load(partial, url, settings=None):
     path = map_path(partial)
     try:
         with open(path, encoding="utf-8") as f:
-            d = json.load(f)
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        text = ""
+    try:
+        d = json.loads(text)
         kept = Plan(url=d["url"], final_url=d["final_url"], total=int(d["total"]), validator=d["validator"],
                     md5=d.get("md5"), part_size=int(d["part_size"]), connections=int(d["connections"]),
                     done=tuple((int(s), int(e)) for s, e in d["done"]))
         ok = d.get("version") == MAP_VERSION and kept.url == url and kept.validator and kept.part_size > 0
         ok = ok and os.path.getsize(partial) == kept.total and _merged(kept.done) == list(kept.done)
         ok = ok and all(0 <= s < e <= kept.total for s, e in kept.done)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # (no partial file beside the map: OSError)
         ok = False
     if not ok:
         log.info("Discarding the part map %s: it does not describe a download of %s.", path, url)
