@@ -4,6 +4,9 @@ Run: .venv/bin/python bench/bench_fetch.py [--mb 200] [--rss-mb 500] [--repeat 5
      .venv/bin/python bench/bench_fetch.py --profile     where one cold hub_resolve spends its time, per thread
      .venv/bin/python bench/bench_fetch.py --decoders    gzip decoders side by side, 1 and 2 cores (~10 min)
      .venv/bin/python bench/bench_fetch.py --hashes      only the content-hash comparison (a few seconds)
+     .venv/bin/python bench/bench_fetch.py --storage [--storage-mb 300] [--link-rate 20] [--rtt 60] [--sweep]
+                                                         a storage host across a long link: hubfn (ranged
+                                                         and one connection), tensorflow_hub, kagglehub
 
 A real SavedModel with --mb MB of random float32 weights (they compress about as badly as trained
 weights) is exported with TensorFlow and packed twice: by plain `tar -czf` (gzip level 6, how nearly every
@@ -29,6 +32,21 @@ or to two, over tar -czf and hubfn pack archives of --sizes MB, reading the arch
 isal (hubfn's), zlib-ng and zlib, and rapidgzip (parallel) twice: reading the finished file by path,
 which it needs to seek in (no download gives it that: an upper bound), and reading a pipe as a download
 arrives, with its peak RSS. A decoder that is not installed is skipped with the command to install it.
+
+--storage: the link users wait on. A storage host across a long link (tests/storagehost.py, its own
+process): each connection gets --link-rate MB/s after a first-byte delay of --rtt ms (one more for a new
+connection's handshake), with Range/If-Range/ETag/Accept-Ranges/x-goog-hash and signed URLs behind a
+redirect, serving a `tar -czf` archive of a --storage-mb MB module. In one run, rounds interleaved, each
+case in a fresh process with an empty cache (medians of --repeat, at least 3; peak RSS above the start):
+  hubfn ranged      hubfn.fetch.cache.unpack_url: the download streamed through
+                    hubfn.fetch.store.extract into a directory (what hub_resolve does, minus lock and install)
+  hubfn.hub_resolve hubfn's whole fetch path (parallel where the host allows it)
+  tensorflow_hub    tensorflow_hub.resolve
+  kagglehub         kagglehub.model_download through a local server speaking Kaggle's API (kagglehub 1.x
+                    reads KAGGLE_API_ENVIRONMENT, so its LOCALHOST endpoint is pointed at the server)
+--sweep adds hubfn ranged for each connections x part size of --connections and --parts (how the defaults
+of HUBFN_DOWNLOAD_CONNECTIONS and HUBFN_DOWNLOAD_PART_MB were chosen). kagglehub is pip-installed for the
+bench only (`.venv/bin/pip install kagglehub`); without it that row is skipped.
 
 --hashes: throughput of candidate content hashes for the manifest (hubfn.fetch.store.digest) over 64 MiB of
 random bytes in 1 MiB pieces, beside isal's gunzip of the same bytes, which the hash runs next to.
@@ -58,6 +76,14 @@ def rss(field):
             return int(line.split()[1]) * 1024
 if kind.startswith("tfhub"):
     import tensorflow_hub as lib
+elif kind == "kagglehub":
+    from kagglesdk import kaggle_env
+    kaggle_env._env_to_endpoint[kaggle_env.KaggleEnv.LOCAL] = os.environ["BENCH_KAGGLE_ENDPOINT"]
+    import kagglehub as lib
+elif kind == "hubfn_ranged":
+    from hubfn.fetch import cache as fetch_cache
+    from hubfn.settings import Settings
+    settings = Settings.from_env()
 elif kind == "floor":
     from isal import isal_zlib
     with open(url, "rb") as f:
@@ -77,6 +103,11 @@ elif kind == "tfhub_resolve":
     lib.resolve(url)
 elif kind == "tfhub_load":
     lib.load(url)
+elif kind == "kagglehub":
+    lib.model_download(url)
+elif kind == "hubfn_ranged":
+    fetch_cache.unpack_url(url, os.path.join(settings.cache_dir, "archive.partial"),
+                           os.path.join(settings.cache_dir, "module"), settings)
 elif kind == "floor":  # as hubfn.fetch.store.archive decodes: 1 MiB in, at most 1 MiB out per call
     d = isal_zlib.decompressobj(wbits=31)
     for i in range(0, len(data), 1 << 20):
@@ -194,9 +225,9 @@ def child_env(cache):
     return env
 
 
-def run_child(kind, url, cache, script=CHILD):
-    out = subprocess.run([sys.executable, "-c", script, kind, url], env=child_env(cache), capture_output=True,
-                         text=True, check=False, timeout=900)
+def run_child(kind, url, cache, script=CHILD, env=None):
+    out = subprocess.run([sys.executable, "-c", script, kind, url], env={**child_env(cache), **(env or {})},
+                         capture_output=True, text=True, check=False, timeout=900)
     if out.returncode:
         raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -270,6 +301,70 @@ def bench_fetch(args):
                 print(f"peak RSS fetching a {args.rss_mb} MB module ({title}): {(r['peak'] - r['base']) / MiB:.1f} "
                       f"MiB above the {r['base'] / MiB:.1f} MiB before the call (peak {r['peak'] / MiB:.1f} MiB), "
                       f"{r['secs']:.2f} s (target <= 150 MB)")
+            print(f"after: {load_average()}")
+        finally:
+            server.terminate()
+            server.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def storage_host(site, rate, delay):
+    """tests/storagehost.py serving `site` in its own process: (process, base URL)."""
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "storagehost.py"), site, "--rate", str(rate),
+                             "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def bench_storage(args):
+    """hubfn (ranged, and one connection) against tensorflow_hub and kagglehub on a storage host far away."""
+    import importlib.util
+
+    args.repeat = max(3, args.repeat)
+    work = tempfile.mkdtemp(prefix="bench-storage-")
+    try:
+        site = os.path.join(work, "site")
+        os.makedirs(site)
+        module = make_module(os.path.join(work, "module"), args.storage_mb)
+        archive = tar_czf(module, os.path.join(site, "big.tar.gz"))
+        shutil.rmtree(module)
+        size = os.path.getsize(archive)
+        server, base = storage_host(site, args.link_rate * 1e6, args.rtt / 1000)
+        try:
+            url = f"{base}/get/big.tar.gz"  # a redirect to a signed URL, as tfhub.dev and Kaggle lead to
+            cases = {"hubfn ranged": ("hubfn_ranged", url, {}), "hubfn.hub_resolve": ("hubfn_resolve", url, {}),
+                     "tensorflow_hub.resolve": ("tfhub_resolve", url, {})}
+            if importlib.util.find_spec("kagglehub") is None:
+                print("(skipping kagglehub: .venv/bin/pip install kagglehub)")
+            else:
+                cases["kagglehub.model_download"] = ("kagglehub", "bench/big/tensorFlow2/default/1", {
+                    "KAGGLE_API_ENVIRONMENT": "LOCALHOST", "BENCH_KAGGLE_ENDPOINT": base,
+                    "KAGGLE_USERNAME": "bench", "KAGGLE_KEY": "bench"})
+            if args.sweep:
+                for c in args.connections:
+                    for p in args.parts:
+                        cases[f"ranged {c} x {p} MiB"] = ("hubfn_ranged", url, {
+                            "HUBFN_DOWNLOAD_CONNECTIONS": str(c), "HUBFN_DOWNLOAD_PART_MB": str(p)})
+            print(f"before: {load_average()}")
+            runs = {name: [] for name in cases}
+            for _ in range(args.repeat):
+                for name, (kind, target, env) in cases.items():
+                    cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+                    os.sync()
+                    env = {"KAGGLEHUB_CACHE": cache, **env}
+                    runs[name].append(run_child(kind, target, cache, env=env))
+                    shutil.rmtree(cache, ignore_errors=True)
+            one = size / (args.link_rate * 1e6)
+            print(f"storage host: {args.link_rate:g} MB/s per connection, {args.rtt:g} ms before each first byte; "
+                  f"a tar -czf archive of {size / 1e6:.0f} MB ({one:.1f} s over one connection); medians of "
+                  f"{args.repeat} cold runs, rounds interleaved")
+            med = {name: statistics.median(r["secs"] for r in v) for name, v in runs.items()}
+            best = med["hubfn ranged"]
+            for name, v in runs.items():
+                rss = max(r["peak"] - r["base"] for r in v) / MiB
+                rounds = " ".join(f"{r['secs']:.2f}" for r in v)
+                print(f"  {name:26s} {med[name]:7.2f} s  {med[name] / best:5.1f}x hubfn ranged  {size / med[name] / 1e6:6.0f} "
+                      f"MB/s  peak RSS +{rss:5.0f} MiB   ({rounds})")
             print(f"after: {load_average()}")
         finally:
             server.terminate()
@@ -466,9 +561,21 @@ def main():
     mode.add_argument("--profile", action="store_true", help="where one cold fetch spends its time")
     mode.add_argument("--decoders", action="store_true", help="compare gzip decoders, 1 and 2 cores")
     mode.add_argument("--hashes", action="store_true", help="only compare content hashes")
+    mode.add_argument("--storage", action="store_true", help="a storage host across a long link, vs peers")
+    parser.add_argument("--storage-mb", type=int, default=300, help="module size for --storage (MB)")
+    parser.add_argument("--link-rate", type=float, default=20, help="MB/s per connection for --storage")
+    parser.add_argument("--rtt", type=float, default=60, help="ms before each first byte for --storage")
+    parser.add_argument("--sweep", action="store_true", help="--storage: also each connections x part size")
+    ints = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
+    parser.add_argument("--connections", type=ints, default=[4, 8, 16], help="--sweep: connection counts")
+    parser.add_argument("--parts", type=ints, default=[4, 16, 64], help="--sweep: part sizes in MiB")
     args = parser.parse_args()
     if args.hashes:
         return bench_hashes()
+    if args.storage:
+        if "--repeat" not in sys.argv:
+            args.repeat = 3
+        return bench_storage(args)
     if args.profile:
         return bench_profile(args)
     if args.decoders:

@@ -173,6 +173,11 @@ TABLE = (
             "largest expansion of the gzip stream past its first 256 MiB (a decompression bomb's is far larger)"),
     Setting("inflate_threads", "HUBFN_INFLATE_THREADS", _read_int, 0,
             "threads inflating a `hubfn pack` archive's blocks (0: the CPUs, at most 4; 1: serially)"),
+    Setting("download_connections", "HUBFN_DOWNLOAD_CONNECTIONS", _read_int, 16,
+            "concurrent range requests for one archive when its storage host allows them (1: one connection; "
+            "hubfn.fetch.ranged)"),
+    Setting("download_part_mb", "HUBFN_DOWNLOAD_PART_MB", _read_int, 8,
+            "MiB per range request of a parallel download; an archive no larger is fetched over one connection"),
     Setting("progress", "TFHUB_DOWNLOAD_PROGRESS", _read_progress, False,
             "set and not 0/false: a progress bar even when stderr is not a terminal"),
     Setting("disable_cert_validation", "TFHUB_DISABLE_CERT_VALIDATION", _read_tfhub_flag, False,
@@ -342,6 +347,21 @@ def _endpoint(instance, attribute, value):
                                  f"address ({KAGGLE_ENDPOINT}) or unset it.")
 
 
+MAX_CONNECTIONS = 64  # concurrent range requests for one archive: beyond this a storage host sees abuse
+
+
+def _connections(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONNECTIONS:
+        raise errors.HandleError(f"HUBFN_DOWNLOAD_CONNECTIONS (download_connections) must be a whole number from 1 "
+                                 f"to {MAX_CONNECTIONS}, not {value!r}.")
+
+
+def _part_mb(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+        raise errors.HandleError(f"HUBFN_DOWNLOAD_PART_MB (download_part_mb) must be a whole number of MiB from 1 "
+                                 f"to 4096, not {value!r}.")
+
+
 @attrs.frozen
 class Settings:
     """Everything a call needs to know from outside; immutable, so a call cannot change another's.
@@ -363,6 +383,8 @@ class Settings:
     allow_ops: frozenset = attrs.field(default=frozenset(), converter=lambda v: parse_ops(v))
     limits: ArchiveLimits = attrs.field(factory=ArchiveLimits)
     inflate_threads: int = attrs.field(default=0, validator=_not_negative)
+    download_connections: int = attrs.field(default=_default("download_connections"), validator=_connections)
+    download_part_mb: int = attrs.field(default=_default("download_part_mb"), validator=_part_mb)
     progress: bool = False
     disable_cert_validation: bool = False
     ca_bundle: str | None = None

@@ -5,7 +5,9 @@ the cache key, the URL, the credentials of the hosts it speaks for. `fetch_to_ca
 same way for all of them:
     the entry whole already?   the manifest's cheap check (hubfn.fetch.store.manifest); offline stops here
     lock                       one download per entry across processes (hubfn.fetch.store.lock)
-    download                   resumable, budgeted, in a thread of its own (hubfn.fetch.transport.download)
+    download                   resumable, budgeted, in a thread of its own: concurrent range requests when
+                               the storage host allows them (hubfn.fetch.transport.parallel), else one
+                               connection (hubfn.fetch.transport.download); parallel_http chooses
     extract                    gunzip and tar into a temporary sibling, refusing anything unsafe
                                (hubfn.fetch.store.extract)
     install                    checked, renamed into place, manifest recorded (hubfn.fetch.store.install)
@@ -28,7 +30,7 @@ from .sources.location import Location
 from .store import extract, install, manifest, prefetch
 from .store.layout import Paths
 from .store.lock import Locked
-from .transport import disk, download
+from .transport import disk, parallel_http, retry
 
 log = logging.getLogger("hubfn")
 
@@ -94,8 +96,7 @@ def _warn_damaged(handle, paths, problem):
 
 
 def _source(url, paths, settings, extra_auth, budget=None):
-    kw = {} if budget is None else {"budget": budget}
-    return download.Source(url, paths.partial, paths.partial_info, settings, extra_auth, **kw)
+    return parallel_http.open_download(url, paths.partial, paths.partial_info, settings, extra_auth, budget)
 
 
 def _fetch_locked(handle, paths, settings, url, extra_auth):
@@ -116,9 +117,10 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
                 feed.close()  # stops the producer now, not when the traceback is collected
             install.check_module(tmp, url)
             break
-        except download.Restart:  # counted (and waited for) by the budget when the body broke
+        except parallel_http.RESTARTS:  # counted (and waited for) by the budget when the body broke
             shutil.rmtree(tmp, ignore_errors=True)
-            source.discard_partial()  # the server cannot continue it: begin again at byte 0
+            source.discard_partial()  # the server cannot continue it, or the archive changed: begin again
+            source = _source(url, paths, settings, extra_auth, budget=source.budget)
         except (errors.ArchiveError, errors.NotAModuleError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             source.discard_partial()  # the served bytes are bad: resuming from them would fail again
@@ -137,6 +139,38 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
             raise
     install.install(handle, url, paths, tmp, result)
     source.discard_partial()
+
+
+def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=None):
+    """Download the archive at `url` (through the partial file `partial`) into the directory `dest`, unpacked
+    as it arrives: what fetch_to_cache does for an entry, without the cache's lock, entry and manifest (the
+    benchmark and the parallel download's tests measure the download itself this way). stats: a dict that
+    receives the parallel download's counters (requests, received, kept, refollows) and whether it ran."""
+    budget = budget or retry.start(settings.retry)
+    while True:
+        if os.path.lexists(dest):
+            fs.remove_tree(dest)
+        os.mkdir(dest)
+        source = parallel_http.open_download(url, partial, partial + ".info.json", settings, extra_auth, budget)
+        feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
+        try:
+            try:
+                result = extract.extract(feed, dest, url, settings, on_stop=feed.stop)
+            finally:
+                feed.close()
+        except parallel_http.RESTARTS:
+            source.discard_partial()
+            continue
+        except Exception:
+            source.discard_partial()
+            fs.remove_tree(dest)
+            raise
+        if stats is not None:
+            parallel_run = isinstance(source, parallel_http.ParallelSource)
+            stats.update(ranged=parallel_run, **{k: getattr(source.download, k, 0) if parallel_run else 0
+                                                 for k in ("requests", "received", "kept", "refollows")})
+        source.discard_partial()
+        return result
 
 
 def _size_of(path):

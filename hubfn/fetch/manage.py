@@ -91,7 +91,7 @@ def cache_remove(handle=None, all=False, cache_dir=None) -> list:  # noqa: A002 
         paths = Paths(root, key)
         with Locked(paths, key):
             for p in [paths.entry, paths.descriptor, paths.manifest, paths.scan, paths.partial,
-                      paths.partial_info, *paths.tmp_dirs()]:
+                      paths.partial_info, paths.partial_parts, *paths.tmp_dirs()]:
                 if os.path.lexists(p):
                     fs.remove_tree(p)
                     if p == paths.entry:

@@ -11,6 +11,7 @@ hubfn's own files beside it (tensorflow_hub ignores them):
                                    deleted by its holder when no entry is made or it is removed
                                    (hubfn.fetch.store.lock)
       <sha1>.hubfn-partial(.json)  bytes of an unfinished download, their validator and total size
+      <sha1>.hubfn-partial.parts.json   the byte ranges of those bytes that are whole (a parallel download)
                                    (hubfn.fetch.transport.download)
       <sha1>.hubfn-latest.json     which version "latest" meant for a Kaggle model named without one
                                    (the sha1 of its unversioned handle; hubfn.fetch.sources.kaggle)
@@ -58,6 +59,8 @@ class Paths:
     lock = property(lambda self: self._p(".hubfn-lock"))
     partial = property(lambda self: self._p(".hubfn-partial"))
     partial_info = property(lambda self: self._p(".hubfn-partial.json"))
+    # Which byte ranges of the partial file are whole, for a parallel download (hubfn.fetch.transport.parallel).
+    partial_parts = property(lambda self: self._p(".hubfn-partial.parts.json"))
     latest = property(lambda self: self._p(".hubfn-latest.json"))
 
     def tmp_dirs(self):
