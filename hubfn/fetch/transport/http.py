@@ -49,12 +49,16 @@ def session() -> requests.Session:
 def verify_setting(settings):
     """requests' `verify`: False when TFHUB_DISABLE_CERT_VALIDATION=true, else a CA bundle or True."""
     if settings.disable_cert_validation:
-        if not getattr(_local, "warned_cert", False):
-            _local.warned_cert = True
-            warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
-                          "only do this for servers you trust.", stacklevel=3)
         return False
     return settings.ca_bundle or True
+
+
+def warn_if_unverified(settings):
+    """Said at the start of every download made without certificate checks (Python's warning filters
+    decide how often it shows), whichever thread or connections then carry it."""
+    if settings.disable_cert_validation:
+        warnings.warn("TFHUB_DISABLE_CERT_VALIDATION=true: TLS certificates are not checked; "
+                      "only do this for servers you trust.", stacklevel=4)
 
 
 def get(first, settings, budget, headers=None, extra_auth=(), follow=True, url=None, where=None):

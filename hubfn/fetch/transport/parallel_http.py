@@ -134,6 +134,7 @@ def open_download(url, partial, info_path, settings, extra_auth=(), budget=None)
     """The download of `url` into `partial`: in parallel when the storage host allows it, else over one
     connection (see the module's docstring). The caller holds the entry's lock."""
     budget = budget or retry.start(settings.retry)
+    http.warn_if_unverified(settings)
     plan = parallel.load(partial, url, settings)
     if plan is not None:
         return ParallelSource(url, partial, info_path, plan, settings, extra_auth, budget)
