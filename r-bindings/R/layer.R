@@ -49,13 +49,8 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
   layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ..., cache_dir = cache_dir,
                      offline = offline, timeout = timeout, token = token, settings = settings,
                      safe_mode = safe_mode, allow_ops = allow_ops)
-  if (!"dtype" %in% names(list(...))) {
-    # Keras 3 builds a Sequential model's input, when none is given, with the first layer's dtype.
-    way <- reticulate::py_to_r(reticulate::py_call(.py_helper("chosen_way"), layer$module, list(...)$signature,
-                                                   FALSE, "__call__"))
-    dtype <- if (length(way$inputs) == 1L && way$inputs[[1]]$kind == "dense") way$inputs[[1]]$dtype else "float32"
-    if (!grepl("^(float|bfloat|half)", dtype)) reticulate::py_set_attr(layer, "dtype_policy", dtype)
-  }
+  # Keras 3 builds a Sequential model's input, when none is given, with the first layer's dtype.
+  if (!"dtype" %in% names(list(...))) reticulate::py_call(.py_helper("take_input_dtype"), layer)
   if (missing(object) || is.null(object)) layer else .compose(object, layer)
 }
 

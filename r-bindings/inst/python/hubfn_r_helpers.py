@@ -1,96 +1,68 @@
 """The Python side of hubfn's R bindings: what R cannot do cheaply or at all through reticulate alone.
 
 R calls hubfn's own functions for everything else. The hot path is `runner`: R asks it once per
-(module, signature, training) for a function that runs hubfn's call plan on the values R converted, so
-an R call costs one reticulate call each way.
+(module, signature, training) for a function that runs hubfn's public call plan (hubfn.call_plan, with
+the "r" input policy) on R's values, so an R call costs one reticulate call each way.
 """
 
 import numpy as np
 
 
-def chosen_way(module, signature=None, training=False, prefer=None):
-    """The function module_apply runs for (signature, training), chosen by hubfn's one rule
-    (hubfn.ways.choose), as plain data for R: {name, kind ("signature" or "function"), inputs (a list
-    of {name, dtype, shape, kind}, shape a list with None for unknown dims, or None when the specs are
-    not known), structure ("dict", "tensor", "list", "args" or "unknown"), takes_training, returns_dict,
-    outputs (as inputs)}. R converts its values by these inputs instead of choosing a function itself."""
-    from hubfn.ways import choose
-
-    return choose(module, signature, bool(training), prefer).as_data()
-
-
 def runner(module, signature=None, training=False):
-    """(chosen_way's data, run) for R, made once per (module, signature, training): R's plan for a function.
+    """(the Way's data, run) for R, made once per (module, signature, training): R's plan for a function.
 
-    run(values, keys, as_dict, convert) applies hubfn's call plan (hubfn.apply.plan, kept on the Module,
-    as module_apply uses it) to values R has converted: keys None for one value, a list of input names
-    for a dict, True for a list (a function saved to take one). R's numbers arrive as float64 (int32 for
-    R integers): each float input's converter here casts them to the input's dtype, so hubfn's converter
-    takes its fast path (a dtype and a shape compare) instead of its general one, which checks and casts
-    just the same. With convert, outputs come back as NumPy (see `_out`), a single one in a one-element
-    list: reticulate converts a list of arrays in one C call, a bare array through much slower R code.
-    An error comes back as the exception itself, so R needs no error handler around the call.
+    The plan is hubfn's call plan for R's values, hubfn.call_plan(..., policy="r"): hubfn.inputs' "r"
+    policy converts them (R vectors, whole doubles, integer NA, unnamed lists, errors in R's words).
+    run(values, keys, as_dict, convert) applies it: keys None for one value, a list of input names for a
+    dict, True for an unnamed list. With convert, outputs come back as NumPy (see `_out`), a single one in
+    a one-element list: reticulate converts a list of arrays in one C call, a bare array through much
+    slower R code. An error comes back as the exception itself, so R needs no error handler around the call.
     """
-    from hubfn.apply import plan
+    from hubfn import call_plan
 
-    call = plan(module, signature, bool(training))
-    inputs = call.way.inputs or ()
-    casts = {t.name: _float_cast(t) for t in inputs}
-    if len(inputs) == 1:
-        casts[None] = casts[inputs[0].name]  # one value, given without its name
+    plan = call_plan(module, signature, bool(training), policy="r")
 
     def run(values, keys, as_dict, convert):
         try:
-            out = call(_pack(values, keys, casts), as_dict, None)
+            out = plan(_pack(values, keys), as_dict)
             return _for_r(out, as_dict) if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
 
-    return call.way.as_data(), run
+    return plan.way.as_data(), run
 
 
-def _same(v):
-    return v
-
-
-def _float_cast(t):
-    """The cast of R's numbers to dense float input `t`'s dtype (other inputs: none; hubfn converts)."""
-    if t.kind != "dense" or t.dtype not in ("float16", "float32", "float64"):
-        return _same
-    dtype = np.dtype(t.dtype)
-
-    def cast(v):
-        if type(v) is np.ndarray and v.dtype.kind in "fi" and v.dtype is not dtype:
-            return v.astype(dtype)
-        return v
-
-    return cast
-
-
-def _pack(values, keys, casts=None):
-    """R's converted values as hubfn takes them (keys as runner's run takes them), each value through
-    its input's cast in `casts` (by name; None: the one input), if any."""
-    casts = casts or {}
+def _pack(values, keys):
+    """R's values as hubfn takes them (keys as runner's run takes them)."""
     if keys is None:
-        return casts.get(None, _same)(values)
+        return values
     if keys is True:
         return list(values) if isinstance(values, (list, tuple)) else [values]
     if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
         keys, values = [keys], values if isinstance(values, list) else [values]
-    return {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
+    return dict(zip(keys, values))
 
 
 def apply(module, values, keys, convert=True, **kw):
-    """hubfn.module_apply for R's values (as runner's run takes them), with R's output conversion, an
-    error returned as the exception: the path for batch_size= and arguments= (a whole R double is a
-    batch size there; a bad one is its InputError)."""
+    """hubfn.module_apply for R's values (as runner's run takes them, with the "r" policy), with R's output
+    conversion, an error returned as the exception: the path for batch_size= and arguments= (a whole R
+    double is a batch size there; a bad one is its InputError)."""
     from hubfn import module_apply
 
     try:
-        out = module_apply(module, _pack(values, keys), **kw)
+        out = module_apply(module, _pack(values, keys), policy="r", **kw)
         return _for_r(out, kw.get("as_dict")) if convert else out
     except Exception as e:  # noqa: BLE001 (as runner's run)
         return e
+
+
+def take_input_dtype(layer):
+    """Give a hub_layer the dtype of its function's one dense input when that is not a float (a text
+    embedding's strings), so a Keras Sequential model built on its first batch makes its input of that dtype."""
+    inputs = layer.way.inputs or ()
+    dtype = inputs[0].dtype if len(inputs) == 1 and inputs[0].kind == "dense" else "float32"
+    if not dtype.startswith(("float", "bfloat", "half")):
+        layer.dtype_policy = dtype
 
 
 def to_numpy(t):
