@@ -43,6 +43,8 @@
 #' @param token A bearer token for a private hub, sent only to the handle's host and over `https://`
 #'   (unless `token_over_http`, see [hub_settings()]); or tokens by host, `c("hub.example.com" = "...")`.
 #' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
+#' @param hub A value from [hub_hub()] (settings and resolvers); `settings` and the arguments named in the
+#'   call replace what it holds.
 #' @param safe_mode A module is code that runs on your machine: before anything of it is loaded, hubfn
 #'   scans its ops, and one holding ops that reach outside it (file writes, reads of files that are not its
 #'   assets, directory listings, summaries, the network) is refused with a `hubfn_unsafe_module_error`
@@ -50,7 +52,7 @@
 #' @param allow_ops Op types to allow in safe mode, e.g. `c("WriteFile")` (added to `HUBFN_ALLOW_OPS`).
 #' @return A `hubfn_module`, a function of `(inputs, signature = NULL, as_dict = FALSE, training = FALSE,
 #'   convert = TRUE, batch_size = NULL, progress = NULL, arguments = NULL)`.
-#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` (`NULL`: the
+#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token`, `settings` and `hub` (`NULL`: the
 #'   environment decides) apply to this call only; nothing global changes.
 #' @examples
 #' \dontrun{
@@ -60,8 +62,8 @@
 #' }
 #' @export
 hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                     settings = NULL, safe_mode = NULL, allow_ops = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
+                     settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
   .new_module(.fetching("hub_load", as.character(handle), fetch, tags = .as_tags(tags)))
 }
 
@@ -77,8 +79,8 @@ hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, time
 #' @return A `hubfn_module`.
 #' @export
 hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
-                       timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
+                       timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
   h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle_or_module)
        else as.character(handle_or_module)
   .new_module(.fetching("hub_module", h, fetch, trainable = isTRUE(trainable), tags = .as_tags(tags)))
@@ -202,8 +204,8 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #'   any of which a call may take.
 #' @export
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                              settings = NULL) {
-  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
+                              settings = NULL, hub = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub)
   sigs <- reticulate::py_to_r(
     if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
       .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
@@ -229,8 +231,9 @@ hub_signatures <- module_signatures
 #' @inheritParams hub_load
 #' @return The module's local directory.
 #' @export
-hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL) {
-  reticulate::py_to_r(.fetching("hub_resolve", as.character(handle), .fetch_args(cache_dir, offline, timeout, token, settings)))
+hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL,
+                        hub = NULL) {
+  reticulate::py_to_r(.fetching("hub_resolve", as.character(handle), .fetch_args(cache_dir, offline, timeout, token, settings, hub)))
 }
 
 #' Parts of a module
