@@ -288,26 +288,12 @@ NULL
   if (isTRUE(m$has_call) && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
-.format_tensors <- function(ts) {
-  shape <- function(s) if (is.null(s)) "[<unknown rank>]" else paste0("[", paste(ifelse(is.na(s), "?", s), collapse = ", "), "]")
-  kind <- function(k) if (is.null(k) || k == "dense") "" else paste0(k, " ")
-  paste(vapply(ts, function(t) paste0(t$name, ": ", kind(t$kind), t$dtype, shape(t$shape)), ""), collapse = ", ")
-}
-.format_tags <- function(tags) {
-  if (is.null(tags)) "default" else paste0("{", paste(sprintf("\"%s\"", sort(unlist(tags))), collapse = ", "), "}")
-}
+# What print(), summary() and str() show, made by hubfn_r_helpers.module_text from module_signatures().
+.module_text <- function(x, what) reticulate::py_to_r(reticulate::py_call(.py_helper("module_text"), attr(x, "py_module"), what))
 
 #' @export
 print.hubfn_module <- function(x, ...) {
-  cat("<hubfn module>\n", sprintf("  %-11s %s\n", paste0(c("handle", "path", "format", "tags", "trainable"), ":"),
-                                  c(x$handle, x$path, x$format, .format_tags(x$tags), x$trainable)), "  signatures:\n", sep = "")
-  sigs <- module_signatures(x)
-  for (s in sigs) {
-    cat("    ", s$name, "(", .format_tensors(s$inputs), ") -> {", .format_tensors(s$outputs), "}\n", sep = "")
-    # a function saved for other forms of inputs too (hubfn takes any of them, as TensorFlow does)
-    for (a in s$alternatives) cat("      or ", s$name, "(", .format_tensors(a$inputs), ")\n", sep = "")
-  }
-  if (isTRUE(x$has_call) && !"__call__" %in% names(sigs)) cat("    __call__ (input specs not saved)\n")
+  cat(.module_text(x, "print"))
   invisible(x)
 }
 
@@ -316,29 +302,20 @@ print.hubfn_module <- function(x, ...) {
 summary.hubfn_module <- function(object, ...) {
   structure(list(handle = object$handle, path = object$path, format = object$format, tags = object$tags,
                  trainable = object$trainable, variables = length(object$variables),
-                 signatures = module_signatures(object)), class = "summary.hubfn_module")
+                 signatures = module_signatures(object), text = .module_text(object, "summary")),
+            class = "summary.hubfn_module")
 }
 
 #' @export
 print.summary.hubfn_module <- function(x, ...) {
-  cat("hubfn module ", x$handle, "\n  path:      ", x$path, "\n  format:    ", x$format, ", tags: ", .format_tags(x$tags),
-      ", trainable: ", x$trainable, ", variables: ", x$variables, "\n", sep = "")
-  for (s in x$signatures) {
-    cat("  signature ", s$name, "\n    inputs:  ", .format_tensors(s$inputs), "\n", sep = "")
-    for (a in s$alternatives) cat("     or:     ", .format_tensors(a$inputs), "\n", sep = "")
-    cat("    outputs: ", .format_tensors(s$outputs), "\n", sep = "")
-  }
+  cat(x$text)
   invisible(x)
 }
 
 #' @rdname module-parts
 #' @export
 str.hubfn_module <- function(object, ...) {
-  fns <- .function_names(object)
-  cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n",
-      sprintf(" $ %-10s: chr \"%s\"\n", c("handle", "path", "format"), c(object$handle, object$path, object$format)),
-      " $ tags      : ", .format_tags(object$tags), "\n $ trainable : logi ", object$trainable, "\n $ signatures: List of ",
-      length(fns), " functions: ", paste(fns, collapse = ", "), "\n", sep = "")
+  cat(.module_text(object, "str"))
   invisible()
 }
 

@@ -150,17 +150,6 @@ hub_hub <- function(settings = NULL, resolvers = NULL, ...) {
 #' @method print hubfn.settings.Settings
 #' @export
 print.hubfn.settings.Settings <- function(x, ...) {
-  get <- function(name) reticulate::py_to_r(reticulate::py_get_attr(x, name))
-  hosts <- vapply(get("tokens"), function(pair) as.character(pair[[1]]), "")
-  ops <- reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(reticulate::py_get_attr(x, "allow_ops")))
-  cat("<hubfn settings>\n  cache_dir:       ", get("cache_dir"), "\n  offline:         ", get("offline"),
-      "\n  timeout:         connect ", format(get("connect_timeout")), " s, read ", format(get("read_timeout")),
-      " s\n  retries:         ", reticulate::py_to_r(x$retry$retries),
-      "\n  token:           ", if (is.null(get("handle_token"))) "none" else "set, for the handle's host (not shown)",
-      "\n  tokens by host:  ", if (length(hosts)) paste0(paste(hosts, collapse = ", "), " (not shown)") else "none",
-      "\n  token_over_http: ", get("token_over_http"),
-      "\n  safe_mode:       ", get("safe_mode"),
-      if (length(ops)) paste0(" (allowing ", paste(unlist(ops), collapse = ", "), ")"),
-      "\n", sep = "")
+  cat(reticulate::py_to_r(reticulate::py_call(.py_helper("settings_text"), x)))  # tokens never shown
   invisible(x)
 }

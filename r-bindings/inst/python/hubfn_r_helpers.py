@@ -110,17 +110,113 @@ def _out(value):
 
 
 def error_data(e):
-    """What R makes its condition of: {type, message (str(e)), classes: the names of the hubfn.errors
-    classes in its class chain, most specific first, fields: hubfn's structured fields (HubError.fields),
-    integers beyond R's 32 bits as floats (which R holds exactly to 2**53)}."""
+    """What R makes its condition of: {type, message: in R's words, classes: R's condition classes, fields}.
+
+    A hubfn error (hubfn.errors) gets one class per class of its chain, RemoteNotFoundError ->
+    ["hubfn_remote_not_found_error", "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error"], its
+    message with the keyword arguments it spells (its `keywords` field) spelled the R way (`as_dict = TRUE`),
+    and hubfn's structured fields (HubError.fields), integers beyond R's 32 bits as floats (which R holds
+    exactly to 2**53). Any other exception is "hubfn_python_error", "<Type>: <message>", at most 8 lines
+    (the whole text stays in the condition's python_exception)."""
+    import re
+
     def r(v):
         if isinstance(v, int) and not isinstance(v, bool) and not -2**31 < v < 2**31:
             return float(v)
         return [r(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    return {"type": type(e).__name__, "message": str(e),
-            "classes": [c.__name__ for c in type(e).__mro__ if c.__module__ == "hubfn.errors"],
-            "fields": {k: r(v) for k, v in getattr(e, "fields", {}).items()}}
+    def spelled(v, r_way):
+        if v is None or isinstance(v, bool):
+            return {None: "NULL" if r_way else "None", True: "TRUE" if r_way else "True",
+                    False: "FALSE" if r_way else "False"}[v]
+        return f'"{v}"' if r_way and isinstance(v, str) else str(v)
+
+    names = [c.__name__ for c in type(e).__mro__ if c.__module__ == "hubfn.errors"]
+    fields = getattr(e, "fields", {}) if names else {}
+    message = str(e)
+    if not names:
+        lines = message.rstrip("\n").split("\n")
+        if len(lines) > 8:  # e.g. TensorFlow's op tracebacks
+            lines = lines[:8] + [f"[... {len(lines) - 8} more lines in the condition's python_exception]"]
+        return {"type": type(e).__name__, "message": f"{type(e).__name__}: " + "\n".join(lines),
+                "classes": ["hubfn_python_error"], "fields": {}}
+    for k, v in fields.get("keywords") or ():
+        message = message.replace(f"{k}={spelled(v, False)}", f"{k} = {spelled(v, True)}")
+    snake = [re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", n)).lower()
+             for n in names if n != "HubError"]
+    return {"type": type(e).__name__, "message": message, "fields": {k: r(v) for k, v in fields.items()},
+            "classes": list(dict.fromkeys(f"hubfn_{n}" for n in snake)) + ["hubfn_error"]}
+
+
+def records(x):
+    """`plain(x)`, with a list of records having the same scalar fields as {"columns": {field: values}}
+    (R makes a data frame of it; a missing value is None, R's NA)."""
+    x = plain(x)
+    if not isinstance(x, list) or not x or not all(isinstance(r, dict) for r in x):
+        return x
+    fields = list(x[0])
+    scalar = all(list(r) == fields and all(v is None or isinstance(v, (bool, int, float, str)) for v in r.values())
+                 for r in x)
+    return {"columns": {f: [r[f] for r in x] for f in fields}} if fields and scalar else x
+
+
+def settings_text(s):
+    """What R prints for a hubfn.Settings, R's way (TRUE/FALSE); tokens never shown, only whether set."""
+    r = {True: "TRUE", False: "FALSE"}.get
+    hosts = [host for host, _ in s.tokens]
+    ops = sorted(s.allow_ops)
+    return "".join([
+        "<hubfn settings>\n", f"  cache_dir:       {s.cache_dir}\n", f"  offline:         {r(s.offline)}\n",
+        f"  timeout:         connect {s.connect_timeout:g} s, read {s.read_timeout:g} s\n",
+        f"  retries:         {s.retry.retries}\n",
+        f"  token:           {'none' if s.handle_token is None else 'set, for the handle' + chr(39) + 's host (not shown)'}\n",
+        f"  tokens by host:  {', '.join(hosts) + ' (not shown)' if hosts else 'none'}\n",
+        f"  token_over_http: {r(s.token_over_http)}\n",
+        f"  safe_mode:       {r(s.safe_mode)}{' (allowing ' + ', '.join(ops) + ')' if ops else ''}\n"])
+
+
+def module_text(module, what):
+    """What R shows for a hubfn.Module: print() ("print"), summary()'s print ("summary") or str() ("str"),
+    from hubfn.module_signatures, R's way (TRUE/FALSE, "?" for unknown dimensions)."""
+    from hubfn import module_signatures
+
+    sigs = module_signatures(module)
+    r = {True: "TRUE", False: "FALSE"}
+    tags = "default" if module.tags is None else "{" + ", ".join(f'"{t}"' for t in sorted(module.tags)) + "}"
+
+    def shape(s):
+        return "[<unknown rank>]" if s is None else "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
+
+    def tensors(ts):
+        return ", ".join(f"{t['name']}: {'' if t.get('kind', 'dense') == 'dense' else t['kind'] + ' '}{t['dtype']}"
+                         f"{shape(t['shape'])}" for t in ts)
+
+    names = [s["name"] for s in sigs]
+    call_unseen = module.has_call and "__call__" not in names  # a __call__ whose specs were not saved
+    if what == "str":
+        fns = names + ["__call__"] * call_unseen
+        return ("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n"
+                + "".join(f' $ {k:<10}: chr "{getattr(module, k)}"\n' for k in ("handle", "path", "format"))
+                + f" $ tags      : {tags}\n $ trainable : logi {r[module.trainable]}\n"
+                + f" $ signatures: List of {len(fns)} functions: {', '.join(fns)}\n")
+    if what == "summary":
+        out = [f"hubfn module {module.handle}\n  path:      {module.path}\n  format:    {module.format}, tags: {tags}, "
+               f"trainable: {r[module.trainable]}, variables: {len(module.variables)}\n"]
+        for s in sigs:
+            out.append(f"  signature {s['name']}\n    inputs:  {tensors(s['inputs'])}\n")
+            out += [f"     or:     {tensors(a['inputs'])}\n" for a in s.get("alternatives", ())]
+            out.append(f"    outputs: {tensors(s['outputs'])}\n")
+        return "".join(out)
+    fields = {"handle": module.handle, "path": module.path, "format": module.format, "tags": tags,
+              "trainable": r[module.trainable]}
+    out = ["<hubfn module>\n"] + [f"  {k + ':':<11} {v}\n" for k, v in fields.items()] + ["  signatures:\n"]
+    for s in sigs:
+        out.append(f"    {s['name']}({tensors(s['inputs'])}) -> {{{tensors(s['outputs'])}}}\n")
+        # a function saved for other forms of inputs too (hubfn takes any of them, as TensorFlow does)
+        out += [f"      or {s['name']}({tensors(a['inputs'])})\n" for a in s.get("alternatives", ())]
+    if call_unseen:
+        out.append("    __call__ (input specs not saved)\n")
+    return "".join(out)
 
 
 def sorted_keys(d):
