@@ -315,13 +315,16 @@ def _r_preparer(conv):
     rank = getattr(conv, "rank", None)
     shape, tensor_kind = getattr(conv, "shape", None), conv.tensor_kind
     cast = conv.np_dtype if tensor_kind == "dense" and getattr(conv, "kind", None) == "float" else None
+    reshapes = rank in (0, 1, 2)
 
     def prepare(v):
         if type(v) is not np.ndarray:
             return v
-        if v.dtype == np.int32 and v.size and v.min() == -2 ** 31:
+        if v.dtype is _INT32 and v.size and v.min() == -2 ** 31:
             conv.fail("has NA; TensorFlow has no missing values for integer data.", reason="value", got="NA")
-        if v.ndim == 1 and rank is not None:
+        if not reshapes:
+            pass
+        elif v.ndim == 1:
             n = v.shape[0]
             if rank == 2 and n > 1 and shape[1] == n:
                 v = v.reshape(1, n)
@@ -329,13 +332,14 @@ def _r_preparer(conv):
                 v = v.reshape(())
         elif v.ndim == 2 and rank == 1 and v.shape[1] == 1:
             v = v[:, 0]
-        if cast is not None and v.dtype.kind in "fi" and v.dtype is not cast:  # the Converter's fast path
+        if cast is not None and v.dtype is not cast and v.dtype.kind in "fi":  # the Converter's fast path
             v = v.astype(cast)
         return v
 
     return prepare
 
 
+_INT32 = np.dtype(np.int32)
 _R_KIND = {"f": "a double", "i": "an integer", "b": "a logical", "U": "a character", "O": "a character",
            "S": "a character", "c": "a complex"}
 

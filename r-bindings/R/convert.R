@@ -54,7 +54,7 @@
   if (is.atomic(r)) {
     if (length(dim(r)) == 1L) dim(r) <- NULL
   } else if (is.list(r)) {
-    r[] <- lapply(r, .drop_1d)
+    for (i in seq_along(r)) if (length(dim(r[[i]])) == 1L || is.list(r[[i]])) r[[i]] <- .drop_1d(r[[i]])
   }
   r
 }
