@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "hub_load": "api", "hub_module": "api", "module_apply": "api", "module_signatures": "api",
+    "call_plan": "callplan", "CallPlan": "callplan",
     "export_savedmodel": "api", "hub_resolve": "resolve", "Module": "module", "Settings": "settings", "Hub": "resolve",
     "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
     "pack_module": "publish.pack", "serve_modules": "publish.serve", "make_app": "publish.serve",

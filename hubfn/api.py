@@ -5,9 +5,10 @@ handle -> resolve (hubfn.resolve; URLs through hubfn.fetch) -> read signatures (
 """
 
 
-from . import handles
+from . import handles, tf1graph
 from .safety import guard as safety
 from .apply import module_apply
+from .callplan import call_plan
 from .export import export_savedmodel
 from .load import load_object
 from .module import Module, new_load_id
@@ -88,10 +89,14 @@ def _make_module(handle, tags, trainable, path=None, keep_tags=None, hub=None, l
         load_tags = None if variant is info.variant(None) else variant.tags
     obj = load_object(path, load_tags, info.format, trainable=trainable, ops=info.ops, options=load_options)
     own = trainable or load_options is not None  # an object of its own: a value of its own
+    # A trainable TF1 module predicts through its {} graph on the {"train"} graph's weights: made now.
+    inference = tf1graph.inference_graph(path, load_tags, info.tag_sets, obj) if trainable and \
+        info.format == TF1_HUB else None
     return Module(handle=handle, path=path, format=info.format, tags=load_tags, trainable=bool(trainable),
                   signatures=variant.signatures, tag_sets=info.tag_sets, obj=obj, functions=variant.functions,
-                  call_without_specs=variant.call_without_specs, load_id=new_load_id() if own else 0)
+                  call_without_specs=variant.call_without_specs, load_id=new_load_id() if own else 0,
+                  inference=inference)
 
 
 __all__ = ["hub_load", "hub_module", "hub_resolve", "module_apply", "module_signatures",
-           "export_savedmodel", "Hub", "Module", "Settings"]
+           "export_savedmodel", "call_plan", "Hub", "Module", "Settings"]

@@ -5,7 +5,8 @@ format, whether it is trainable, its signatures and its object-graph functions (
 sub-objects such as a BERT preprocessor's `tokenize`). The loaded TensorFlow object rides along (it takes
 no part in equality or repr); it is shared by every inference Module of the same (path, tags). A
 trainable Module owns its weights, which training moves: each trainable load is a value of its own
-(`load_id`), equal only to itself.
+(`load_id`), equal only to itself. A Module holds no mutable state: its call plans are kept beside it
+(hubfn.callplan), and a trainable TF1 module's inference graph is made when it is loaded (`inference`).
 """
 
 import itertools
@@ -13,6 +14,8 @@ import itertools
 import attrs
 
 from . import trainable as _trainable
+from .apply import module_apply
+from .callplan import call_plan
 from .signatures import TF1_HUB, find, format_tags, has_call, listing
 
 
@@ -34,18 +37,14 @@ class Module:
     # The root has a __call__ whose input specs saved_model.pb does not hold (hubfn.ways reads the object).
     call_without_specs: bool = False
     load_id: int = attrs.field(default=0, repr=False)  # 0: the shared inference load; else one trainable load
-    # Per-(signature, training) call plans, made on first use (hubfn.apply); not part of the value.
-    plans: dict = attrs.field(factory=dict, init=False, eq=False, hash=False, repr=False)
+    # A trainable TF1 module's inference graph on its variables (hubfn.tf1graph.InferenceGraph), or None.
+    inference: object = attrs.field(default=None, eq=False, hash=False, repr=False)
 
     def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
                  arguments=None):
         """Apply the module: the same as `module_apply(self, inputs, ...)`."""
         if batch_size is None:  # the common case straight to the call plan (module_apply does the same)
-            plan = self.plans.get((signature, bool(training)))
-            if plan is not None:
-                return plan(inputs, as_dict, arguments)
-        from .apply import module_apply
-
+            return call_plan(self, signature, training)(inputs, as_dict, arguments)
         return module_apply(self, inputs, signature=signature, as_dict=as_dict, training=training,
                             batch_size=batch_size, progress=progress, arguments=arguments)
 

@@ -6,12 +6,15 @@ must run with each training step (UPDATE_OPS, e.g. batch-norm moving averages). 
 through `prune`, which turns a set of feeds and fetches into a function of the current weights.
 
 A trainable TF1 module is loaded with its {"train"} graph (dropout, batch statistics); its predictions
-come from the {} graph rebound to the same variables (`inference_signature`). Inference on a trainable
+come from the {} graph rebound to the same variables (`inference_graph`, made when the module is loaded). Inference on a trainable
 module needs all this, so it lives in the core beside hubfn.load, not with the Keras code in hubfn.tune.
 """
 
 import threading
+import types
 import weakref
+
+import attrs
 
 from . import errors
 from .load import load_object
@@ -65,52 +68,53 @@ def _prune(obj, key, feeds, fetches):
         return functions[key]
 
 
-def training_call(module, signature, kwargs):
-    """Run a TF1 signature for training: its outputs, with the graph's UPDATE_OPS run alongside; None
-    when the graph has no UPDATE_OPS (the plain signature then serves training too)."""
-    updates = collection(module.obj, "updates")
+def training_call(obj, handle, signature, kwargs):
+    """Run a TF1 signature of loaded module `obj` for training: its outputs, with the graph's UPDATE_OPS
+    run alongside; None when the graph has no UPDATE_OPS (the plain signature then serves training too)."""
+    updates = collection(obj, "updates")
     if not updates:
         return None
     missing = [t.name for t in signature.inputs + signature.outputs if not t.tensor_name]
     if missing:
         raise errors.SignatureError(
-            f"Module {module.handle!r}: cannot run UPDATE_OPS for signature {signature.name!r}, whose "
+            f"Module {handle!r}: cannot run UPDATE_OPS for signature {signature.name!r}, whose "
             f"tensors {', '.join(missing)} have no graph names. Fine-tune it with training=False."
         )
     feeds = [t.tensor_name for t in signature.inputs]
     fetches = [t.tensor_name for t in signature.outputs] + [op.name for op in updates]
-    fn = _prune(module.obj, ("train", signature.name), feeds, fetches)
+    fn = _prune(obj, ("train", signature.name), feeds, fetches)
     results = fn(*[kwargs[t.name] for t in signature.inputs])
     return {t.name: r for t, r in zip(signature.outputs, results)}
 
 
-def inference_signature(module, name, variables):
-    """Signature `name` of the module's inference graph (tags {}), running on the trainable module's
-    `variables`.
+@attrs.frozen
+class InferenceGraph:
+    """The inference graph (tags {}) of a trainable TF1 module loaded with its {"train"} graph: `signatures`
+    (name -> function) run on the train graph's variables; `obj` keeps the graph alive."""
 
-    Its inference graph is loaded once beside the train graph and its function's captured variable
+    obj: object = attrs.field(repr=False)
+    signatures: types.MappingProxyType = attrs.field(converter=types.MappingProxyType)
+
+
+def inference_graph(path, tags, tag_sets, train_obj):
+    """The InferenceGraph of a trainable TF1 module loaded as `train_obj` with `tags`; None when `tags` is
+    not a {"train"} variant or the module has no {} graph (the train graph then serves inference).
+
+    The {} graph is loaded once, at load, beside the train graph, and each signature's captured variable
     handles are pointed at the train graph's variables (same names, one checkpoint), so inference sees
-    every tuned weight without copying. None when the module is not the {"train"} variant or there is no
-    such graph or signature (the caller then runs the graph it has).
+    every tuned weight without copying. A variable the train graph lacks leaves no signatures to share.
     """
-    if module.tags is None or "train" not in module.tags:
+    if tags is None or "train" not in tags or frozenset() not in tag_sets:
         return None
-    with _pruned_lock:
-        functions = _pruned.setdefault(module.obj, {})
-        if ("infer", name) in functions:
-            return functions[("infer", name)][1]
-    infer = load_object(module.path, frozenset(), TF1_HUB, trainable=True)  # a private copy to rebind
-    fn = infer.signatures.get(name) if hasattr(infer, "signatures") else None
-    if fn is not None:
-        twins = {v.name: v for v in variables}
-        handles = {}
-        for v in list(getattr(infer, "variables", ()) or ()):
-            if v.name not in twins:
-                fn = None  # a variable the train graph lacks: cannot share weights
-                break
-            handles[id(v.handle)] = twins[v.name].handle
-        if fn is not None:
-            fn.set_external_captures([handles.get(id(c), c) for c in fn.captured_inputs])
-    with _pruned_lock:
-        _pruned.setdefault(module.obj, {})[("infer", name)] = (infer, fn)  # keep the graph alive with it
-    return fn
+    infer = load_object(path, frozenset(), TF1_HUB, trainable=True)  # a private copy to rebind
+    twins = {v.name: v for v in list(getattr(train_obj, "variables", ()) or ())}
+    handles = {}
+    for v in list(getattr(infer, "variables", ()) or ()):
+        if v.name not in twins:  # cannot share weights
+            return InferenceGraph(infer, {})
+        handles[id(v.handle)] = twins[v.name].handle
+    functions = {}
+    for name, fn in dict(getattr(infer, "signatures", {}) or {}).items():
+        fn.set_external_captures([handles.get(id(c), c) for c in fn.captured_inputs])
+        functions[name] = fn
+    return InferenceGraph(infer, functions)

@@ -267,3 +267,59 @@ def test_every_setting_in_the_table_is_documented_and_read():
         head = s.name.split(".")[0]
         assert head in fields or s.per_call is None, f"{s.name} is neither a Settings field nor process-wide"
     assert {"KAGGLE_USERNAME", "TFHUB_MODEL_LOAD_FORMAT", "HUBFN_SAFE_MODE"} <= set(settings.environment_names())
+
+
+# --- no module reaches into another's private names ---------------------------------------------------
+R_HELPERS = os.path.join(os.path.dirname(__file__), "..", "r-bindings", "inst", "python")
+
+
+def _private_uses(source):
+    """[(line, what)] where `source` imports or uses another hubfn module's private name (one starting with
+    one underscore): `from .api import _as_tags`, `from hubfn.apply import _x`, or `apply._x` / `hubfn.apply._x`
+    where the name is bound to a hubfn module by an import."""
+    tree = ast.parse(source)
+    modules, found = set(), []
+    private = lambda name: name.startswith("_") and not name.startswith("__")  # noqa: E731
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "hubfn"):
+            for a in node.names:
+                if private(a.name):
+                    found.append((node.lineno, f"from {'.' * node.level}{node.module or ''} import {a.name}"))
+                else:  # `from . import apply`, `from hubfn import apply`: may bind a module
+                    modules.add(a.asname or a.name)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "hubfn":
+                    modules.add(a.asname or a.name.split(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            base = node.value
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in modules:
+                found.append((node.lineno, f"{ast.unparse(node)}"))
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    found = {}
+    for root in (os.path.abspath(HUBFN), os.path.abspath(R_HELPERS)):
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(dirpath, name)
+                    uses = _private_uses(open(path).read())
+                    if uses:
+                        found[os.path.relpath(path, os.path.dirname(root))] = uses
+    assert not found, f"private names of other modules used (make them public, or move the code): {found}"
+
+
+def test_the_private_name_check_can_fail():
+    assert _private_uses("from ..api import _as_tags\n") == [(1, "from ..api import _as_tags")]
+    assert _private_uses("from hubfn.apply import _default_converter\n")
+    assert _private_uses("from . import apply\ndef f():\n    return apply._default_converter()\n") == \
+        [(3, "apply._default_converter")]
+    assert _private_uses("import hubfn.apply\nhubfn.apply._plan\n") == [(2, "hubfn.apply._plan")]
+    # A module's own private names, dunders, and private attributes of values are not another module's.
+    assert not _private_uses("from . import trainable as _trainable\n_trainable.all_variables\n"
+                             "def _own():\n    pass\nx = obj._value\nfrom . import api\napi.__doc__\n")

@@ -3,7 +3,7 @@ with the same specs, for every module shape, and runs it.
 
 The ways: module_apply, batched apply (batch_size=), hub_layer, module_udf's description on the driver
 (hubfn.spark.udf._describe, no Spark session needed) and the R package's Python helper
-(hubfn_r_helpers.chosen_way). `chosen(way, path, signature)` gives each way's choice as plain data
+(hubfn_r_helpers.runner, which runs hubfn.call_plan). `chosen(way, path, signature)` gives each way's choice as plain data
 (`Way.as_data()`: name, kind, inputs, structure, takes_training, returns_dict, outputs), so the R tests
 can compare R's own reading of it against the same data.
 """
@@ -77,7 +77,7 @@ def chosen(way, path, signature=None, training=False):
     if way == "module_apply":
         m = hubfn.hub_load(path)  # a Module value of its own, with its own call plans
         out = hubfn.module_apply(m, x, signature=signature, as_dict=True, training=training)
-        return m.plans[(signature, training)].way.as_data(), _numpy(out)
+        return _kept_plan(m, signature, training).way.as_data(), _numpy(out)
     if way == "batched":
         m = hubfn.hub_load(path)
         try:
@@ -85,21 +85,27 @@ def chosen(way, path, signature=None, training=False):
                                             batch_size=ROWS, progress=False))
         except errors.OutputError:  # outputs that are not one row per input row (a batch total, say)
             out = None
-        return m.plans[(signature, training)].way.as_data(), out
+        return _kept_plan(m, signature, training).way.as_data(), out
     if way == "hub_layer":
         layer = hubfn.hub_layer(path, signature=signature, as_dict=True)
         out = layer(x)
-        ran = layer.module.plans[(layer._target.name, False)].way  # the plan the layer's call ran
-        assert ran == layer._target.way
+        ran = _kept_plan(layer.module, layer.way.name, False).way  # the plan the layer's call ran
+        assert ran == layer.way
         return ran.as_data(), _numpy(out)
     if way == "module_udf":
-        from hubfn.settings import Settings
         from hubfn.spark import udf
 
-        return udf._describe(path, signature, None, Settings.from_env()).as_data(), None
+        return udf._describe(path, signature, None, hubfn.Hub.make()).as_data(), None
     if way == "r_helper":
-        return hubfn_r_helpers.chosen_way(hubfn.hub_load(path), signature, training), None
+        return hubfn_r_helpers.runner(hubfn.hub_load(path), signature, training)[0], None
     raise ValueError(way)
+
+
+def _kept_plan(module, signature, training):
+    """The call plan a call of `module` made and kept (hubfn.callplan keeps one per (signature, training))."""
+    from hubfn import callplan
+
+    return callplan._kept[id(module)][(signature, training, "python")]
 
 
 def _numpy(out):
@@ -143,7 +149,7 @@ def test_training_picks_call_for_every_way_that_trains(fruit_dir):
 
 
 def test_r_helper_gives_plain_data(text_embedding_dir):
-    data = hubfn_r_helpers.chosen_way(hubfn.hub_load(text_embedding_dir))
+    data = hubfn_r_helpers.runner(hubfn.hub_load(text_embedding_dir))[0]
     assert data == {"name": "__call__", "kind": "function",
                     "inputs": [{"name": "sentences", "dtype": "string", "shape": [None], "kind": "dense"}],
                     "structure": "tensor", "takes_training": False, "returns_dict": False,
@@ -217,7 +223,7 @@ tensor <- function(t) { t$shape <- plain(hubfn:::.r_shape(t$shape)); t }
 out <- lapply(cases, function(case) tryCatch({
   m <- hub_load(case$path)
   p <- hubfn:::.plan(attr(m, "py_module"), attr(m, "plans"), case$signature, FALSE)
-  inputs <- if (p$known) unname(lapply(p$inputs, function(t) tensor(t[c("name", "dtype", "shape", "kind")])))
+  inputs <- if (!is.null(p$way$inputs)) lapply(p$way$inputs, tensor)
   if (!is.null(case$inputs)) {
     z <- np$load(case$inputs)
     files <- reticulate::py_to_r(z$files)

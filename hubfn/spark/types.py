@@ -1,9 +1,9 @@
-"""Types between a module's signature, Spark SQL and Arrow, and the column conversions that use them.
+"""Types between a module's signature, Spark SQL and Arrow, and the output conversion that uses them.
 
-Spark hands a vectorized UDF its columns as Arrow arrays and takes Arrow arrays back. The conversions
-here move whole buffers: a list<float> column of fixed length becomes one [rows, length] NumPy array
-over Arrow's values buffer, and a [rows, dim] output becomes a ListArray over the output's own memory.
-No Python object is made per row, except for strings, which TensorFlow takes as Python str/bytes anyway.
+Spark hands a vectorized UDF its columns as Arrow arrays and takes Arrow arrays back. Input columns are
+converted by hubfn.inputs' "arrow" policy (one home for input conversion); outputs here, whole buffers
+at a time: a [rows, dim] output becomes a ListArray over the output's own memory. No Python object is
+made per row, except for strings, which TensorFlow gives as bytes anyway.
 """
 
 import numpy as np
@@ -50,51 +50,6 @@ def _shape(shape):
     from ..signatures import format_shape
 
     return format_shape(shape)
-
-
-# --- Arrow -> NumPy (inputs) --------------------------------------------------------------------
-def column_to_numpy(arr, name: str, where: str):
-    """An Arrow array (one input column) as a NumPy array with the rows on the first axis."""
-    import pyarrow as pa
-
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.null_count:
-        raise errors.InputError(
-            f"{where}: input {name!r} has {arr.null_count} null row(s) of {len(arr)}; "
-            "drop or fill them first (e.g. df.na.drop() or coalesce)."
-        )
-    t = arr.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return arr.to_numpy(zero_copy_only=False)  # Python str/bytes: what TensorFlow's string tensors take
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return _list_to_numpy(arr, name, where)
-    if pa.types.is_struct(t):
-        raise errors.InputError(
-            f"{where}: input {name!r} is a struct column; pass its fields as the signature's inputs."
-        )
-    return arr.to_numpy(zero_copy_only=False)
-
-
-def _list_to_numpy(arr, name, where):
-    import pyarrow as pa
-
-    n = len(arr)
-    if pa.types.is_fixed_size_list(arr.type):
-        width = arr.type.list_size
-    else:
-        lengths = np.diff(arr.offsets.to_numpy())
-        width = int(lengths[0]) if n else 0
-        if n and not (lengths == width).all():
-            raise errors.InputError(
-                f"{where}: input {name!r} has arrays of different lengths ({int(lengths.min())} to "
-                f"{int(lengths.max())}); every row must have the same length."
-            )
-    values = arr.flatten()  # honours the array's offset into its buffers
-    if values.null_count:
-        raise errors.InputError(f"{where}: input {name!r} has null elements inside its arrays; fill them first.")
-    inner = column_to_numpy(values, name, where)
-    return inner.reshape((n, width) + inner.shape[1:])
 
 
 # --- NumPy -> Arrow (outputs) -------------------------------------------------------------------

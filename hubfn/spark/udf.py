@@ -14,7 +14,7 @@ UDF would turn every array<float> cell into a Python list on the way out; here v
 import os
 
 from .. import errors, handles
-from ..apply import pick_output
+from ..callplan import pick_output
 from ..batch import check_batch_size
 from ..ways import choose
 from . import types, worker

@@ -84,7 +84,7 @@ def apply_batch(config, cols):
     else:
         size = n if config["batch_size"] is None else config["batch_size"]  # None: one call per Arrow batch
         outputs = module_apply(module, inputs, signature=config["call"], as_dict=True, batch_size=size,
-                               progress=False)
+                               progress=False, policy="arrow")  # hubfn.inputs' Arrow policy converts columns
     stats = config.get("stats")
     if stats is not None:
         stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])
@@ -103,7 +103,8 @@ def apply_batch(config, cols):
 
 
 def _inputs(config, cols, where):
-    """The module's inputs from the UDF's columns: one column, one struct of the inputs, or one column each."""
+    """The module's inputs from the UDF's columns, as Arrow arrays: one column, one struct of the inputs,
+    or one column each."""
     import pyarrow as pa
 
     names = config["inputs"]
@@ -118,7 +119,7 @@ def _inputs(config, cols, where):
             )
         if struct.null_count:
             raise errors.InputError(f"{where}: the struct column has {struct.null_count} null row(s); drop them.")
-        return {k: types.column_to_numpy(struct.field(k), k, where) for k in names}
+        return {k: struct.field(k) for k in names}
     if len(cols) != len(names):
         raise errors.InputError(
             f"{where}: the signature takes {len(names)} input(s) ({', '.join(names)}); pass "
@@ -127,5 +128,5 @@ def _inputs(config, cols, where):
             + f", not {len(cols)}."
         )
     if len(names) == 1 and not config["named_input"]:
-        return types.column_to_numpy(cols[0], names[0], where)
-    return {k: types.column_to_numpy(c, k, where) for k, c in zip(names, cols)}
+        return cols[0]
+    return dict(zip(names, cols))

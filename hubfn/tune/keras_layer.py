@@ -26,7 +26,7 @@ best together; output shapes live in `layer_shapes`.
 import warnings
 
 from .. import api, errors
-from ..apply import pick_output
+from ..callplan import call_plan, pick_output
 from ..module import Module
 from ..ways import CALL, choose
 from ..util.tfimport import import_keras, import_tensorflow
@@ -187,6 +187,11 @@ class HubLayer(keras.layers.Layer):
             self._go_private()
         super().load_own_variables(store)
 
+    @property
+    def way(self):
+        """The Way the layer calls (hubfn.ways): its function's name, kind, input and output specs."""
+        return self._target.way
+
     # --- running -----------------------------------------------------------------------------------
     def call(self, inputs, training=None):
         train = bool(training) and self.trainable
@@ -198,8 +203,7 @@ class HubLayer(keras.layers.Layer):
                 inputs, arguments = self._merge_arguments(name, inputs), None  # signatures: named inputs
         else:
             inputs, arguments = self._bind_hyperparameters(inputs, arguments)
-        outputs = api.module_apply(self._module, inputs, signature=name, as_dict=True, training=train,
-                                   arguments=arguments)
+        outputs = call_plan(self._module, name, train)(inputs, as_dict=True, arguments=arguments)
         if self.trainable:
             for loss in self._module.regularization_losses:
                 self.add_loss(loss())

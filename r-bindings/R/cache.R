@@ -48,22 +48,8 @@ cache_remove <- function(handle = NULL, all = FALSE, cache_dir = NULL) {
 
 .cache_call <- function(name, ...) {
   .sync_env()
-  .records(.plain(.py_call(.hubfn_fn(name)(...), sys.call(-1L))))
-}
-
-# Python values -> plain R values: records become named lists, paths strings (hubfn_r_helpers.plain).
-.plain <- function(x) {
-  if (inherits(x, "python.builtin.object")) reticulate::py_to_r(reticulate::py_call(.py_helper("plain"), x)) else x
-}
-
-# A list of records with the same scalar fields -> a data frame; no records -> an empty one.
-.records <- function(x) {
-  if (!is.list(x)) return(x)
-  if (!length(x)) return(data.frame())
-  fields <- names(x[[1]])
-  scalar <- function(r) is.list(r) && identical(names(r), fields) &&
-    all(vapply(r, function(v) is.null(v) || (is.atomic(v) && length(v) == 1L), TRUE))
-  if (is.null(fields) || !all(vapply(x, scalar, TRUE))) return(x)
-  cols <- lapply(fields, function(f) unlist(lapply(x, function(r) if (is.null(r[[f]])) NA else r[[f]])))
-  as.data.frame(stats::setNames(cols, fields), stringsAsFactors = FALSE)
+  x <- reticulate::py_to_r(reticulate::py_call(.py_helper("records"), .py_call(.hubfn_fn(name)(...), sys.call(-1L))))
+  if (!is.list(x) || is.null(x$columns)) return(if (identical(x, list())) data.frame() else x)
+  as.data.frame(lapply(x$columns, function(v) unlist(lapply(v, function(e) if (is.null(e)) NA else e))),
+                stringsAsFactors = FALSE)  # hubfn_r_helpers.records: a list of records as columns
 }

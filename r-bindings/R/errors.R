@@ -12,16 +12,6 @@
   tryCatch(expr, error = function(e) stop(.as_hubfn_condition(e, call)))
 }
 
-# "InputError" -> "hubfn_input_error"; "ModuleNotFound" -> "hubfn_module_not_found".
-.error_class <- function(name) {
-  if (name == "HubError") return("hubfn_error")
-  paste0("hubfn_", tolower(gsub("([a-z0-9])([A-Z])", "\\1_\\2", gsub("([A-Z]+)([A-Z][a-z])", "\\1_\\2", name))))
-}
-
-# Python's spelling of a keyword argument's value in hubfn's messages, and R's.
-.py_spelling <- function(v) if (is.null(v)) "None" else if (is.logical(v)) (if (v) "True" else "False") else format(v)
-.r_spelling <- function(v) if (is.null(v)) "NULL" else if (is.character(v)) deparse(v) else format(v)
-
 .as_hubfn_condition <- function(e, call = NULL) {
   if (inherits(e, c("hubfn_error", "hubfn_python_error"))) return(e)
   pe <- tryCatch(reticulate::py_last_error(), error = function(err) NULL)
@@ -30,23 +20,10 @@
   .py_condition(attr(pe, "exception"), call)
 }
 
-# The R condition of Python exception `exc` (hubfn_r_helpers.error_data: its type, message, hubfn
-# classes and fields).
+# The R condition of Python exception `exc`: its R classes, message in R's words and hubfn's fields, from
+# hubfn_r_helpers.error_data.
 .py_condition <- function(exc, call = NULL) {
   d <- reticulate::py_to_r(reticulate::py_call(.py_helper("error_data"), exc))
-  about <- list(call = call, python_type = d$type, python_exception = exc)
-  if (!length(d$classes)) {
-    lines <- strsplit(sub("\n+$", "", d$message), "\n", fixed = TRUE)[[1]]
-    if (length(lines) > 8L) {  # e.g. TensorFlow's op tracebacks; the whole text is in python_exception
-      lines <- c(lines[1:8], sprintf("[... %d more lines in the condition's python_exception]", length(lines) - 8L))
-    }
-    return(structure(class = c("hubfn_python_error", "error", "condition"),
-                     c(list(message = paste0(d$type, ": ", paste(lines, collapse = "\n"))), about)))
-  }
-  msg <- d$message
-  for (k in d$fields$keywords) {
-    msg <- gsub(paste0(k[[1]], "=", .py_spelling(k[[2]])), paste0(k[[1]], " = ", .r_spelling(k[[2]])), msg, fixed = TRUE)
-  }
-  classes <- unique(c(setdiff(vapply(unlist(d$classes), .error_class, ""), "hubfn_error"), "hubfn_error"))
-  structure(class = c(classes, "error", "condition"), c(list(message = msg), about, d$fields))
+  structure(class = c(unlist(d$classes), "error", "condition"),
+            c(list(message = d$message, call = call, python_type = d$type, python_exception = exc), d$fields))
 }

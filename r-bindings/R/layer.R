@@ -39,7 +39,7 @@
 #' }
 #' @export
 layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., cache_dir = NULL, offline = NULL,
-                      timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL) {
+                      timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
   if (missing(handle)) {
     if (missing(object) || is.null(object)) stop("layer_hub() needs a handle (or a module).", call. = FALSE)
     if (inherits(object, .layer_class)) return(object)  # a layer made before
@@ -48,14 +48,9 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
   }
   layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ..., cache_dir = cache_dir,
                      offline = offline, timeout = timeout, token = token, settings = settings,
-                     safe_mode = safe_mode, allow_ops = allow_ops)
-  if (!"dtype" %in% names(list(...))) {
-    # Keras 3 builds a Sequential model's input, when none is given, with the first layer's dtype.
-    way <- reticulate::py_to_r(reticulate::py_call(.py_helper("chosen_way"), layer$module, list(...)$signature,
-                                                   FALSE, "__call__"))
-    dtype <- if (length(way$inputs) == 1L && way$inputs[[1]]$kind == "dense") way$inputs[[1]]$dtype else "float32"
-    if (!grepl("^(float|bfloat|half)", dtype)) reticulate::py_set_attr(layer, "dtype_policy", dtype)
-  }
+                     safe_mode = safe_mode, allow_ops = allow_ops, hub = hub)
+  # Keras 3 builds a Sequential model's input, when none is given, with the first layer's dtype.
+  if (!"dtype" %in% names(list(...))) reticulate::py_call(.py_helper("take_input_dtype"), layer)
   if (missing(object) || is.null(object)) layer else .compose(object, layer)
 }
 
@@ -63,8 +58,8 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
 #' @export
 hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = NULL, arguments = NULL, tags = NULL,
                       ..., cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL,
-                      safe_mode = NULL, allow_ops = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
+                      safe_mode = NULL, allow_ops = NULL, hub = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
   loaded <- inherits(handle, c("hubfn_module", "hubfn.module.Module"))
   h <- if (loaded) reticulate::py_to_r(.py_module_of(handle)$handle) else as.character(handle)
   kwargs <- list(...)

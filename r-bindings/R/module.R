@@ -1,6 +1,6 @@
 # Loading and applying modules. A module is an R function of class "hubfn_module" over a Python
-# hubfn.Module. Which of its functions a call runs is hubfn's one rule (hubfn.ways.choose): R asks
-# Python once per (signature, training) and keeps the answer with the module, as a plan (.plan).
+# hubfn.Module. What a call runs is hubfn's call plan (hubfn.call_plan): R asks Python once per
+# (signature, training) and keeps the answer with the module (.plan); hubfn converts R's values.
 
 .as_tags <- function(tags) if (is.null(tags)) NULL else as.list(as.character(tags))  # character(0): {}
 
@@ -43,6 +43,8 @@
 #' @param token A bearer token for a private hub, sent only to the handle's host and over `https://`
 #'   (unless `token_over_http`, see [hub_settings()]); or tokens by host, `c("hub.example.com" = "...")`.
 #' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
+#' @param hub A value from [hub_hub()] (settings and resolvers); `settings` and the arguments named in the
+#'   call replace what it holds.
 #' @param safe_mode A module is code that runs on your machine: before anything of it is loaded, hubfn
 #'   scans its ops, and one holding ops that reach outside it (file writes, reads of files that are not its
 #'   assets, directory listings, summaries, the network) is refused with a `hubfn_unsafe_module_error`
@@ -50,7 +52,7 @@
 #' @param allow_ops Op types to allow in safe mode, e.g. `c("WriteFile")` (added to `HUBFN_ALLOW_OPS`).
 #' @return A `hubfn_module`, a function of `(inputs, signature = NULL, as_dict = FALSE, training = FALSE,
 #'   convert = TRUE, batch_size = NULL, progress = NULL, arguments = NULL)`.
-#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token` and `settings` (`NULL`: the
+#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token`, `settings` and `hub` (`NULL`: the
 #'   environment decides) apply to this call only; nothing global changes.
 #' @examples
 #' \dontrun{
@@ -60,8 +62,8 @@
 #' }
 #' @export
 hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                     settings = NULL, safe_mode = NULL, allow_ops = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
+                     settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
   .new_module(.fetching("hub_load", as.character(handle), fetch, tags = .as_tags(tags)))
 }
 
@@ -77,8 +79,8 @@ hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, time
 #' @return A `hubfn_module`.
 #' @export
 hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
-                       timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings), .safety_args(safe_mode, allow_ops))
+                       timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
+  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
   h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle_or_module)
        else as.character(handle_or_module)
   .new_module(.fetching("hub_module", h, fetch, trainable = isTRUE(trainable), tags = .as_tags(tags)))
@@ -124,107 +126,60 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
          training, convert, batch_size, progress, arguments, sys.call())
 }
 
-# The plan for (signature, training), made on first use and kept: hubfn's choice of function
-# (chosen_way's data), a converter per input (.converter), and hubfn_r_helpers.runner's function
-# running hubfn's own plan on the converted values.
+# The plan for (signature, training), made on first use and kept: hubfn's call plan for R values
+# (hubfn.call_plan with the "r" input policy, through hubfn_r_helpers.runner): its Way as data, and its
+# function twice, giving Python values (run) and R values (run_r, reticulate converting what it returns).
 .plan <- function(py, plans, signature, training) {
   key <- if (is.null(signature)) "\r" else signature
   kept <- plans[[key]]  # list(plan without training, plan with training)
   p <- kept[[training + 1L]]
   if (is.null(p)) {
     if (is.null(kept)) kept <- list(NULL, NULL)
-    kept[[training + 1L]] <- p <- .make_plan(py, signature, training)
+    got <- .py_call(reticulate::py_call(.py_helper("runner"), py, signature, training), sys.call(-1L))
+    again <- reticulate::py_call(.py_helper("runner", convert = TRUE), py, signature, training)
+    kept[[training + 1L]] <- p <- list(way = reticulate::py_to_r(reticulate::py_get_item(got, 0L)),
+                                       run = reticulate::py_get_item(got, 1L), run_r = reticulate::py_to_r(again)[[2]])
     plans[[key]] <- kept
   }
   p
 }
 
-.make_plan <- function(py, signature, training) {
-  got <- .py_call(reticulate::py_call(.py_helper("runner"), py, signature, training), sys.call(-2L))
-  # The same plan's function again, as reticulate's R function converting what it returns to R.
-  run_r <- reticulate::py_to_r(.py_call(reticulate::py_call(.py_helper("runner", convert = TRUE), py, signature, training)))[[2]]
-  way <- reticulate::py_to_r(reticulate::py_get_item(got, 0L))
-  label <- sprintf("%s ('%s')", if (way$kind == "signature") sprintf("signature '%s'", way$name) else way$name,
-                   reticulate::py_to_r(py$handle))
-  where <- function(input, kind = "Input") sprintf("%s '%s' of %s", kind, input, label)
-  inputs <- lapply(way$inputs, function(t) {
-    t$shape <- .r_shape(t$shape)
-    t$where <- where(t$name)
-    t$top <- switch(t$dtype, int64 = 2^63, uint64 = 2^64)  # see .r_value
-    t
-  })
-  names(inputs) <- vapply(inputs, `[[`, "", "name")
-  list(way = way, inputs = inputs, known = !is.null(way$inputs), label = label, where = where,
-       convert = lapply(inputs, .converter), one = .converter(if (length(inputs) == 1L) inputs[[1]]),
-       list = identical(way$structure, "list"), run = reticulate::py_get_item(got, 1L), run_r = run_r)
-}
-
 .r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
 
-# The converter of R values for input `spec` (NULL: not known), made once per plan: for a float input,
-# R numbers of its rank go straight through (a vector, for rank 1, as a 1-d array: else reticulate
-# passes a Python list); anything else through .r_value.
-.converter <- function(spec) {
-  rank <- if (is.null(spec$shape)) -1L else length(spec$shape)
-  plain <- !is.null(spec) && grepl("^(float|bfloat|half)", spec$dtype) && spec$kind == "dense" && rank > 0L
-  function(x, call) {
-    if (plain && (is.double(x) || is.integer(x) && !anyNA(x)) && !is.object(x)) {
-      d <- length(dim(x))
-      if (d == rank) return(x)
-      if (d == 0L && rank == 1L) return(`dim<-`(x, length(x)))
-    }
-    .r_value(x, spec, call)
-  }
-}
-
-# R inputs for plan `p`: list(values, keys) as the runner takes them (keys NULL: one value; names: a
-# dict; TRUE: a list).
+# R inputs as the plan's runner takes them, list(values, keys): keys NULL for one value, the names for
+# a named list, TRUE for an unnamed one (hubfn's "r" policy maps it to the inputs in order). A data frame
+# is one value (a matrix), or one input per column for a function of several inputs.
 .r_inputs <- function(inputs, p, call) {
-  specs <- p$inputs
-  if (!is.list(inputs) || inherits(inputs, "python.builtin.object") || is.data.frame(inputs) && length(specs) <= 1L) {
-    return(list(values = p$one(inputs, call), keys = NULL))
+  if (is.data.frame(inputs) && length(p$way$inputs) > 1L) inputs <- as.list(inputs)
+  if (!is.list(inputs) || is.data.frame(inputs) || inherits(inputs, "python.builtin.object")) {
+    return(list(values = .r_value(inputs, call), keys = NULL))
   }
   nms <- names(inputs)
-  if (is.null(nms) || !any(nzchar(nms))) {
-    if (p$list) {  # a function saved to take a list (bert_pack_inputs)
-      return(list(values = unname(lapply(inputs, .r_value, spec = specs[[1]], call = call)), keys = TRUE))
-    }
-    if (length(inputs) == 1L) return(list(values = p$one(inputs[[1]], call), keys = NULL))
-    if (!p$known || length(inputs) != length(specs)) {
-      stop(.input_error(paste0("Inputs given as a list without names must have one element per input, in order",
-                               if (p$known) paste0(": ", paste(names(specs), collapse = ", "), " (got ", length(inputs), ")")
-                               else " (the inputs of this function are not known: name the elements)", "."), call))
-    }
-    nms <- names(specs)
-  } else if (!all(nzchar(nms))) {
+  if (!is.null(nms) && !all(nzchar(nms)) && any(nzchar(nms))) {
+    known <- vapply(p$way$inputs, `[[`, "", "name")
     stop(.input_error(paste0("Inputs given as a list must all be named, or none",
-                             if (p$known) paste0(" (inputs: ", paste(names(specs), collapse = ", "), ")"), "."), call))
+                             if (length(known)) paste0(" (inputs: ", paste(known, collapse = ", "), ")"), "."), call))
   }
-  values <- vector("list", length(nms))
-  for (i in seq_along(nms)) {
-    convert <- p$convert[[nms[[i]]]]
-    values[[i]] <- if (is.null(convert)) .r_value(inputs[[i]], NULL, call) else convert(inputs[[i]], call)
-  }
-  list(values = values, keys = nms)
+  values <- vector("list", length(inputs))
+  for (i in seq_along(inputs)) values[[i]] <- .r_value(inputs[[i]], call, nms[i])
+  list(values = values, keys = if (is.null(nms) || !any(nzchar(nms))) TRUE else nms)
 }
 
 .apply <- function(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, call) {
   p <- .plan(py, plans, if (!is.null(signature)) as.character(signature), isTRUE(training))
   as_dict <- isTRUE(as_dict)
   x <- .r_inputs(inputs, p, call)
-  values <- x$values
-  keys <- x$keys
   if (!is.null(batch_size) || !is.null(arguments)) {
-    out <- reticulate::py_call(.py_helper("apply"), py, values, keys, convert = isTRUE(convert), signature = signature,
+    out <- reticulate::py_call(.py_helper("apply"), py, x$values, x$keys, convert = isTRUE(convert), signature = signature,
                                as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,
                                arguments = if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE))
     if (isTRUE(convert) && !inherits(out, "python.builtin.BaseException")) out <- reticulate::py_to_r(out)
   } else if (isTRUE(convert)) {
-    out <- p$run_r(values, keys, as_dict, TRUE)  # R values (reticulate converts them), or the exception
+    out <- p$run_r(x$values, x$keys, as_dict, TRUE)  # R values (reticulate converts them), or the exception
   } else {
-    out <- reticulate::py_call(p$run, values, keys, as_dict, FALSE)
+    out <- reticulate::py_call(p$run, x$values, x$keys, as_dict, FALSE)
   }
-  if (inherits(out, "python.builtin.BaseException")) stop(.call_condition(out, p, inputs, as_dict, call))
+  if (inherits(out, "python.builtin.BaseException")) stop(.py_condition(out, call))  # in R's words: hubfn's "r" policy
   if (!isTRUE(convert)) return(if (as_dict) .py_dict_to_list(out) else out)
   if (!as_dict) return(.drop_1d(out[[1]]))
   if (is.null(out[[1]])) return(.drop_1d(out[[2]]))
@@ -232,23 +187,6 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
   if (!is.list(values)) values <- as.list(values)  # (reticulate makes plain Python scalars a vector)
   names(values) <- out[[1]]
   .drop_1d(values)
-}
-
-# The condition of a Python error of a call: an input error about an R value in R's words (its fields
-# say which input and what failed), and several outputs without as_dict = TRUE said so.
-.call_condition <- function(exc, p, inputs, as_dict, call) {
-  cond <- .py_condition(exc, call)
-  if (inherits(cond, "hubfn_input_error") && is.character(cond$input)) {
-    named <- is.list(inputs) && !is.data.frame(inputs) && !inherits(inputs, "python.builtin.object")
-    value <- if (!named) inputs
-             else inputs[[if (is.null(names(inputs))) match(cond$input, names(p$inputs)) else cond$input]]
-    cond$message <- .input_message(cond, value, p$where(cond$input, if (cond$input %in% names(p$inputs)) "Input" else "Argument"))
-  } else if (inherits(cond, "hubfn_output_error") && !as_dict && isTRUE(p$way$returns_dict) && length(p$way$outputs) > 1L) {
-    # hubfn.apply.pick_output's "Pass as_dict=True" comes with no fields to spell it from: the way's outputs.
-    cond$message <- sprintf("The module's %s has several outputs and none named \"default\": %s. Pass `as_dict = TRUE` to get them all.",
-                            p$label, paste(sort(vapply(p$way$outputs, `[[`, "", "name")), collapse = ", "))
-  }
-  cond
 }
 
 #' The signatures of a module
@@ -266,8 +204,8 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 #'   any of which a call may take.
 #' @export
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
-                              settings = NULL) {
-  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings)
+                              settings = NULL, hub = NULL) {
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub)
   sigs <- reticulate::py_to_r(
     if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
       .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
@@ -293,8 +231,9 @@ hub_signatures <- module_signatures
 #' @inheritParams hub_load
 #' @return The module's local directory.
 #' @export
-hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL) {
-  reticulate::py_to_r(.fetching("hub_resolve", as.character(handle), .fetch_args(cache_dir, offline, timeout, token, settings)))
+hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL,
+                        hub = NULL) {
+  reticulate::py_to_r(.fetching("hub_resolve", as.character(handle), .fetch_args(cache_dir, offline, timeout, token, settings, hub)))
 }
 
 #' Parts of a module
@@ -349,26 +288,12 @@ NULL
   if (isTRUE(m$has_call) && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
-.format_tensors <- function(ts) {
-  shape <- function(s) if (is.null(s)) "[<unknown rank>]" else paste0("[", paste(ifelse(is.na(s), "?", s), collapse = ", "), "]")
-  kind <- function(k) if (is.null(k) || k == "dense") "" else paste0(k, " ")
-  paste(vapply(ts, function(t) paste0(t$name, ": ", kind(t$kind), t$dtype, shape(t$shape)), ""), collapse = ", ")
-}
-.format_tags <- function(tags) {
-  if (is.null(tags)) "default" else paste0("{", paste(sprintf("\"%s\"", sort(unlist(tags))), collapse = ", "), "}")
-}
+# What print(), summary() and str() show, made by hubfn_r_helpers.module_text from module_signatures().
+.module_text <- function(x, what) reticulate::py_to_r(reticulate::py_call(.py_helper("module_text"), attr(x, "py_module"), what))
 
 #' @export
 print.hubfn_module <- function(x, ...) {
-  cat("<hubfn module>\n", sprintf("  %-11s %s\n", paste0(c("handle", "path", "format", "tags", "trainable"), ":"),
-                                  c(x$handle, x$path, x$format, .format_tags(x$tags), x$trainable)), "  signatures:\n", sep = "")
-  sigs <- module_signatures(x)
-  for (s in sigs) {
-    cat("    ", s$name, "(", .format_tensors(s$inputs), ") -> {", .format_tensors(s$outputs), "}\n", sep = "")
-    # a function saved for other forms of inputs too (hubfn takes any of them, as TensorFlow does)
-    for (a in s$alternatives) cat("      or ", s$name, "(", .format_tensors(a$inputs), ")\n", sep = "")
-  }
-  if (isTRUE(x$has_call) && !"__call__" %in% names(sigs)) cat("    __call__ (input specs not saved)\n")
+  cat(.module_text(x, "print"))
   invisible(x)
 }
 
@@ -377,29 +302,20 @@ print.hubfn_module <- function(x, ...) {
 summary.hubfn_module <- function(object, ...) {
   structure(list(handle = object$handle, path = object$path, format = object$format, tags = object$tags,
                  trainable = object$trainable, variables = length(object$variables),
-                 signatures = module_signatures(object)), class = "summary.hubfn_module")
+                 signatures = module_signatures(object), text = .module_text(object, "summary")),
+            class = "summary.hubfn_module")
 }
 
 #' @export
 print.summary.hubfn_module <- function(x, ...) {
-  cat("hubfn module ", x$handle, "\n  path:      ", x$path, "\n  format:    ", x$format, ", tags: ", .format_tags(x$tags),
-      ", trainable: ", x$trainable, ", variables: ", x$variables, "\n", sep = "")
-  for (s in x$signatures) {
-    cat("  signature ", s$name, "\n    inputs:  ", .format_tensors(s$inputs), "\n", sep = "")
-    for (a in s$alternatives) cat("     or:     ", .format_tensors(a$inputs), "\n", sep = "")
-    cat("    outputs: ", .format_tensors(s$outputs), "\n", sep = "")
-  }
+  cat(x$text)
   invisible(x)
 }
 
 #' @rdname module-parts
 #' @export
 str.hubfn_module <- function(object, ...) {
-  fns <- .function_names(object)
-  cat("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n",
-      sprintf(" $ %-10s: chr \"%s\"\n", c("handle", "path", "format"), c(object$handle, object$path, object$format)),
-      " $ tags      : ", .format_tags(object$tags), "\n $ trainable : logi ", object$trainable, "\n $ signatures: List of ",
-      length(fns), " functions: ", paste(fns, collapse = ", "), "\n", sep = "")
+  cat(.module_text(object, "str"))
   invisible()
 }
 

@@ -1,6 +1,6 @@
-# Per-call fetch settings: the R arguments cache_dir, offline, timeout, token and settings, checked in R
-# (so a message names the R argument) and converted to what hubfn.Settings.make() takes, and
-# hub_settings(). What a call names wins over the environment; nothing global changes.
+# Per-call fetch settings: the R arguments cache_dir, offline, timeout, token, settings and hub, checked in
+# R (so a message names the R argument) and converted to what hubfn's Python functions take; hub_settings()
+# and hub_hub(). What a call names wins over the environment; nothing global changes.
 
 # What kind of value x is, for messages: never its contents (it may be a token).
 .what_kind <- function(x) {
@@ -67,13 +67,16 @@
 
 # The fetch arguments of one call, checked, as keyword arguments of hubfn's Python functions (NULL ones
 # are None: the environment, or `settings`, decides).
-.fetch_args <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL,
+.fetch_args <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL, hub = NULL,
                         call = sys.call(-1L)) {
   if (!is.null(settings) && !inherits(settings, "hubfn.settings.Settings")) {
     .arg_error(call, "`settings` must be a value from hub_settings(), not ", .show(settings), ".")
   }
-  list(settings = settings, cache_dir = .as_cache_dir(cache_dir, call), offline = .as_flag(offline, "offline", call),
-       timeout = .as_timeout(timeout, call), token = .as_token(token, call))
+  if (!is.null(hub) && !inherits(hub, "hubfn.resolve.Hub")) {
+    .arg_error(call, "`hub` must be a value from hub_hub(), not ", .show(hub), ".")
+  }
+  list(hub = hub, settings = settings, cache_dir = .as_cache_dir(cache_dir, call),
+       offline = .as_flag(offline, "offline", call), timeout = .as_timeout(timeout, call), token = .as_token(token, call))
 }
 
 # The safe-mode arguments of one call (hub_load, hub_module, layer_hub), checked, as keyword arguments.
@@ -113,26 +116,40 @@ hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token
                          safe_mode = NULL, allow_ops = NULL) {
   call <- sys.call()
   args <- c(.fetch_args(cache_dir, offline, timeout, token, call = call), .safety_args(safe_mode, allow_ops, call))
-  args$settings <- NULL
+  args$settings <- args$hub <- NULL
   args$token_over_http <- .as_flag(token_over_http, "token_over_http", call)
   .sync_env()  # the environment fills in the rest: R's current values
   .py_call(do.call(.hubfn()$Settings$make, args))
 }
 
+#' A hub: settings and resolvers, for one or more calls
+#'
+#' Builds hubfn's hub value (the Python `hubfn.Hub`): the settings of [hub_settings()] and the resolvers
+#' that turn handles into module directories, tried in order. Pass it as `hub =` to [hub_load()],
+#' [hub_module()], [hub_resolve()], [module_signatures()] or [layer_hub()]; `settings` and the fetch
+#' arguments named in that call replace what it holds.
+#'
+#' @param settings A value from [hub_settings()]; `NULL`: one made from `...`.
+#' @param resolvers A list of Python resolver objects (each with `supports(handle, settings)` and
+#'   `resolve(handle, settings)` methods, e.g. made with `reticulate::py_run_string()`), asked in order;
+#'   `NULL`: hubfn's own (directories, `file://`, `http(s)://`, `kaggle:`).
+#' @param ... Arguments of [hub_settings()], when `settings` is not given.
+#' @return A `hubfn.resolve.Hub` Python object (immutable).
+#' @examples
+#' \dontrun{
+#' h <- hub_hub(cache_dir = "~/hub-cache", offline = TRUE)
+#' m <- hub_load("https://hub.example.com/acme/fruit/1", hub = h)
+#' }
+#' @export
+hub_hub <- function(settings = NULL, resolvers = NULL, ...) {
+  if (!is.null(settings) && ...length()) .arg_error(sys.call(), "Pass `settings` or hub_settings()' arguments, not both.")
+  settings <- .fetch_args(settings = if (is.null(settings)) hub_settings(...) else settings, call = sys.call())$settings
+  .py_call(.hubfn()$Hub$make(resolvers = if (!is.null(resolvers)) as.list(resolvers), settings = settings))
+}
+
 #' @method print hubfn.settings.Settings
 #' @export
 print.hubfn.settings.Settings <- function(x, ...) {
-  get <- function(name) reticulate::py_to_r(reticulate::py_get_attr(x, name))
-  hosts <- vapply(get("tokens"), function(pair) as.character(pair[[1]]), "")
-  ops <- reticulate::py_to_r(reticulate::import_builtins(convert = FALSE)$sorted(reticulate::py_get_attr(x, "allow_ops")))
-  cat("<hubfn settings>\n  cache_dir:       ", get("cache_dir"), "\n  offline:         ", get("offline"),
-      "\n  timeout:         connect ", format(get("connect_timeout")), " s, read ", format(get("read_timeout")),
-      " s\n  retries:         ", reticulate::py_to_r(x$retry$retries),
-      "\n  token:           ", if (is.null(get("handle_token"))) "none" else "set, for the handle's host (not shown)",
-      "\n  tokens by host:  ", if (length(hosts)) paste0(paste(hosts, collapse = ", "), " (not shown)") else "none",
-      "\n  token_over_http: ", get("token_over_http"),
-      "\n  safe_mode:       ", get("safe_mode"),
-      if (length(ops)) paste0(" (allowing ", paste(unlist(ops), collapse = ", "), ")"),
-      "\n", sep = "")
+  cat(reticulate::py_to_r(reticulate::py_call(.py_helper("settings_text"), x)))  # tokens never shown
   invisible(x)
 }

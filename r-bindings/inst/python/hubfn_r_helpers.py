@@ -1,96 +1,68 @@
 """The Python side of hubfn's R bindings: what R cannot do cheaply or at all through reticulate alone.
 
 R calls hubfn's own functions for everything else. The hot path is `runner`: R asks it once per
-(module, signature, training) for a function that runs hubfn's call plan on the values R converted, so
-an R call costs one reticulate call each way.
+(module, signature, training) for a function that runs hubfn's public call plan (hubfn.call_plan, with
+the "r" input policy) on R's values, so an R call costs one reticulate call each way.
 """
 
 import numpy as np
 
 
-def chosen_way(module, signature=None, training=False, prefer=None):
-    """The function module_apply runs for (signature, training), chosen by hubfn's one rule
-    (hubfn.ways.choose), as plain data for R: {name, kind ("signature" or "function"), inputs (a list
-    of {name, dtype, shape, kind}, shape a list with None for unknown dims, or None when the specs are
-    not known), structure ("dict", "tensor", "list", "args" or "unknown"), takes_training, returns_dict,
-    outputs (as inputs)}. R converts its values by these inputs instead of choosing a function itself."""
-    from hubfn.ways import choose
-
-    return choose(module, signature, bool(training), prefer).as_data()
-
-
 def runner(module, signature=None, training=False):
-    """(chosen_way's data, run) for R, made once per (module, signature, training): R's plan for a function.
+    """(the Way's data, run) for R, made once per (module, signature, training): R's plan for a function.
 
-    run(values, keys, as_dict, convert) applies hubfn's call plan (hubfn.apply.plan, kept on the Module,
-    as module_apply uses it) to values R has converted: keys None for one value, a list of input names
-    for a dict, True for a list (a function saved to take one). R's numbers arrive as float64 (int32 for
-    R integers): each float input's converter here casts them to the input's dtype, so hubfn's converter
-    takes its fast path (a dtype and a shape compare) instead of its general one, which checks and casts
-    just the same. With convert, outputs come back as NumPy (see `_out`), a single one in a one-element
-    list: reticulate converts a list of arrays in one C call, a bare array through much slower R code.
-    An error comes back as the exception itself, so R needs no error handler around the call.
+    The plan is hubfn's call plan for R's values, hubfn.call_plan(..., policy="r"): hubfn.inputs' "r"
+    policy converts them (R vectors, whole doubles, integer NA, unnamed lists, errors in R's words).
+    run(values, keys, as_dict, convert) applies it: keys None for one value, a list of input names for a
+    dict, True for an unnamed list. With convert, outputs come back as NumPy (see `_out`), a single one in
+    a one-element list: reticulate converts a list of arrays in one C call, a bare array through much
+    slower R code. An error comes back as the exception itself, so R needs no error handler around the call.
     """
-    from hubfn.apply import plan
+    from hubfn import call_plan
 
-    call = plan(module, signature, bool(training))
-    inputs = call.way.inputs or ()
-    casts = {t.name: _float_cast(t) for t in inputs}
-    if len(inputs) == 1:
-        casts[None] = casts[inputs[0].name]  # one value, given without its name
+    plan = call_plan(module, signature, bool(training), policy="r")
 
     def run(values, keys, as_dict, convert):
         try:
-            out = call(_pack(values, keys, casts), as_dict, None)
+            out = plan(_pack(values, keys), as_dict)
             return _for_r(out, as_dict) if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
 
-    return call.way.as_data(), run
+    return plan.way.as_data(), run
 
 
-def _same(v):
-    return v
-
-
-def _float_cast(t):
-    """The cast of R's numbers to dense float input `t`'s dtype (other inputs: none; hubfn converts)."""
-    if t.kind != "dense" or t.dtype not in ("float16", "float32", "float64"):
-        return _same
-    dtype = np.dtype(t.dtype)
-
-    def cast(v):
-        if type(v) is np.ndarray and v.dtype.kind in "fi" and v.dtype is not dtype:
-            return v.astype(dtype)
-        return v
-
-    return cast
-
-
-def _pack(values, keys, casts=None):
-    """R's converted values as hubfn takes them (keys as runner's run takes them), each value through
-    its input's cast in `casts` (by name; None: the one input), if any."""
-    casts = casts or {}
+def _pack(values, keys):
+    """R's values as hubfn takes them (keys as runner's run takes them)."""
     if keys is None:
-        return casts.get(None, _same)(values)
+        return values
     if keys is True:
         return list(values) if isinstance(values, (list, tuple)) else [values]
     if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
         keys, values = [keys], values if isinstance(values, list) else [values]
-    return {k: casts.get(k, _same)(v) for k, v in zip(keys, values)}
+    return dict(zip(keys, values))
 
 
 def apply(module, values, keys, convert=True, **kw):
-    """hubfn.module_apply for R's values (as runner's run takes them), with R's output conversion, an
-    error returned as the exception: the path for batch_size= and arguments= (a whole R double is a
-    batch size there; a bad one is its InputError)."""
+    """hubfn.module_apply for R's values (as runner's run takes them, with the "r" policy), with R's output
+    conversion, an error returned as the exception: the path for batch_size= and arguments= (a whole R
+    double is a batch size there; a bad one is its InputError)."""
     from hubfn import module_apply
 
     try:
-        out = module_apply(module, _pack(values, keys), **kw)
+        out = module_apply(module, _pack(values, keys), policy="r", **kw)
         return _for_r(out, kw.get("as_dict")) if convert else out
     except Exception as e:  # noqa: BLE001 (as runner's run)
         return e
+
+
+def take_input_dtype(layer):
+    """Give a hub_layer the dtype of its function's one dense input when that is not a float (a text
+    embedding's strings), so a Keras Sequential model built on its first batch makes its input of that dtype."""
+    inputs = layer.way.inputs or ()
+    dtype = inputs[0].dtype if len(inputs) == 1 and inputs[0].kind == "dense" else "float32"
+    if not dtype.startswith(("float", "bfloat", "half")):
+        layer.dtype_policy = dtype
 
 
 def to_numpy(t):
@@ -138,17 +110,113 @@ def _out(value):
 
 
 def error_data(e):
-    """What R makes its condition of: {type, message (str(e)), classes: the names of the hubfn.errors
-    classes in its class chain, most specific first, fields: hubfn's structured fields (HubError.fields),
-    integers beyond R's 32 bits as floats (which R holds exactly to 2**53)}."""
+    """What R makes its condition of: {type, message: in R's words, classes: R's condition classes, fields}.
+
+    A hubfn error (hubfn.errors) gets one class per class of its chain, RemoteNotFoundError ->
+    ["hubfn_remote_not_found_error", "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error"], its
+    message with the keyword arguments it spells (its `keywords` field) spelled the R way (`as_dict = TRUE`),
+    and hubfn's structured fields (HubError.fields), integers beyond R's 32 bits as floats (which R holds
+    exactly to 2**53). Any other exception is "hubfn_python_error", "<Type>: <message>", at most 8 lines
+    (the whole text stays in the condition's python_exception)."""
+    import re
+
     def r(v):
         if isinstance(v, int) and not isinstance(v, bool) and not -2**31 < v < 2**31:
             return float(v)
         return [r(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    return {"type": type(e).__name__, "message": str(e),
-            "classes": [c.__name__ for c in type(e).__mro__ if c.__module__ == "hubfn.errors"],
-            "fields": {k: r(v) for k, v in getattr(e, "fields", {}).items()}}
+    def spelled(v, r_way):
+        if v is None or isinstance(v, bool):
+            return {None: "NULL" if r_way else "None", True: "TRUE" if r_way else "True",
+                    False: "FALSE" if r_way else "False"}[v]
+        return f'"{v}"' if r_way and isinstance(v, str) else str(v)
+
+    names = [c.__name__ for c in type(e).__mro__ if c.__module__ == "hubfn.errors"]
+    fields = getattr(e, "fields", {}) if names else {}
+    message = str(e)
+    if not names:
+        lines = message.rstrip("\n").split("\n")
+        if len(lines) > 8:  # e.g. TensorFlow's op tracebacks
+            lines = lines[:8] + [f"[... {len(lines) - 8} more lines in the condition's python_exception]"]
+        return {"type": type(e).__name__, "message": f"{type(e).__name__}: " + "\n".join(lines),
+                "classes": ["hubfn_python_error"], "fields": {}}
+    for k, v in fields.get("keywords") or ():
+        message = message.replace(f"{k}={spelled(v, False)}", f"{k} = {spelled(v, True)}")
+    snake = [re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", n)).lower()
+             for n in names if n != "HubError"]
+    return {"type": type(e).__name__, "message": message, "fields": {k: r(v) for k, v in fields.items()},
+            "classes": list(dict.fromkeys(f"hubfn_{n}" for n in snake)) + ["hubfn_error"]}
+
+
+def records(x):
+    """`plain(x)`, with a list of records having the same scalar fields as {"columns": {field: values}}
+    (R makes a data frame of it; a missing value is None, R's NA)."""
+    x = plain(x)
+    if not isinstance(x, list) or not x or not all(isinstance(r, dict) for r in x):
+        return x
+    fields = list(x[0])
+    scalar = all(list(r) == fields and all(v is None or isinstance(v, (bool, int, float, str)) for v in r.values())
+                 for r in x)
+    return {"columns": {f: [r[f] for r in x] for f in fields}} if fields and scalar else x
+
+
+def settings_text(s):
+    """What R prints for a hubfn.Settings, R's way (TRUE/FALSE); tokens never shown, only whether set."""
+    r = {True: "TRUE", False: "FALSE"}.get
+    hosts = [host for host, _ in s.tokens]
+    ops = sorted(s.allow_ops)
+    return "".join([
+        "<hubfn settings>\n", f"  cache_dir:       {s.cache_dir}\n", f"  offline:         {r(s.offline)}\n",
+        f"  timeout:         connect {s.connect_timeout:g} s, read {s.read_timeout:g} s\n",
+        f"  retries:         {s.retry.retries}\n",
+        f"  token:           {'none' if s.handle_token is None else 'set, for the handle' + chr(39) + 's host (not shown)'}\n",
+        f"  tokens by host:  {', '.join(hosts) + ' (not shown)' if hosts else 'none'}\n",
+        f"  token_over_http: {r(s.token_over_http)}\n",
+        f"  safe_mode:       {r(s.safe_mode)}{' (allowing ' + ', '.join(ops) + ')' if ops else ''}\n"])
+
+
+def module_text(module, what):
+    """What R shows for a hubfn.Module: print() ("print"), summary()'s print ("summary") or str() ("str"),
+    from hubfn.module_signatures, R's way (TRUE/FALSE, "?" for unknown dimensions)."""
+    from hubfn import module_signatures
+
+    sigs = module_signatures(module)
+    r = {True: "TRUE", False: "FALSE"}
+    tags = "default" if module.tags is None else "{" + ", ".join(f'"{t}"' for t in sorted(module.tags)) + "}"
+
+    def shape(s):
+        return "[<unknown rank>]" if s is None else "[" + ", ".join("?" if d is None else str(d) for d in s) + "]"
+
+    def tensors(ts):
+        return ", ".join(f"{t['name']}: {'' if t.get('kind', 'dense') == 'dense' else t['kind'] + ' '}{t['dtype']}"
+                         f"{shape(t['shape'])}" for t in ts)
+
+    names = [s["name"] for s in sigs]
+    call_unseen = module.has_call and "__call__" not in names  # a __call__ whose specs were not saved
+    if what == "str":
+        fns = names + ["__call__"] * call_unseen
+        return ("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n"
+                + "".join(f' $ {k:<10}: chr "{getattr(module, k)}"\n' for k in ("handle", "path", "format"))
+                + f" $ tags      : {tags}\n $ trainable : logi {r[module.trainable]}\n"
+                + f" $ signatures: List of {len(fns)} functions: {', '.join(fns)}\n")
+    if what == "summary":
+        out = [f"hubfn module {module.handle}\n  path:      {module.path}\n  format:    {module.format}, tags: {tags}, "
+               f"trainable: {r[module.trainable]}, variables: {len(module.variables)}\n"]
+        for s in sigs:
+            out.append(f"  signature {s['name']}\n    inputs:  {tensors(s['inputs'])}\n")
+            out += [f"     or:     {tensors(a['inputs'])}\n" for a in s.get("alternatives", ())]
+            out.append(f"    outputs: {tensors(s['outputs'])}\n")
+        return "".join(out)
+    fields = {"handle": module.handle, "path": module.path, "format": module.format, "tags": tags,
+              "trainable": r[module.trainable]}
+    out = ["<hubfn module>\n"] + [f"  {k + ':':<11} {v}\n" for k, v in fields.items()] + ["  signatures:\n"]
+    for s in sigs:
+        out.append(f"    {s['name']}({tensors(s['inputs'])}) -> {{{tensors(s['outputs'])}}}\n")
+        # a function saved for other forms of inputs too (hubfn takes any of them, as TensorFlow does)
+        out += [f"      or {s['name']}({tensors(a['inputs'])})\n" for a in s.get("alternatives", ())]
+    if call_unseen:
+        out.append("    __call__ (input specs not saved)\n")
+    return "".join(out)
 
 
 def sorted_keys(d):
