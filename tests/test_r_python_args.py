@@ -26,6 +26,7 @@ R_NAMES = {
     "hub_pack": "pack_module",
     "layer_hub": "hub_layer",      # R tfhub's name; it builds the layer with hub_layer()
     "hub_settings": "Settings.make",
+    "hub_hub": "Hub.make",
 }
 # R functions that mirror no Python function.
 R_ONLY_FUNCTIONS = {
@@ -48,6 +49,10 @@ ONE_SIDED = {
     "hub_settings": (set(), {"settings"}),  # R starts from the environment, never from another Settings
     "pack_module": (set(), {"level"}),  # the gzip level: a Python tuning knob
     "hub_pack": (set(), {"level"}),
+    "module_apply": (set(), {"policy"}),
+    # hub_hub() takes resolver objects made through reticulate (elsewhere R has no resolvers), and starts
+    # from the environment rather than from another Hub.
+    "hub_hub": ({"resolvers"}, {"hub"}),  # R's calls always use the "r" input policy (hubfn.inputs)
 }
 
 
