@@ -10,7 +10,7 @@ _PUBLIC = {
     "hub_load": "api", "hub_module": "api", "module_apply": "api", "module_signatures": "api",
     "call_plan": "callplan", "CallPlan": "callplan",
     "export_savedmodel": "api", "hub_resolve": "resolve", "Module": "module", "Settings": "settings", "Hub": "resolve",
-    "Signature": "signatures", "TensorInfo": "signatures", "errors": None,
+    "Signature": "savedmodel.signatures", "TensorInfo": "savedmodel.signatures", "errors": None,
     "pack_module": "publish.pack", "serve_modules": "publish.serve", "make_app": "publish.serve",
     "hub_layer": "tune.keras_layer", "HubLayer": "tune.keras_layer",
     "cache_dir": "fetch.manage", "cache_list": "fetch.manage", "cache_verify": "fetch.manage",

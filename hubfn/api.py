@@ -1,20 +1,21 @@
 """The public functions of hubfn: thin calls into the layers below.
 
-handle -> resolve (hubfn.resolve; URLs through hubfn.fetch) -> read signatures (hubfn.signatures)
--> load (hubfn.load) -> Module (hubfn.module) -> apply (hubfn.apply).
+handle -> resolve (hubfn.resolve; URLs through hubfn.fetch) -> read signatures (hubfn.savedmodel.signatures)
+-> load (hubfn.loading.load) -> Module (hubfn.module) -> apply (hubfn.apply).
 """
 
 
-from . import handles, tf1graph
+from . import handles
+from .loading import tf1graph
 from .safety import guard as safety
 from .apply import module_apply
 from .callplan import call_plan
 from .export import export_savedmodel
-from .load import load_object
+from .loading.load import load_object
 from .module import Module, new_load_id
 from .resolve import Hub, hub_resolve
 from .settings import Settings
-from .signatures import TF1_HUB, as_tags, choose_tags, read_saved_model
+from .savedmodel.signatures import TF1_HUB, as_tags, choose_tags, read_saved_model
 
 
 def hub_load(handle, tags=None, resolvers=None, *, hub=None, settings=None, cache_dir=None, offline=None,

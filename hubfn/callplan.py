@@ -22,9 +22,10 @@ import weakref
 
 import attrs
 
-from . import errors, tf1graph
+from . import errors
+from .loading import tf1graph
 from .inputs import Converter, keyed, policy_named, unspecified_converter
-from .signatures import TF1_HUB
+from .savedmodel.signatures import TF1_HUB
 from .util.tfimport import import_tensorflow
 from .ways import CALL, Way, choose
 
@@ -150,7 +151,7 @@ def _signature_runner(module, way, training, label, where, policy):
 
 def _signature_fn(module, name, training):
     if module.inference is not None and not training:
-        # A trainable TF1 module's inference graph, on the tuned variables (made at load: hubfn.tf1graph).
+        # A trainable TF1 module's inference graph, on the tuned variables (made at load: hubfn.loading.tf1graph).
         fn = module.inference.signatures.get(name)
         if fn is not None:
             return fn
@@ -168,7 +169,7 @@ def _function_runner(module, way, training, label, where, policy):
     if not callable(fn):
         raise errors.SignatureError(f"Module {module.handle!r}: {name!r} cannot be called.")
     extra = {"training": True} if training and way.takes_training else {}
-    # One form per input spec the function was saved for (hubfn.signatures.function_signature): its
+    # One form per input spec the function was saved for (hubfn.savedmodel.signatures.function_signature): its
     # inference trace's first, then the others. A call takes the first form whose rules accept its inputs
     # and arguments, as TensorFlow runs the concrete function that matches them.
     forms = [_Form(module.handle, label, s, where, policy)

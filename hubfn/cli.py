@@ -22,7 +22,7 @@ def _hub(args):
 
 
 def cmd_info(args):
-    from . import oplibs
+    from .savedmodel import oplibs
     from .api import hub_load
 
     tags = args.tags.split(",") if args.tags is not None else None
@@ -40,8 +40,8 @@ def cmd_info(args):
 
 def _info_unloadable(handle, tags, error, hub):
     """`hubfn info` for a module whose op libraries are missing: what saved_model.pb says, then exit 1."""
-    from . import oplibs
-    from .signatures import TF1_HUB, read_saved_model
+    from .savedmodel import oplibs
+    from .savedmodel.signatures import TF1_HUB, read_saved_model
 
     path = hub.resolve(handle)
     info = read_saved_model(path)
@@ -89,7 +89,7 @@ def cmd_scan(args):
 
 
 def _print_info(handle, path, fmt, tags, tag_sets, has_functions, lines):
-    from .signatures import format_tags
+    from .savedmodel.signatures import format_tags
 
     print(f"handle:    {handle}")
     print(f"path:      {path}")

@@ -13,8 +13,9 @@ failed export leaves nothing behind and a reader never sees half a module.
 import os
 import shutil
 
-from . import errors, load
-from .signatures import TF1_HUB
+from . import errors
+from .loading import load
+from .savedmodel.signatures import TF1_HUB
 from .util import fs
 from .util.tfimport import import_keras, import_tensorflow
 

@@ -1,7 +1,7 @@
 """Inputs: check and convert user values to what a signature or function declares.
 
 One set of rules for every way into a module (SignatureDefs, `__call__`, sub-objects), applied against
-the declared specs (hubfn.signatures):
+the declared specs (hubfn.savedmodel.signatures):
 - kinds: float inputs take floats and ints; int inputs take ints, and floats only when every value is
   whole (R sends numbers as doubles); bool takes bool; string takes str/bytes. Anything else is an
   InputError naming the input, what it expects and what it got.
@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from . import errors
-from .signatures import format_shape
+from .savedmodel.signatures import format_shape
 
 _NP_KIND = {"f": "float", "i": "int", "u": "int", "b": "bool", "U": "string", "S": "string", "O": "string"}
 # Which kinds of value may go into which kinds of input ("int" takes whole floats, checked per value).

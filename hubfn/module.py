@@ -13,10 +13,10 @@ import itertools
 
 import attrs
 
-from . import trainable as _trainable
+from .loading import trainable as _trainable
 from .apply import module_apply
 from .callplan import call_plan
-from .signatures import TF1_HUB, find, format_tags, has_call, listing
+from .savedmodel.signatures import TF1_HUB, find, format_tags, has_call, listing
 
 
 def _tags(value):
@@ -37,7 +37,7 @@ class Module:
     # The root has a __call__ whose input specs saved_model.pb does not hold (hubfn.ways reads the object).
     call_without_specs: bool = False
     load_id: int = attrs.field(default=0, repr=False)  # 0: the shared inference load; else one trainable load
-    # A trainable TF1 module's inference graph on its variables (hubfn.tf1graph.InferenceGraph), or None.
+    # A trainable TF1 module's inference graph on its variables (hubfn.loading.tf1graph.InferenceGraph), or None.
     inference: object = attrs.field(default=None, eq=False, hash=False, repr=False)
 
     def __call__(self, inputs, signature=None, as_dict=False, training=False, batch_size=None, progress=None,
@@ -78,7 +78,7 @@ class Module:
             lines.append("__call__: callable (input specs not saved)")
         return lines
 
-    # --- variables (fine-tuning builds on these; hubfn.trainable) ------------------------------------
+    # --- variables (fine-tuning builds on these; hubfn.loading.trainable) ------------------------------------
     @property
     def variables(self):
         return _trainable.all_variables(self)

@@ -14,7 +14,7 @@ import os
 import attrs
 
 from . import errors, handles
-from .moduledir import check_module_dir
+from .savedmodel.moduledir import check_module_dir
 from .settings import Settings
 
 __all__ = ["DEFAULT_RESOLVERS", "FileUrlResolver", "HttpResolver", "Hub", "KaggleResolver", "LocalResolver",

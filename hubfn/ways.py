@@ -2,7 +2,7 @@
 
 A module is entered through a SignatureDef, its `__call__` (TF2) or a callable sub-object (a BERT
 preprocessor's `tokenize`). A `Way` is the one chosen for a call, with what it takes and gives. Ways are
-made from what `saved_model.pb` declares (hubfn.signatures, read once per module), so choosing needs no
+made from what `saved_model.pb` declares (hubfn.savedmodel.signatures, read once per module), so choosing needs no
 TensorFlow load: module_udf chooses on the driver from the file alone. The loaded object is read only
 for a `__call__` whose specs the file does not hold in a form hubfn reads (a bare concrete function).
 
@@ -13,8 +13,9 @@ module_udf on the driver, and the R package (hubfn_r_helpers.chosen_way, through
 
 import attrs
 
-from . import errors, objectgraph
-from .signatures import SavedModelInfo, find, function_signature, has_call, listing
+from . import errors
+from .savedmodel import objectgraph
+from .savedmodel.signatures import SavedModelInfo, find, function_signature, has_call, listing
 from .util.tfimport import import_tensorflow
 
 CALL = "__call__"
@@ -31,7 +32,7 @@ class Way:
 
     name: str
     kind: str
-    entry: object = None  # hubfn.signatures.Signature
+    entry: object = None  # hubfn.savedmodel.signatures.Signature
     from_loaded: bool = False
 
     @property
@@ -161,7 +162,7 @@ class _Source:
 # --- the fallback: specs from the loaded object ------------------------------------------------------
 def loaded_entry(obj, name):
     """The Signature of function `name` of a loaded SavedModel object, from its traced concrete
-    functions, described by the same rules as saved_model.pb's (hubfn.signatures.function_signature);
+    functions, described by the same rules as saved_model.pb's (hubfn.savedmodel.signatures.function_signature);
     None when it shows no trace."""
     fn = getattr(obj, name, None)
     if _traces(fn) is None:  # a sub-object with a saved __call__

@@ -130,15 +130,28 @@ FRONT_ENDS = {"hubfn", "hubfn.cli"}
 LAYERS_ON_TOP = ("hubfn.tune", "hubfn.spark", "hubfn.publish")
 
 
+# Packages of the core, grouped below the top: what a module directory holds (read without loading), the
+# loaded object, and the safety check before a load.
+CORE_PACKAGES = ("hubfn.savedmodel", "hubfn.loading", "hubfn.safety")
+MAX_TOP_LEVEL_FILES = 18  # what belongs together goes into a package of its own
+
+
 def _core_modules(graph):
-    """The files at the top of hubfn/ (not the packages below it) that are not front ends."""
+    """The files at the top of hubfn/ that are not front ends, and the core's packages."""
     top = {"hubfn." + name[:-3] for name in os.listdir(HUBFN) if name.endswith(".py") and name != "__init__.py"}
-    return {m: deps for m, deps in graph.items() if m in top and m not in FRONT_ENDS}
+    return {m: deps for m, deps in graph.items()
+            if (m in top and m not in FRONT_ENDS) or m.startswith(CORE_PACKAGES)}
+
+
+def test_the_top_of_hubfn_stays_small():
+    files = sorted(name for name in os.listdir(HUBFN) if name.endswith(".py"))
+    assert len(files) <= MAX_TOP_LEVEL_FILES, f"{len(files)} files at hubfn's top level: {files}"
 
 
 def test_the_core_never_imports_tune_spark_or_publish():
     core = _core_modules(_module_imports())
-    assert {"hubfn.apply", "hubfn.module", "hubfn.export", "hubfn.load", "hubfn.ways"} <= set(core)
+    assert {"hubfn.apply", "hubfn.module", "hubfn.export", "hubfn.loading.load", "hubfn.ways",
+            "hubfn.savedmodel.signatures", "hubfn.safety.guard"} <= set(core)
     for mod, deps in sorted(core.items()):
         bad = sorted(d for d in deps if d.startswith(LAYERS_ON_TOP))
         assert not bad, f"{mod} (core) imports {bad}, lazily or not; the core must not depend on them"
@@ -162,8 +175,8 @@ def test_lazy_imports_into_tune_are_caught(tmp_path):
 def test_fetch_and_publish_do_not_import_the_core_loaders():
     # The stages below the core may use errors, handles, moduledir, settings (a plain value of one call's
     # fetch settings) and util only (plus each other).
-    allowed = ("hubfn.errors", "hubfn.handles", "hubfn.moduledir", "hubfn.settings", "hubfn.util", "hubfn.fetch",
-               "hubfn.publish", "hubfn.signatures", "hubfn.safety")
+    allowed = ("hubfn.errors", "hubfn.handles", "hubfn.savedmodel", "hubfn.settings", "hubfn.util", "hubfn.fetch",
+               "hubfn.publish", "hubfn.safety")
     for mod, deps in _module_imports().items():
         if mod.startswith(("hubfn.fetch", "hubfn.publish")):
             bad = [d for d in deps if not d.startswith(allowed)]

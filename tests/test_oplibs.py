@@ -17,7 +17,8 @@ import textwrap
 
 import pytest
 
-from hubfn import errors, oplibs
+from hubfn import errors
+from hubfn.savedmodel import oplibs
 
 # The preprocessor's vocabulary: word pieces ("##s") as BERT's WordPiece vocabularies have them.
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "sat", "on", "a", "mat", "cafe", "hub", "##fn"]
@@ -111,7 +112,7 @@ def test_loads_with_a_plain_hub_load_when_tensorflow_text_is_installed(text_prep
             return {op.name for op in ops.op}
 
         import hubfn
-        from hubfn import oplibs
+        from hubfn.savedmodel import oplibs
         before, imported_first = registered(), "tensorflow_text" in sys.modules
         shown = info()  # the CLI first: it loads the module too, with nobody having imported tensorflow_text
         m = hubfn.hub_load(path)

@@ -17,7 +17,7 @@ from hubfn import errors
 from hubfn.cli import main as cli_main
 from hubfn.publish.pack import pack_module
 from hubfn.publish.serve import make_app, serve_modules
-from hubfn.signatures import read_saved_model
+from hubfn.savedmodel.signatures import read_saved_model
 
 
 # --- pack -----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import hubfn
 from hubfn import errors
 from hubfn.cli import main
 from hubfn.safety import guard
-from hubfn.signatures import parse_saved_model
+from hubfn.savedmodel.signatures import parse_saved_model
 from hubfn.safety.scan import scan
 
 # How to run each module after loading it unsafely; None: loading alone does it.
@@ -151,7 +151,7 @@ def test_the_refusal_is_kept_and_not_parsed_again(unsafe, monkeypatch):
         raise AssertionError("saved_model.pb parsed again")
 
     monkeypatch.setattr(guard, "parse_saved_model", no_parse)
-    monkeypatch.setattr("hubfn.signatures.parse_saved_model", no_parse)
+    monkeypatch.setattr("hubfn.savedmodel.signatures.parse_saved_model", no_parse)
     with pytest.raises(errors.UnsafeModuleError, match="WriteFile"):
         hubfn.hub_load(path)
 

@@ -169,7 +169,7 @@ def test_choice_is_read_from_saved_model_pb_as_the_loaded_object_shows_it(module
 
 
 def test_a_call_without_saved_specs_is_read_from_the_loaded_object_only(bare_call_dir):
-    from hubfn.signatures import read_saved_model
+    from hubfn.savedmodel.signatures import read_saved_model
 
     info = read_saved_model(bare_call_dir)
     assert info.variant(None).call_without_specs and info.variant(None).functions == ()

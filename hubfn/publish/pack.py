@@ -21,7 +21,8 @@ import tarfile
 import attrs
 from isal import isal_zlib
 
-from .. import errors, moduledir
+from .. import errors
+from ..savedmodel import moduledir
 from ..settings import process_setting
 from ..util import fs, gzindex
 

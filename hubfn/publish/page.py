@@ -1,6 +1,6 @@
 """What the server says about a module: its facts as plain data, as an HTML page, and as JSON.
 
-The facts come from `saved_model.pb` through hubfn.signatures (no TensorFlow load): the SignatureDefs and,
+The facts come from `saved_model.pb` through hubfn.savedmodel.signatures (no TensorFlow load): the SignatureDefs and,
 for TF2 modules, the object graph's `__call__` and callable sub-objects with their saved input specs. For a packed
 .tar.gz the few small files needed (saved_model.pb, tfhub_module.pb, README.md) are read out of the
 archive into a temporary directory. HTML and JSON are rendered from the same dict, so they cannot
@@ -17,7 +17,7 @@ import tempfile
 
 from .. import errors
 from ..safety.scan import scan
-from ..signatures import format_shape, parse_saved_model, read_saved_model
+from ..savedmodel.signatures import format_shape, parse_saved_model, read_saved_model
 from ..util import fs
 
 README_LIMIT = 256 << 10  # a README larger than this is cut: the page is documentation, not storage

@@ -13,7 +13,7 @@ import threading
 
 from .. import errors
 from ..fetch.store import layout
-from ..signatures import parse_saved_model
+from ..savedmodel.signatures import parse_saved_model
 from ..util import fs
 from .optable import SCAN_VERSION
 from .scan import Finding, scan

@@ -10,7 +10,7 @@ Each entry: op type -> Risk(category, why). The categories are few and plain, fo
     print to file, debug dump, network, python, file system settings
 An op type may be conditional on its attributes (tf.print is harmless unless it prints to a file): those
 live in ATTRIBUTE_RULES. Op types from a library hubfn does not know (a custom op library) are the op
-libraries' business (hubfn.oplibs); tensorflow-io's ops, whose whole purpose is I/O, are flagged by prefix.
+libraries' business (hubfn.savedmodel.oplibs); tensorflow-io's ops, whose whole purpose is I/O, are flagged by prefix.
 
 To change what is refused, edit this file only; SCAN_VERSION changes with it, so cached scan results
 (beside cache entries) are made again.

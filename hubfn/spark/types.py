@@ -47,7 +47,7 @@ def return_type(names, spark_types, as_struct: bool):
 
 
 def _shape(shape):
-    from ..signatures import format_shape
+    from ..savedmodel.signatures import format_shape
 
     return format_shape(shape)
 

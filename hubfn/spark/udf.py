@@ -95,7 +95,7 @@ def module_udf(handle, signature=None, output_key=None, as_dict=False, tags=None
     from pyspark.sql.functions import arrow_udf
 
     from ..resolve import Hub
-    from ..signatures import as_tags
+    from ..savedmodel.signatures import as_tags
 
     size = None if batch_size is None else check_batch_size(batch_size)
     tags = as_tags(tags)  # None or a frozenset, from here on (driver and workers)
@@ -141,7 +141,7 @@ def _describe(handle, signature, tags, hub):
     driver; the module is loaded here only if it has a __call__ whose specs the file does not hold."""
     from ..api import hub_load
     from ..safety import guard
-    from ..signatures import read_saved_model
+    from ..savedmodel.signatures import read_saved_model
 
     path = hub.resolve(handle)
     info = read_saved_model(path, proto=guard.check(path, handle, hub.settings))  # refused here, not on the workers

@@ -8,8 +8,9 @@ import os
 
 import attrs
 
-from . import errors, moduledir, objectgraph
-from .util.tfimport import import_tensorflow
+from .. import errors
+from . import moduledir, objectgraph
+from ..util.tfimport import import_tensorflow
 
 TF2 = "tf2"
 TF1_HUB = "tf1_hub"

@@ -10,9 +10,10 @@ other's weights. So does a load with TensorFlow load options, which may change w
 import os
 import threading
 
-from . import errors, oplibs
-from .signatures import TF1_HUB
-from .util.tfimport import import_tensorflow
+from .. import errors
+from ..savedmodel import oplibs
+from ..savedmodel.signatures import TF1_HUB
+from ..util.tfimport import import_tensorflow
 
 _loaded = {}
 _lock = threading.Lock()

@@ -5,14 +5,15 @@ TF2 modules describe themselves through the reusable-SavedModel attributes (`var
 taken as it is, even when empty: a BERT preprocessor that lists no trainable variables trains nothing
 (an empty list, not an error). A module without the attributes (saved from a plain `tf.Module`) trains
 the variables its object graph holds, each with its saved trainable flag. TF1 hub modules answer from
-their graph's collections (hubfn.tf1graph).
+their graph's collections (hubfn.loading.tf1graph).
 
 The Module's properties call these; hub_layer and fine-tuning loops read them from there.
 """
 
-from . import errors, tf1graph
-from .signatures import TF1_HUB
-from .util.tfimport import import_tensorflow
+from .. import errors
+from . import tf1graph
+from ..savedmodel.signatures import TF1_HUB
+from ..util.tfimport import import_tensorflow
 
 
 def all_variables(module):

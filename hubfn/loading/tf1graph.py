@@ -7,7 +7,7 @@ through `prune`, which turns a set of feeds and fetches into a function of the c
 
 A trainable TF1 module is loaded with its {"train"} graph (dropout, batch statistics); its predictions
 come from the {} graph rebound to the same variables (`inference_graph`, made when the module is loaded). Inference on a trainable
-module needs all this, so it lives in the core beside hubfn.load, not with the Keras code in hubfn.tune.
+module needs all this, so it lives in the core beside hubfn.loading.load, not with the Keras code in hubfn.tune.
 """
 
 import threading
@@ -16,9 +16,9 @@ import weakref
 
 import attrs
 
-from . import errors
+from .. import errors
 from .load import load_object
-from .signatures import TF1_HUB
+from ..savedmodel.signatures import TF1_HUB
 
 _GRAPH_KEYS = {"trainable": "trainable_variables", "losses": "regularization_losses", "updates": "update_ops"}
 # Pruned functions per loaded object, held weakly: a fine-tuned module that is dropped frees its weights.

@@ -3,7 +3,7 @@
 
 import os
 
-from . import errors
+from .. import errors
 
 SAVED_MODEL_PB = "saved_model.pb"
 TF1_HUB_MARKER = "tfhub_module.pb"  # beside saved_model.pb in a TF1 hub-format module

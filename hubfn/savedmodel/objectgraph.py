@@ -10,7 +10,7 @@ for signatures. The protos are decoded here by hand so that listing (and the ser
 
 import re
 
-from .util.tfimport import import_tensorflow
+from ..util.tfimport import import_tensorflow
 
 # Root children that are Keras or SavedModel bookkeeping, never meant to be called by users.
 _HIDDEN = re.compile(r"^(_.*|layer(_with_weights)?-\d+|keras_api|signatures|variables|trainable_variables|"

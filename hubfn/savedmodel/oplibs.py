@@ -17,8 +17,8 @@ To teach hubfn another op library, add an OpLibrary to LIBRARIES.
 
 import attrs
 
-from . import errors
-from .util.tfimport import import_tensorflow
+from .. import errors
+from ..util.tfimport import import_tensorflow
 
 
 @attrs.frozen
@@ -72,7 +72,7 @@ LIBRARIES = (TENSORFLOW_TEXT,)
 
 # --- reading op names (no load) --------------------------------------------------------------------
 def read_op_names(path: str) -> frozenset:
-    """Every op type the module at `path` runs, read from saved_model.pb (hubfn.signatures.used_ops)."""
+    """Every op type the module at `path` runs, read from saved_model.pb (hubfn.savedmodel.signatures.used_ops)."""
     from .signatures import parse_saved_model, used_ops
 
     return used_ops(parse_saved_model(path))
@@ -133,7 +133,7 @@ def ensure_ops(path: str, ops=None) -> None:
                             + library.install_hint(_tf_version()))
     if unknown:
         problems.append(f"its ops {', '.join(sorted(unknown))} are not in TensorFlow {_tf_version()} nor in any op "
-                        "library hubfn knows (hubfn.oplibs.LIBRARIES): the module needs a custom op library "
+                        "library hubfn knows (hubfn.savedmodel.oplibs.LIBRARIES): the module needs a custom op library "
                         "(import it before loading) or a newer TensorFlow.")
     if problems:
         raise errors.MissingOpsError(f"Module at {path!r} cannot be loaded: " + " Also, ".join(problems))
