@@ -1,20 +1,11 @@
-# The download cache of http(s) modules (shared with the tensorflow_hub Python package).
-
 #' The module cache
 #'
 #' Modules loaded by URL are downloaded once into the cache directory (`TFHUB_CACHE_DIR`, else
 #' `<temp>/tfhub_modules`), shared with the `tensorflow_hub` Python package. `cache_dir()` is the
 #' directory; `cache_list()` its entries (handle, size, date, verified); `cache_verify()` checks them
 #' (or the entry of `handle`); `cache_remove()` removes the entry of `handle`, or all with `all = TRUE`.
-#'
-#' @section Environment variables: hubfn reads `TFHUB_CACHE_DIR`, `HUBFN_OFFLINE` (`1`: the cache only),
-#'   `TFHUB_DOWNLOAD_PROGRESS`, `TFHUB_DISABLE_CERT_VALIDATION`, every `HUBFN_*` variable
-#'   (`HUBFN_CONNECT_TIMEOUT`, `HUBFN_READ_TIMEOUT`, `HUBFN_RETRIES`, `HUBFN_TOKENS`, ...), the proxy
-#'   variables (`http_proxy`, `https_proxy`, `no_proxy`, `all_proxy`, also upper case) and the CA bundle
-#'   ones (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`, `SSL_CERT_FILE`) when it uses them. Python copies the
-#'   environment once, when it starts, so the R functions that may fetch or use the cache first copy R's
-#'   current values into Python's `os.environ`: `Sys.setenv(HUBFN_OFFLINE = "1")` takes effect at the
-#'   next such call (not in a call to a loaded module, nor in Python reached through reticulate).
+#' The environment variables hubfn reads (`TFHUB_CACHE_DIR`, `HUBFN_*`, proxies, CA bundles) take R's
+#' current values at each call that may fetch or use the cache (the R guide, `docs/guide/r.md`, lists them).
 #'
 #' @param handle A module URL; `NULL` for every entry.
 #' @param all Remove every entry.

@@ -4,11 +4,6 @@
 # logicals and strings, which reticulate would pass as TRUE and "NA"), vectors as 1-d arrays (else
 # reticulate passes a Python list), and R's shapes of outputs.
 
-.input_error <- function(message, call = NULL) {
-  structure(class = c("hubfn_input_error", "hubfn_error", "error", "condition"),
-            list(message = message, call = call))
-}
-
 .what_r <- function(x) {
   if (is.data.frame(x)) return("a data frame")
   if (is.factor(x)) return("a factor")

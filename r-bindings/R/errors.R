@@ -1,11 +1,12 @@
-# Python exceptions -> R conditions.
-#
-# A hubfn error (hubfn.errors) becomes an R error with hubfn's message (no traceback), a class per
-# class of its chain, e.g. RemoteNotFoundError -> c("hubfn_remote_not_found_error",
-# "hubfn_fetch_error", "hubfn_module_not_found", "hubfn_error", "error", "condition"), and hubfn's
-# structured fields (handle, input, expected, got, reason, keywords: see hubfn.errors.HubError) as
-# fields of the condition. The keyword arguments a message names (`keywords`) are spelled the R way
-# (`as_dict = TRUE`). Any other Python exception is a "hubfn_python_error", message "<Type>: <message>".
+# Python exceptions -> R conditions: classes, message in R's words (`as_dict = TRUE`) and hubfn's fields
+# come from hubfn_r_helpers.error_data; any other Python exception is a "hubfn_python_error".
+
+# An R error of class c("hubfn_<kind>", "hubfn_error", "error", "condition").
+.hubfn_error <- function(kind, message, call = NULL) {
+  structure(class = c(paste0("hubfn_", kind), "hubfn_error", "error", "condition"), list(message = message, call = call))
+}
+
+.input_error <- function(message, call = NULL) .hubfn_error("input_error", message, call)
 
 # Evaluate `expr` (which calls Python); turn a Python exception into an R condition.
 .py_call <- function(expr, call = sys.call(-1L)) {
@@ -20,8 +21,7 @@
   .py_condition(attr(pe, "exception"), call)
 }
 
-# The R condition of Python exception `exc`: its R classes, message in R's words and hubfn's fields, from
-# hubfn_r_helpers.error_data.
+# The R condition of Python exception `exc`.
 .py_condition <- function(exc, call = NULL) {
   d <- reticulate::py_to_r(reticulate::py_call(.py_helper("error_data"), exc))
   structure(class = c(unlist(d$classes), "error", "condition"),

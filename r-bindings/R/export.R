@@ -1,20 +1,13 @@
-# export_savedmodel(): our own S3 generic, and a method for the R tensorflow package's generic.
+# export_savedmodel(): our own S3 generic, and a method of the R tensorflow package's generic.
 
 #' Export a module (or a TensorFlow object) as a SavedModel
 #'
-#' Writes `obj` as a module at `export_dir` with a `"default"` signature, atomically (a failed export
-#' leaves nothing behind). `obj` may be a module from [hub_module()] (after fine-tuning: its current
-#' variable values are written), a `tf.Module` or Keras model (Python objects through reticulate), or a
-#' Python callable given `input_signature`.
+#' Writes `obj` as a module at `export_dir` with a `"default"` signature, atomically. `obj` may be a
+#' module from [hub_module()] (after fine-tuning: its current variable values), a `tf.Module` or Keras
+#' model, or a Python callable given `input_signature`.
 #'
-#' @section The tensorflow package's generic: The R `tensorflow` package also defines an S3 generic
-#'   `export_savedmodel(object, export_dir_base, ...)`. hubfn's is an S3 generic too: its default method
-#'   hands an object that has a method of tensorflow's generic (a keras model, say, when those packages
-#'   are loaded) to `tensorflow::export_savedmodel()`; other objects go to hubfn. When tensorflow is
-#'   loaded (now or later), hubfn registers methods of tensorflow's generic for its modules, so
-#'   `export_savedmodel(m, dir)` exports a hubfn module whichever package was attached last. Only plain
-#'   Python objects reach a different function depending on the attach order; call
-#'   `hubfn::export_savedmodel()` for those.
+#' @section The tensorflow package's generic: an object with a method of `tensorflow::export_savedmodel()`
+#'   goes to it; hubfn's modules get methods of that generic too, so either package's generic exports them.
 #'
 #' @param obj What to export.
 #' @param export_dir The module directory to write.
@@ -40,9 +33,8 @@ export_savedmodel.default <- function(obj, export_dir, signatures = NULL, overwr
   if (!is.null(tf_method)) return(tf_method(obj, export_dir, ...))
   call <- sys.call()
   if (!inherits(obj, c("hubfn_module", "python.builtin.object"))) {
-    stop(structure(class = c("hubfn_export_error", "hubfn_error", "error", "condition"), list(
-      message = paste0("Cannot export an R ", class(obj)[1], ": pass a hubfn module or a TensorFlow (Python) object."),
-      call = call)))
+    stop(.hubfn_error("export_error", paste0("Cannot export an R ", class(obj)[1],
+                                             ": pass a hubfn module or a TensorFlow (Python) object."), call))
   }
   out <- .py_call(.hubfn()$export_savedmodel(
     if (inherits(obj, "hubfn_module")) attr(obj, "py_module") else obj, path.expand(as.character(export_dir)),

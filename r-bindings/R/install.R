@@ -1,26 +1,19 @@
-# install_hubfn(): a virtualenv with the hubfn Python package that matches this R package. The R
-# package carries the hubfn Python sources it was built with (inst/python/hubfn-src, put there by
-# r-bindings/build.sh), so the two versions agree; pip builds from a temporary copy, never in a source tree.
+# install_hubfn(): a virtualenv with the hubfn Python sources this R package was built with
+# (inst/python/hubfn-src, from r-bindings/build.sh); pip builds from a temporary copy.
 
 #' Install the hubfn Python package into a virtualenv for R
 #'
-#' Makes the virtualenv `envname` (default `r-hubfn`, which hubfn uses when neither `RETICULATE_PYTHON`
-#' nor `HUBFN_PYTHON` is set) and installs into it the hubfn Python package this R package was built
-#' with and `extra_packages`, under the pins R needs (the pip constraints file `python/constraints.txt` in
-#' this package: `numpy<2`, since reticulate 1.28 cannot convert NumPy 2 arrays). TensorFlow and hubfn's
-#' other dependencies come from the package index (PyPI).
-#'
-#' The Python that makes the virtualenv is checked, not trusted: Python 3.10 or newer with working `ssl`
-#' (for pip) and `venv`, as seen from this R session. Candidates: `python`, else `HUBFN_PYTHON`, `python3`
-#' on the `PATH`, `/usr/bin/python3`, `/usr/local/bin/python3`; the first that passes is used. If
-#' anything fails, a virtualenv made by this call is removed (hubfn never picks up a half-made one) and
-#' the error says what to do. Restart R afterwards.
+#' Makes the virtualenv `envname` and installs into it the hubfn Python package this R package was built
+#' with and `extra_packages`, under R's pins (`python/constraints.txt`: `numpy<2` for reticulate 1.28).
+#' The Python that makes it must be 3.10+ with working `ssl` and `venv`, as seen from R; a failure
+#' removes a virtualenv this call made and says what to do. Restart R afterwards.
 #'
 #' @param package What to install as hubfn: `NULL` (the sources bundled with this R package), a hubfn
 #'   source checkout (copied to a temporary directory first), a wheel file, or a pip requirement.
 #' @param envname Name of the virtualenv (under `RETICULATE_VIRTUALENV_ROOT`, else `WORKON_HOME`, else
 #'   `~/.virtualenvs`), or a path.
-#' @param python The Python to make the virtualenv with (`NULL`: the first usable candidate).
+#' @param python The Python to make the virtualenv with (`NULL`: the first usable of `HUBFN_PYTHON`,
+#'   `python3` on the `PATH`, `/usr/bin/python3`, `/usr/local/bin/python3`).
 #' @param extra_packages More pip requirements; scikit-learn (the transfer-learning vignette's) by default.
 #' @param pip_options More arguments for `pip install`, e.g. `"--index-url=..."`.
 #' @param quiet `FALSE` shows pip's output as it runs.
@@ -34,8 +27,7 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
                           pip_options = character(), quiet = TRUE) {
   call <- sys.call()
   start <- Sys.time()
-  fail <- function(...) stop(structure(class = c("hubfn_install_error", "hubfn_error", "error", "condition"),
-                                       list(message = paste0(...), call = call)))
+  fail <- function(...) stop(.hubfn_error("install_error", paste0(...), call))
   src <- .hubfn_source(package, fail)
   on.exit(unlink(src$cleanup, recursive = TRUE), add = TRUE)
   py <- .pick_base_python(python, fail)
@@ -77,8 +69,7 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   invisible(vpy)
 }
 
-# The pip constraints file of R's virtualenv (inst/python/constraints.txt; scripts/setup.sh passes the
-# same file for the repository's .venv-r): one home for the pins R needs.
+# The pip constraints file of R's virtualenv (scripts/setup.sh passes it for .venv-r too).
 .r_constraints <- function(fail = stop) {
   path <- system.file("python", "constraints.txt", package = "hubfn")
   if (!nzchar(path)) fail("This build of the hubfn R package lacks python/constraints.txt; reinstall it.")
@@ -104,8 +95,7 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   if (!any(file.exists(file.path(dir, c("pyproject.toml", "setup.py"))))) {
     fail("'", package, "' has no pyproject.toml or setup.py: pass a hubfn source checkout.")
   }
-  # A copy of its top-level files and Python packages (no .git, virtualenvs, build output or tests),
-  # where pip may write its build files.
+  # A copy of its top-level files and Python packages, where pip may write its build files.
   dest <- file.path(tempfile("hubfn-src-"), "hubfn-src")
   dir.create(dest, recursive = TRUE)
   skip <- "^(\\..*|build|dist|.*\\.egg-info|__pycache__|venv|tests|r-bindings|vignettes|bench|scripts)$"
@@ -121,8 +111,7 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   file.exists(py) && identical(suppressWarnings(system2(py, c("-c", shQuote("print(1)")), stdout = TRUE, stderr = FALSE)), "1")
 }
 
-# Why `py` cannot make hubfn's virtualenv ("" if it can), checked by running it from this R session:
-# R's library path can break a Python's ssl (a pyenv build, say), and then pip cannot reach the index.
+# Why `py` cannot make hubfn's virtualenv ("" if it can), run from R (whose library path can break ssl).
 .base_python_problem <- function(py) {
   if (!nzchar(py)) return("not set")
   if (!file.exists(py)) return("does not exist")

@@ -1,31 +1,22 @@
-# Modules as Keras 3 layers: hubfn.hub_layer()'s Python layer through reticulate (Debian has no R keras
-# package), with R tfhub's calling conventions (compose with a model or tensor, %>%, callable from R).
+# Modules as Keras 3 layers: hubfn.hub_layer()'s Python layer, with R tfhub's calling conventions.
 
 #' A Keras 3 layer wrapping a module
 #'
 #' `layer_hub()` is R tfhub's: with a Keras model as `object` it adds the layer to the model and returns
-#' the model; with a tensor (from `keras$Input()`, say) or an R array it returns the layer applied to it;
-#' without `object` it returns the layer itself: the Python Keras layer (hubfn's `HubLayer`), as R tfhub
-#' returns `KerasLayer`. R reads and sets its fields (`layer$name`, `layer$get_weights()`,
-#' `layer$trainable_weights`, `layer$trainable <- TRUE`), hands it to Python (`reticulate::py_call(layer,
-#' x)`, a list of layers for `keras$Sequential()`), and calls it as a function: `layer(x)`,
-#' `input %>% layer()`, where `x` may be a tensor, a Keras model (the layer is added to it) or an R array
-#' or character vector (numbers as float32). Without `handle`, `object` is the handle (or a module, or a
-#' layer, returned as it is). `hub_layer()` returns the same layer, without `layer_hub()`'s dtype choice.
-#'
-#' `...` reaches the Keras layer (`input_shape`, `name`, `dtype`, ...) and hubfn's layer options
-#' (`signature`, `output_key`, `output_shape`, `tags`); shapes' numbers become integers (`NA` unknown).
-#' Without `dtype`, a module whose one input is not a float (a text embedding's strings) gives the layer
-#' that dtype, so a Sequential model built on its first batch makes its input of that dtype. The fetch
-#' settings are this layer's only and are not saved with a model. Keras 3 is used through reticulate:
-#' `keras <- reticulate::import("keras")` (there is no R keras package here).
+#' the model; with a tensor or an R array it returns the layer applied to it; without `object`, the
+#' Python Keras layer (hubfn's `HubLayer`), whose fields R reads and sets (`layer$trainable <- TRUE`) and
+#' which R calls as a function, `layer(x)`, as `layer_hub(x, ...)` composes. Without `handle`, `object`
+#' is the handle (or a module; a layer is returned as it is). `hub_layer()` gives the same layer, without
+#' `layer_hub()`'s dtype choice: a module whose one input is not a float (strings) gives the layer that
+#' dtype unless `dtype` is given. Keras 3 is used through reticulate (`reticulate::import("keras")`).
 #'
 #' @param object `NULL`/missing, a Keras model, a tensor or an R array (numbers as float32); with no
 #'   `handle`, the handle.
 #' @param handle A handle (see [hub_load()]), or a module (its handle is used).
 #' @param trainable Whether fitting the model trains the module's variables.
 #' @param arguments A named list of extra keyword arguments for the module's function.
-#' @param ... Passed to the layer (see Details).
+#' @param ... Passed to the Keras layer (`input_shape`, `name`, `dtype`, ...; shapes' numbers as
+#'   integers, `NA` unknown) and to hubfn's layer (`signature`, `output_key`, `output_shape`, `tags`).
 #' @param signature The signature to call (`NULL`: the module's `__call__`, else hubfn's choice).
 #' @param output_key Which output to return when the signature has several.
 #' @inheritParams hub_load
@@ -83,9 +74,8 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
 # Add the layer to a model, or apply it to a tensor or R array (`...`: the call's, e.g. training = TRUE).
 .compose <- function(object, layer, ...) {
   if (inherits(object, .layer_class)) {
-    stop(structure(class = c("hubfn_type_error", "hubfn_error", "error", "condition"),
-                   list(message = "layer_hub(object = ) takes a Keras model, a tensor or an R array, not another layer.",
-                        call = sys.call(-1L))))
+    stop(.hubfn_error("type_error", "layer_hub(object = ) takes a Keras model, a tensor or an R array, not another layer.",
+                      sys.call(-1L)))
   }
   if (!inherits(object, "python.builtin.object")) {  # R values: a batch of float32, or of strings
     object <- if (is.character(object) || is.factor(object)) reticulate::np_array(.unfactor(object))
@@ -97,10 +87,8 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   .py_call(reticulate::py_call(layer, object, ...))
 }
 
-# How R calls the Python layer, layer(x): reticulate makes a callable Python object an R function
-# through this generic, so the layer stays the Python object (fields, py_call, Python APIs) while R
-# calls compose as layer_hub(x, ...) does, R arrays and character vectors included (as R keras does
-# for its layers).
+# How R calls the Python layer, layer(x): reticulate makes a callable Python object an R function through
+# this generic; calls compose as layer_hub(x, ...) does (as R keras does for its layers).
 #' @rawNamespace S3method(reticulate::py_to_r_wrapper, hubfn.tune.keras_layer.HubLayer)
 NULL
 

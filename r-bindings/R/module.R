@@ -1,14 +1,12 @@
-# Loading and applying modules. A module is an R function of class "hubfn_module" over a Python
-# hubfn.Module. What a call runs is hubfn's call plan (hubfn.call_plan): R asks Python once per
-# (signature, training) and keeps the answer with the module (.plan); hubfn converts R's values.
+# Loading and applying modules: an R function of class "hubfn_module" over a Python hubfn.Module, which
+# runs hubfn's call plan (asked once per (signature, training), kept with the module: .plan).
 
 .as_tags <- function(tags) if (is.null(tags)) NULL else as.list(as.character(tags))  # character(0): {}
 
 .py_module_of <- function(x, call = NULL) {
   if (inherits(x, "hubfn_module")) return(attr(x, "py_module"))
   if (inherits(x, "hubfn.module.Module")) return(x)
-  stop(structure(class = c("hubfn_type_error", "hubfn_error", "error", "condition"),
-                 list(message = "Expected a hubfn module, as returned by hub_load() or hub_module().", call = call)))
+  stop(.hubfn_error("type_error", "Expected a hubfn module, as returned by hub_load() or hub_module().", call))
 }
 
 .new_module <- function(py) {
@@ -29,8 +27,7 @@
 #' Load a TensorFlow Hub module
 #'
 #' Loads the module named by `handle` for inference, as an R function: `m(x)`, `m(list(a = ..., b =
-#' ...), signature = "name", as_dict = TRUE)` (see [module_apply()]). `print(m)` shows its handle, format,
-#' tags and signatures; `m$name` reads a field of the Python `hubfn.Module` (see [module-parts]).
+#' ...), signature = "name", as_dict = TRUE)` (see [module_apply()] and [module-parts]).
 #'
 #' @param handle A module directory, or a `file://`, `http(s)://` or `kaggle:` handle (downloaded once
 #'   into the cache, see [cache_dir()]).
@@ -45,15 +42,11 @@
 #' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
 #' @param hub A value from [hub_hub()] (settings and resolvers); `settings` and the arguments named in the
 #'   call replace what it holds.
-#' @param safe_mode A module is code that runs on your machine: before anything of it is loaded, hubfn
-#'   scans its ops, and one holding ops that reach outside it (file writes, reads of files that are not its
-#'   assets, directory listings, summaries, the network) is refused with a `hubfn_unsafe_module_error`
-#'   naming each op and where it sits. `FALSE` loads it anyway; `NULL`: `HUBFN_SAFE_MODE` (on by default).
+#' @param safe_mode `TRUE`: refuse a module holding ops that reach outside it (file writes and reads,
+#'   the network, ...) with a `hubfn_unsafe_module_error`; `FALSE`: load it anyway; `NULL`: `HUBFN_SAFE_MODE`.
 #' @param allow_ops Op types to allow in safe mode, e.g. `c("WriteFile")` (added to `HUBFN_ALLOW_OPS`).
 #' @return A `hubfn_module`, a function of `(inputs, signature = NULL, as_dict = FALSE, training = FALSE,
 #'   convert = TRUE, batch_size = NULL, progress = NULL, arguments = NULL)`.
-#' @section Fetch settings: `cache_dir`, `offline`, `timeout`, `token`, `settings` and `hub` (`NULL`: the
-#'   environment decides) apply to this call only; nothing global changes.
 #' @examples
 #' \dontrun{
 #' m <- hub_load("https://example.com/acme/fruit/1", cache_dir = "~/hub-cache", timeout = c(5, 30))
@@ -88,15 +81,10 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_d
 
 #' Apply a module to R values
 #'
-#' Runs the function hubfn chooses (`signature`, else `"default"`, else `__call__`, else
-#' `"serving_default"`, else the only signature) on R values, and gives its outputs as R values.
-#'
-#' Inputs: vectors, matrices and arrays (numeric, integer, logical, character), factors (their labels),
-#' data frames (a matrix, or one input per column) and tensors (passed as they are); several inputs as a
-#' named list, or an unnamed one in input order. hubfn converts them to the declared dtypes: doubles go
-#' into float inputs, and into integer inputs when whole and in range. A vector given to a `[?, k]`
-#' input of length `k` is one example. Outputs: R arrays (a vector for rank 1, a number for rank 0),
-#' character for strings, lists of arrays for lists of tensors.
+#' Runs the function hubfn chooses (`signature`, else `"default"`, `__call__`, `"serving_default"`, the
+#' only signature) on R values: vectors, matrices, arrays, factors, data frames, tensors; several inputs
+#' as a named list, or an unnamed one in input order. Outputs are R arrays (a vector for rank 1),
+#' character for strings, lists of arrays for lists of tensors. The R guide has the conversion rules.
 #'
 #' @param module A module from [hub_load()] or [hub_module()].
 #' @param inputs One value, or a list of values.
@@ -109,9 +97,8 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_d
 #' @param arguments A named list of keyword arguments for a `__call__` or sub-object (whole numbers as
 #'   integers), e.g. `list(seq_length = 16)`.
 #' @return An R array, a named list of them, or tensors.
-#' @section Errors: hubfn's errors are R errors of classes such as `hubfn_input_error`,
-#'   `hubfn_signature_error` and `hubfn_output_error` (all `hubfn_error`), carrying hubfn's fields: an
-#'   input error's `input`, what it `expected` and `got`, and a message about the R value given.
+#' @section Errors: classes such as `hubfn_input_error` (all `hubfn_error`), with hubfn's fields
+#'   (`input`, `expected`, `got`).
 #' @examples
 #' \dontrun{
 #' module_apply(m, list(apples = 1:3, oranges = c(0.5, 1, 2)), signature = "fruit_to_pet", as_dict = TRUE)
@@ -126,9 +113,8 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
          training, convert, batch_size, progress, arguments, sys.call())
 }
 
-# The plan for (signature, training), made on first use and kept: hubfn's call plan for R values
-# (hubfn.call_plan with the "r" input policy, through hubfn_r_helpers.runner): its Way as data, and its
-# function twice, giving Python values (run) and R values (run_r, reticulate converting what it returns).
+# The plan for (signature, training), made on first use and kept (hubfn_r_helpers.runner): its Way as
+# data, and its function giving Python values (run) and R values (run_r).
 .plan <- function(py, plans, signature, training) {
   key <- if (is.null(signature)) "\r" else signature
   kept <- plans[[key]]  # list(plan without training, plan with training)
@@ -146,9 +132,8 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 
 .r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
 
-# R inputs as the plan's runner takes them, list(values, keys): keys NULL for one value, the names for
-# a named list, TRUE for an unnamed one (hubfn's "r" policy maps it to the inputs in order). A data frame
-# is one value (a matrix), or one input per column for a function of several inputs.
+# R inputs as the runner takes them, list(values, keys): keys NULL for one value, the names for a named
+# list, TRUE for an unnamed one. A data frame is a matrix, or one input per column for several inputs.
 .r_inputs <- function(inputs, p, call) {
   if (is.data.frame(inputs) && length(p$way$inputs) > 1L) inputs <- as.list(inputs)
   if (!is.list(inputs) || is.data.frame(inputs) || inherits(inputs, "python.builtin.object")) {
@@ -191,17 +176,14 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 
 #' The signatures of a module
 #'
-#' What each function of a module takes and gives (its signatures, then `__call__` and callable
-#' sub-objects), read from `saved_model.pb`: a handle is resolved (fetched) but not loaded.
-#' `hub_signatures()` is another name.
+#' What each function of a module takes and gives, read from `saved_model.pb`: a handle is resolved
+#' (fetched) but not loaded. `hub_signatures()` is another name.
 #'
 #' @param module_or_handle A module, or a handle.
 #' @inheritParams hub_load
-#' @return A list named by function of lists of `name`, `inputs` and `outputs`, each input or output a
-#'   list of `name`, `dtype`, `shape` (integers, `NA` unknown, `NULL` for unknown rank) and, when not
-#'   dense, `kind`; a function saved for other forms of inputs too (a BERT preprocessor's
-#'   `bert_pack_inputs`, for tokens of rank 2 and 3) has `alternatives`, a list of `inputs` per other form,
-#'   any of which a call may take.
+#' @return A list named by function of lists of `name`, `inputs`, `outputs` (each a list of `name`,
+#'   `dtype`, `shape` with `NA` unknown, and `kind` when not dense) and, for a function saved for other
+#'   forms of inputs too, `alternatives` (a list of `inputs` per form).
 #' @export
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                               settings = NULL, hub = NULL) {
@@ -225,8 +207,7 @@ hub_signatures <- module_signatures
 
 #' Resolve a handle to a local directory
 #'
-#' Local directories and `file://` URLs are checked; `http(s)://` and `kaggle:` handles are downloaded
-#' once into the cache.
+#' Local directories and `file://` URLs are checked; other handles are downloaded once into the cache.
 #'
 #' @inheritParams hub_load
 #' @return The module's local directory.
@@ -238,13 +219,11 @@ hub_resolve <- function(handle, cache_dir = NULL, offline = NULL, timeout = NULL
 
 #' Parts of a module
 #'
-#' `m$name` and `m[["name"]]` read a field of the Python `hubfn.Module` as an R value (`handle`, `path`,
-#' `format`, `tags`, `trainable`, `variables`, `trainable_variables`, ...). `m$signatures` is a named
-#' list of R functions, one per function of the module, each giving every output:
-#' `m$signatures$fruit_to_pet(list(apples = 1, oranges = 2))$cats`. Any other function of the module by
-#' name (a BERT preprocessor's `tokenize`) is `function(inputs, ..., convert = TRUE)`, running it through
-#' [module_apply()] with `...` as its keyword arguments and giving what it returns. `summary(m)` lists
-#' the functions with their inputs and outputs; `str(m)` is one line per field.
+#' `m$name` and `m[["name"]]` read a field of the Python `hubfn.Module` (`handle`, `path`, `format`,
+#' `tags`, `trainable`, `variables`, ...). `m$signatures` is a named list of R functions giving every
+#' output: `m$signatures$fruit_to_pet(list(apples = 1, oranges = 2))$cats`. Another function of the
+#' module by name (a BERT preprocessor's `tokenize`) is `function(inputs, ..., convert = TRUE)`, `...`
+#' its keyword arguments. `summary(m)` lists the functions' inputs and outputs; `str(m)` the fields.
 #'
 #' @param x,object A module.
 #' @param name A field, `"signatures"` or a function's name.
@@ -288,7 +267,7 @@ NULL
   if (isTRUE(m$has_call) && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
-# What print(), summary() and str() show, made by hubfn_r_helpers.module_text from module_signatures().
+# What print(), summary() and str() show (hubfn_r_helpers.module_text).
 .module_text <- function(x, what) reticulate::py_to_r(reticulate::py_call(.py_helper("module_text"), attr(x, "py_module"), what))
 
 #' @export

@@ -2,8 +2,8 @@
 
 #' Pack a module directory into a .tar.gz archive
 #'
-#' The archive is deterministic (the same module packs to the same bytes) and has the module directory at
-#' its root, as the TF Hub protocol expects. `hub_pack()` is another name.
+#' A deterministic archive with the module at its root, as the TF Hub protocol expects. `hub_pack()` is
+#' another name.
 #'
 #' @param module_dir The module directory (it must hold `saved_model.pb`).
 #' @param output The archive to write, e.g. `"module.tar.gz"`.
@@ -24,11 +24,9 @@ hub_pack <- pack_module
 
 #' Serve modules over HTTP in the background
 #'
-#' Starts `python -m hubfn serve ROOT` as a separate process (never a fork of this R session: TensorFlow
-#' is not fork-safe), waits until it listens, and returns a server object. Every module directory (or
-#' packed `.tar.gz`) under `root` is served at its relative path: `hub_load(paste0(srv$url,
-#' "/acme/fruit/1"))` loads `root/acme/fruit/1`. Stop it with `hub_serve_stop(srv)` or `srv$stop()`; it
-#' also stops when the object is garbage collected or R exits.
+#' Starts `python -m hubfn serve ROOT` as a process of its own, waits until it listens, and returns a
+#' server serving every module directory (or `.tar.gz`) under `root` at its relative path. Stop it with
+#' `hub_serve_stop(srv)` or `srv$stop()`; it also stops when garbage collected or when R exits.
 #'
 #' @param root The directory to serve (an existing directory, else a `hubfn_serve_error`).
 #' @param host The address to listen on.
@@ -95,12 +93,9 @@ print.hubfn_server <- function(x, ...) {
   invisible(x)
 }
 
-.serve_error <- function(msg, call) {
-  stop(structure(class = c("hubfn_serve_error", "hubfn_error", "error", "condition"), list(message = msg, call = call)))
-}
+.serve_error <- function(msg, call) stop(.hubfn_error("serve_error", msg, call))
 
-# The directory hub_serve() serves, as an absolute path; a hubfn_serve_error (not normalizePath()'s
-# simpleError) when it is not an existing directory.
+# The directory hub_serve() serves, as an absolute path; else a hubfn_serve_error.
 .serve_root <- function(root, call) {
   if (!is.character(root) || length(root) != 1L || is.na(root) || !nzchar(root)) {
     .serve_error("hub_serve() needs `root`: the path of one directory of modules to serve.", call)

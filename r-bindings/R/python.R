@@ -1,11 +1,8 @@
 # Finding Python, importing hubfn lazily, and saying what to do when there is none.
-# (install_hubfn(), which makes the "r-hubfn" virtualenv, is in install.R.)
 
 .hubfn_env <- new.env(parent = emptyenv())
 
-.onLoad <- function(libname, pkgname) {
-  # Nothing starts or pins Python here: `hubfn` is imported on first use, and only then is the Python
-  # chosen (.choose_python()); other packages loaded in the session keep their say.
+.onLoad <- function(libname, pkgname) {  # nothing starts or pins Python: hubfn is imported on first use
   .hubfn_env$py <- reticulate::import("hubfn", convert = FALSE, delay_load = list(
     environment = "r-hubfn",
     before_load = function() .choose_python(),
@@ -18,8 +15,7 @@
   if (!is.null(problem)) packageStartupMessage(problem)
 }
 
-# The virtualenv `envname`: a name under RETICULATE_VIRTUALENV_ROOT or WORKON_HOME (default
-# ~/.virtualenvs), or a path.
+# The virtualenv `envname`: a name under RETICULATE_VIRTUALENV_ROOT or WORKON_HOME, or a path.
 .venv_path <- function(envname = "r-hubfn") {
   if (grepl("[/\\\\]", envname)) return(path.expand(envname))
   root <- Sys.getenv("RETICULATE_VIRTUALENV_ROOT")
@@ -34,10 +30,8 @@
     length(Sys.glob(file.path(path, c("lib/python*/site-packages/hubfn", "Lib/site-packages/hubfn")))) > 0L
 }
 
-# Just before Python starts for hubfn: RETICULATE_PYTHON, if set, wins (reticulate reads it); else
-# HUBFN_PYTHON; else the "r-hubfn" virtualenv if it has hubfn. Nothing if Python has started (too late
-# to choose) or nothing applies (reticulate's own choice). A choice made before (use_python(required =
-# TRUE) by the user or another package) stands: reticulate refuses ours, and that error is dropped.
+# Just before Python starts for hubfn: RETICULATE_PYTHON (reticulate reads it), else HUBFN_PYTHON, else
+# "r-hubfn" if it has hubfn, else reticulate's choice. A choice made before (use_python()) stands.
 .choose_python <- function() {
   if (reticulate::py_available(initialize = FALSE)) return(invisible("initialized"))
   if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) return(invisible("RETICULATE_PYTHON"))
@@ -52,10 +46,11 @@
   invisible(NA_character_)
 }
 
-# One line saying why hubfn's Python is not usable and what to do, or NULL when it looks usable. Looks
-# at files only (starts no Python), so library(hubfn) stays fast.
-.python_problem <- function() {
-  fix <- "run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn)."
+.python_fix <- "run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn)."
+
+# One line saying why hubfn's Python is not usable and what to do, or NULL when it looks usable; reads
+# files only (starts no Python), so library(hubfn) stays fast.
+.python_problem <- function(fix = .python_fix) {
   if (reticulate::py_available(initialize = FALSE)) {
     if (isTRUE(tryCatch(reticulate::py_module_available("hubfn"), error = function(e) FALSE))) return(NULL)
     return(paste0("hubfn: the Python this R session already uses (", reticulate::py_config()$python,
@@ -75,22 +70,20 @@
   msg <- .python_problem()
   if (is.null(msg)) {
     msg <- paste0("hubfn: Python could not import hubfn", if (length(detail) && nzchar(detail)) paste0(" (", detail, ")"),
-                  "; run hubfn::install_hubfn() once (or set RETICULATE_PYTHON to a Python that has hubfn).")
+                  "; ", .python_fix)
   }
-  structure(class = c("hubfn_python_missing_error", "hubfn_error", "error", "condition"),
-            list(message = msg, call = NULL))
+  .hubfn_error("python_missing_error", msg)
 }
 
 # The Python package `hubfn` (imported with convert = FALSE, on first use).
 .hubfn <- function() .hubfn_env$py
 
-# A Python function of hubfn (an R function); a hubfn_unavailable_error if this hubfn lacks it.
-# `convert = TRUE` converts what it returns to R (as R keras does: a Keras layer is then callable from R).
+# A Python function of hubfn; a hubfn_unavailable_error if this hubfn lacks it. `convert = TRUE`: what
+# it returns is converted to R (as R keras does: a Keras layer is then callable from R).
 .hubfn_fn <- function(name, convert = FALSE) {
   if (!.py_has(.hubfn(), name)) {  # the first use imports hubfn, in the Python .choose_python() picks
-    stop(structure(class = c("hubfn_unavailable_error", "hubfn_error", "error", "condition"),
-                   list(message = paste0("This version of the hubfn Python package has no `", name,
-                                         "`; upgrade it (see install_hubfn())."), call = NULL)))
+    stop(.hubfn_error("unavailable_error", paste0("This version of the hubfn Python package has no `", name,
+                                                  "`; upgrade it (see install_hubfn()).")))
   }
   reticulate::import("hubfn", convert = convert)[[name]]
 }
@@ -108,8 +101,7 @@ hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function
 
 .py_has <- function(obj, name) isTRUE(tryCatch(reticulate::py_has_attr(obj, name), error = function(e) FALSE))
 
-# A function of the Python helpers beside this package (inst/python/hubfn_r_helpers.py), looked up
-# once; `convert = TRUE`: one converting what it returns to R.
+# A function of inst/python/hubfn_r_helpers.py, looked up once (`convert` as for .hubfn_fn()).
 .py_helper <- function(name, convert = FALSE) {
   key <- paste0(name, if (convert) "\r")
   f <- .hubfn_env$helper_fns[[key]]
@@ -121,36 +113,19 @@ hubfn_has <- function(name) !inherits(tryCatch(.hubfn_fn(name), error = function
   f
 }
 
-# Environment variables hubfn reads at call time, besides every HUBFN_* variable: hubfn's settings
-# table says which (hubfn.settings.environment_names), asked once.
-.synced_env_vars <- function() {
-  if (is.null(.hubfn_env$env_names)) {
-    .hubfn_env$env_names <- unlist(reticulate::py_to_r(reticulate::py_call(.py_helper("environment_names"))))
-  }
-  .hubfn_env$env_names
-}
-
-# Python copies the process environment into os.environ once, when it starts, so R's later
-# Sys.setenv() and Sys.unsetenv() are invisible to hubfn. Before a call that may resolve, fetch or use
-# the cache, copy R's current values of the variables hubfn reads into os.environ (set or delete), in
-# one Python call. Nothing to do before Python starts: it then reads R's environment.
+# Python copies the process environment once, when it starts: before a call that may resolve, fetch or
+# use the cache, hubfn_r_helpers.sync_environ copies R's current values of the variables hubfn reads.
 .sync_env <- function() {
-  if (!reticulate::py_available(initialize = FALSE)) return(invisible(FALSE))
-  env <- Sys.getenv()
-  synced <- .synced_env_vars()
-  keep <- names(env) %in% synced | startsWith(names(env), "HUBFN_")
-  values <- stats::setNames(as.list(as.character(env[keep])), names(env)[keep])
-  reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(values, convert = FALSE),
-                      as.list(setdiff(synced, names(env))))
+  if (!reticulate::py_available(initialize = FALSE)) return(invisible(FALSE))  # Python will read R's
+  reticulate::py_call(.py_helper("sync_environ"), reticulate::dict(as.list(Sys.getenv()), convert = FALSE))
   invisible(TRUE)
 }
 
 #' Is the hubfn Python package available?
 #'
-#' `TRUE` when hubfn's Python can import `hubfn` (and NumPy is usable). Starts Python if needed, but
-#' not TensorFlow. Python is chosen when hubfn first needs it (loading the package does not start or
-#' pin it): `RETICULATE_PYTHON`, else `HUBFN_PYTHON`, else the virtualenv `r-hubfn` (made by
-#' [install_hubfn()]), else reticulate's own choice; a Python already started in the session is used.
+#' `TRUE` when hubfn's Python can import `hubfn`; starts Python if needed, but not TensorFlow. The Python
+#' is the one already started in the session, else `RETICULATE_PYTHON`, `HUBFN_PYTHON`, the virtualenv
+#' `r-hubfn` (made by [install_hubfn()]), reticulate's own choice.
 #'
 #' @return `TRUE` or `FALSE`.
 #' @examples

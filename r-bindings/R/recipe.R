@@ -1,12 +1,9 @@
-# A recipes step replacing text columns by a text-embedding module's vectors (R tfhub's
-# step_pretrained_text_embedding). recipes is suggested, not required: its generics prep() and bake()
-# get these methods when recipes is loaded (delayed S3 registration in NAMESPACE).
+# R tfhub's recipes step; recipes is suggested: prep() and bake() get these methods when it loads.
 
 #' Pretrained text embeddings as a recipes step
 #'
-#' Adds to a recipe a step replacing each selected text column (character or factor) by the columns of
-#' a text-embedding module's output, `<column>_txt_emb_0001`, `<column>_txt_emb_0002`, ... The module
-#' (strings `[?]` to a matrix, one row per string) is loaded when the step is baked.
+#' Adds a step replacing each selected text column by the columns of a text-embedding module's output,
+#' `<column>_txt_emb_0001`, ...; the module is loaded when the step is baked.
 #'
 #' @param recipe A recipe (from [recipes::recipe()]).
 #' @param ... Selector functions choosing the text columns (see [recipes::selections]).

@@ -1,6 +1,4 @@
-# Per-call fetch settings: the R arguments cache_dir, offline, timeout, token, settings and hub, checked in
-# R (so a message names the R argument) and converted to what hubfn's Python functions take; hub_settings()
-# and hub_hub(). What a call names wins over the environment; nothing global changes.
+# Per-call fetch settings, checked in R (a message names the R argument), as hubfn's Python takes them.
 
 # What kind of value x is, for messages: never its contents (it may be a token).
 .what_kind <- function(x) {
@@ -91,14 +89,9 @@
 
 #' Fetch settings for one or more calls
 #'
-#' Builds hubfn's settings value (the Python `hubfn.Settings`): the cache directory, offline switch,
-#' timeouts and tokens a load uses. Pass it as `settings =` to [hub_load()], [hub_module()],
-#' [hub_resolve()], [module_signatures()] or [layer_hub()]; arguments named in that call replace the ones
-#' in it. What is not given here comes from the environment variables (`TFHUB_CACHE_DIR`,
-#' `HUBFN_OFFLINE`, `HUBFN_CONNECT_TIMEOUT`, `HUBFN_READ_TIMEOUT`, `HUBFN_TOKENS`,
-#' `HUBFN_TOKEN_OVER_HTTP`, `HUBFN_SAFE_MODE`, `HUBFN_ALLOW_OPS`, ...) as they are when `hub_settings()` is
-#' called. Printing it never shows a
-#' token, only whether one is set and for which hosts.
+#' The Python `hubfn.Settings` a load uses, for `settings =` of [hub_load()] and the like (arguments
+#' named in that call replace its values). What is not given comes from the environment variables as
+#' they are now. Printing it never shows a token.
 #'
 #' @inheritParams hub_load
 #' @param token As in [hub_load()]; a single string here is for the host of whichever handle the
@@ -124,15 +117,12 @@ hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token
 
 #' A hub: settings and resolvers, for one or more calls
 #'
-#' Builds hubfn's hub value (the Python `hubfn.Hub`): the settings of [hub_settings()] and the resolvers
-#' that turn handles into module directories, tried in order. Pass it as `hub =` to [hub_load()],
-#' [hub_module()], [hub_resolve()], [module_signatures()] or [layer_hub()]; `settings` and the fetch
-#' arguments named in that call replace what it holds.
+#' The Python `hubfn.Hub`: settings and the resolvers that turn handles into module directories, for
+#' `hub =` of [hub_load()] and the like (`settings` and arguments named there replace what it holds).
 #'
 #' @param settings A value from [hub_settings()]; `NULL`: one made from `...`.
-#' @param resolvers A list of Python resolver objects (each with `supports(handle, settings)` and
-#'   `resolve(handle, settings)` methods, e.g. made with `reticulate::py_run_string()`), asked in order;
-#'   `NULL`: hubfn's own (directories, `file://`, `http(s)://`, `kaggle:`).
+#' @param resolvers A list of Python resolvers (with `supports(handle, settings)` and `resolve(handle,
+#'   settings)`), asked in order; `NULL`: hubfn's own.
 #' @param ... Arguments of [hub_settings()], when `settings` is not given.
 #' @return A `hubfn.resolve.Hub` Python object (immutable).
 #' @examples

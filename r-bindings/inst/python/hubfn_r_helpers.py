@@ -252,28 +252,23 @@ def plain(x):
     return str(x)
 
 
-def environment_names():
-    """The environment variables hubfn's calls depend on (hubfn.settings' table), for R to copy."""
-    from hubfn.settings import environment_names as names
+def sync_environ(env, prefixes=("HUBFN_",)):
+    """Make os.environ agree with R's environment (`env`, {name: value}: R's whole Sys.getenv()) for the
+    variables hubfn reads: hubfn.settings' table of them and every one starting with one of `prefixes`.
 
-    return list(names())
-
-
-def sync_environ(values, unset, prefixes=("HUBFN_",)):
-    """Make os.environ agree with R's environment for the variables hubfn reads.
-
-    Python copies the process environment into os.environ once, when it starts; R's Sys.setenv()
-    and Sys.unsetenv() after that are not seen. `values` ({name: value}) are set; names in `unset`
-    are deleted, and so is any variable starting with one of `prefixes` that `values` lacks (R
-    does not have it).
+    Python copies the process environment into os.environ once, when it starts; R's Sys.setenv() and
+    Sys.unsetenv() after that are not seen. Those of R's values are set; those R lacks are deleted.
     """
     import os
 
-    values = dict(values or {})
+    from hubfn.settings import environment_names
+
+    names = set(environment_names())
+    values = {k: v for k, v in dict(env or {}).items() if k in names or k.startswith(tuple(prefixes))}
     for name, value in values.items():
         if os.environ.get(name) != value:
             os.environ[name] = value
-    gone = set(unset or ())
+    gone = names - set(values)
     gone.update(k for k in os.environ if k.startswith(tuple(prefixes)) and k not in values)
     for name in gone:
         if name in os.environ:
