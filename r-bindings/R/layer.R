@@ -50,7 +50,7 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
 hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = NULL, arguments = NULL, tags = NULL,
                       ..., cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL,
                       safe_mode = NULL, allow_ops = NULL, hub = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub, safe_mode, allow_ops)
   loaded <- inherits(handle, c("hubfn_module", "hubfn.module.Module"))
   h <- if (loaded) reticulate::py_to_r(.py_module_of(handle)$handle) else as.character(handle)
   kwargs <- list(...)

@@ -56,7 +56,7 @@
 #' @export
 hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                      settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub, safe_mode, allow_ops)
   .new_module(.fetching("hub_load", as.character(handle), fetch, tags = .as_tags(tags)))
 }
 
@@ -73,7 +73,7 @@ hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, time
 #' @export
 hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_dir = NULL, offline = NULL,
                        timeout = NULL, token = NULL, settings = NULL, safe_mode = NULL, allow_ops = NULL, hub = NULL) {
-  fetch <- c(.fetch_args(cache_dir, offline, timeout, token, settings, hub), .safety_args(safe_mode, allow_ops))
+  fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub, safe_mode, allow_ops)
   h <- if (inherits(handle_or_module, c("hubfn_module", "hubfn.module.Module"))) .py_module_of(handle_or_module)
        else as.character(handle_or_module)
   .new_module(.fetching("hub_module", h, fetch, trainable = isTRUE(trainable), tags = .as_tags(tags)))

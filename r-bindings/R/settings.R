@@ -12,44 +12,22 @@
 
 .arg_error <- function(call, ...) stop(.input_error(paste0(...), call))
 
-.as_cache_dir <- function(x, call = NULL) {
-  if (is.null(x)) return(NULL)
-  if (!is.character(x) || length(x) != 1L || is.na(x) || !nzchar(trimws(x))) {
-    .arg_error(call, "`cache_dir` must be one directory path (a character string), not ", .show(x), ".")
-  }
-  path.expand(as.vector(x))
+# Stop with "`name` must be <wants>, not <x>." unless `ok`.
+.need <- function(ok, call, name, wants, x) {
+  if (!isTRUE(ok)) .arg_error(call, "`", name, "` must be ", wants, ", not ", .show(x), ".")
 }
 
-.as_flag <- function(x, name, call = NULL) {
-  if (is.null(x)) return(NULL)
-  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    .arg_error(call, "`", name, "` must be TRUE or FALSE (or NULL for the default), not ", .show(x), ".")
-  }
-  as.vector(x)
-}
+.one <- function(x, is) is(x) && length(x) == 1L && !is.na(x)
 
-# Seconds, or c(connect, read) -> a float or a tuple of two.
-.as_timeout <- function(x, call = NULL) {
-  if (is.null(x)) return(NULL)
-  if (!is.numeric(x) || !length(x) %in% 1:2 || anyNA(x) || any(!is.finite(x)) || any(x <= 0)) {
-    .arg_error(call, "`timeout` must be a positive number of seconds, or c(connect, read) seconds; got ",
-               .show(x), ".")
-  }
-  x <- as.double(x)
-  if (length(x) == 1L) x else reticulate::tuple(x[[1]], x[[2]])
-}
-
-# One string (for the handle's own host), or tokens by host, c(host = "token") -> a Python dict.
+# A token (for the handle's own host), or tokens by host, c(host = "token") -> a Python dict; a message
+# never shows one.
 .as_token <- function(x, call = NULL) {
-  if (is.null(x)) return(NULL)
   bad <- function(...) .arg_error(call, "`token` ", ..., " (the value is not shown).")
-  one <- function(v) is.character(v) && length(v) == 1L && !is.na(v) && nzchar(trimws(v))
+  one <- function(v) .one(v, is.character) && nzchar(trimws(v))
   hosts <- names(x)
   if (is.null(hosts)) {
-    if (!one(x)) {
-      bad("must be a single non-empty string (the token for the handle's host), or a named character vector ",
-          "or list of tokens by host, c(host = \"token\"); got ", .what_kind(x))
-    }
+    if (!one(x)) bad("must be a single non-empty string (the token for the handle's host), or a named character vector ",
+                     "or list of tokens by host, c(host = \"token\"); got ", .what_kind(x))
     return(as.vector(x))
   }
   if (!(is.character(x) || is.list(x)) || !length(x)) {
@@ -63,28 +41,34 @@
   reticulate::py_dict(as.list(hosts), lapply(unname(as.list(x)), as.vector), convert = FALSE)
 }
 
-# The fetch arguments of one call, checked, as keyword arguments of hubfn's Python functions (NULL ones
-# are None: the environment, or `settings`, decides).
-.fetch_args <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL, hub = NULL,
-                        call = sys.call(-1L)) {
-  if (!is.null(settings) && !inherits(settings, "hubfn.settings.Settings")) {
-    .arg_error(call, "`settings` must be a value from hub_settings(), not ", .show(settings), ".")
-  }
-  if (!is.null(hub) && !inherits(hub, "hubfn.resolve.Hub")) {
-    .arg_error(call, "`hub` must be a value from hub_hub(), not ", .show(hub), ".")
-  }
-  list(hub = hub, settings = settings, cache_dir = .as_cache_dir(cache_dir, call),
-       offline = .as_flag(offline, "offline", call), timeout = .as_timeout(timeout, call), token = .as_token(token, call))
+.as_flag <- function(x, name, call) {
+  .need(is.null(x) || .one(x, is.logical), call, name, "TRUE or FALSE (or NULL for the default)", x)
+  if (!is.null(x)) as.vector(x)
 }
 
-# The safe-mode arguments of one call (hub_load, hub_module, layer_hub), checked, as keyword arguments.
-.safety_args <- function(safe_mode = NULL, allow_ops = NULL, call = sys.call(-1L)) {
-  if (!is.null(allow_ops) && (!is.character(allow_ops) || anyNA(allow_ops))) {
-    .arg_error(call, "`allow_ops` must be a character vector of op type names, e.g. c(\"WriteFile\"), not ",
-               .show(allow_ops), ".")
-  }
-  list(safe_mode = .as_flag(safe_mode, "safe_mode", call),
-       allow_ops = if (is.null(allow_ops)) NULL else as.list(allow_ops))
+.as_cache_dir <- function(x, call = NULL) {
+  .need(is.null(x) || .one(x, is.character) && nzchar(trimws(x)), call, "cache_dir",
+        "one directory path (a character string)", x)
+  if (!is.null(x)) path.expand(as.vector(x))
+}
+
+# The fetch (and, given safe_mode, safe-mode) arguments of one call, checked, as keyword arguments of
+# hubfn's Python functions (NULL: `settings`, `hub` or the environment decides); c(connect, read) a tuple.
+.fetch_args <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, settings = NULL, hub = NULL,
+                        safe_mode = NULL, allow_ops = NULL, call = sys.call(-1L)) {
+  .need(is.null(settings) || inherits(settings, "hubfn.settings.Settings"), call, "settings", "a value from hub_settings()",
+        settings)
+  .need(is.null(hub) || inherits(hub, "hubfn.resolve.Hub"), call, "hub", "a value from hub_hub()", hub)
+  .need(is.null(timeout) || is.numeric(timeout) && length(timeout) %in% 1:2 && all(is.finite(timeout) & timeout > 0),
+        call, "timeout", "a positive number of seconds, or c(connect, read) seconds", timeout)
+  .need(is.null(allow_ops) || is.character(allow_ops) && !anyNA(allow_ops), call, "allow_ops",
+        "a character vector of op type names, e.g. c(\"WriteFile\")", allow_ops)
+  if (length(timeout) == 2L) timeout <- reticulate::tuple(as.double(timeout[[1]]), as.double(timeout[[2]]))
+  c(list(hub = hub, settings = settings, cache_dir = .as_cache_dir(cache_dir, call),
+         offline = .as_flag(offline, "offline", call), timeout = if (is.numeric(timeout)) as.double(timeout) else timeout,
+         token = if (!is.null(token)) .as_token(token, call)),
+    if (!missing(safe_mode)) list(safe_mode = .as_flag(safe_mode, "safe_mode", call),  # functions that load
+                                  allow_ops = if (!is.null(allow_ops)) as.list(allow_ops)))
 }
 
 #' Fetch settings for one or more calls
@@ -107,10 +91,9 @@
 #' @export
 hub_settings <- function(cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL, token_over_http = NULL,
                          safe_mode = NULL, allow_ops = NULL) {
-  call <- sys.call()
-  args <- c(.fetch_args(cache_dir, offline, timeout, token, call = call), .safety_args(safe_mode, allow_ops, call))
+  args <- .fetch_args(cache_dir, offline, timeout, token, safe_mode = safe_mode, allow_ops = allow_ops, call = sys.call())
   args$settings <- args$hub <- NULL
-  args$token_over_http <- .as_flag(token_over_http, "token_over_http", call)
+  args$token_over_http <- .as_flag(token_over_http, "token_over_http", sys.call())
   .sync_env()  # the environment fills in the rest: R's current values
   .py_call(do.call(.hubfn()$Settings$make, args))
 }
