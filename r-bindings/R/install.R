@@ -32,41 +32,18 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   on.exit(unlink(src$cleanup, recursive = TRUE), add = TRUE)
   py <- .pick_base_python(python, fail)
   path <- .venv_path(envname)
-  vpy <- .venv_python(path)
-  created <- done <- FALSE
-  on.exit(if (created && !done) unlink(path, recursive = TRUE), add = TRUE)
-  if (dir.exists(path) && !.python_runs(vpy)) unlink(path, recursive = TRUE)  # broken or half-made: afresh
-  log <- tempfile("hubfn-install-", fileext = ".log")
-  run <- function(cmd, args, what) {
-    rc <- system2(cmd, args, stdout = if (quiet) log else "", stderr = if (quiet) log else "")
-    if (rc != 0L) {
-      tail <- if (file.exists(log)) utils::tail(readLines(log, warn = FALSE), 25L)
-      fail(what, " failed (exit status ", rc, ")", if (length(tail)) paste0(":\n", paste(tail, collapse = "\n")),
-           if (created) paste0("\nThe half-made virtualenv ", path, " was removed."),
-           "\nFix the problem above and run install_hubfn() again (pip must reach the package index for ",
-           "TensorFlow; pass pip_options, e.g. \"--index-url=...\", if it is elsewhere).")
-    }
-  }
-  if (!dir.exists(path)) {
-    dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
-    created <- TRUE
-    run(py, c("-m", "venv", shQuote(path)), paste0("Making the virtualenv ", path, " with ", py))
-  }
-  constraints <- .r_constraints(fail)
-  run(vpy, c("-m", "pip", "install", "--disable-pip-version-check", "--no-input", pip_options,
-             "-c", shQuote(constraints), shQuote(c(src$requirement, extra_packages))),
-      paste0("pip install ", paste(c(src$label, extra_packages), collapse = " "),
-             " (pins: ", paste(.constraint_lines(constraints), collapse = ", "), ")"))
-  version <- suppressWarnings(system2(vpy, c("-c", shQuote("import hubfn, numpy; print(hubfn.__version__)")),
-                                      stdout = TRUE, stderr = FALSE))
-  if (!length(version) || !is.null(attr(version, "status"))) {
-    fail("hubfn was installed into ", path, " but its Python cannot import it; run install_hubfn() again.",
-         if (created) " (The virtualenv was removed.)")
-  }
-  done <- TRUE
-  message(sprintf("hubfn %s installed in %s (made with %s, %.0f s). Restart R to use it.", version[[1]], path, py,
+  # The steps (make the virtualenv, pip install under R's pins, check the import; a failure removes the
+  # virtualenv it made) are inst/python/install_hubfn.py, run by `py`; it writes "ok\n<version>" or the error.
+  result <- tempfile("hubfn-install-")
+  on.exit(unlink(result), add = TRUE)
+  args <- c(system.file("python", "install_hubfn.py", package = "hubfn"), result, path, .r_constraints(fail),
+            src$requirement, src$label, if (quiet) "--quiet", if (length(pip_options)) paste0("--pip-option=", pip_options))
+  system2(py, shQuote(c(args, extra_packages)), stdout = if (quiet) FALSE else "", stderr = if (quiet) FALSE else "")
+  out <- if (file.exists(result)) readLines(result, warn = FALSE) else paste("Running", py, "failed.")
+  if (!identical(out[1], "ok")) fail(paste(out, collapse = "\n"))
+  message(sprintf("hubfn %s installed in %s (made with %s, %.0f s). Restart R to use it.", out[[2]], path, py,
                   as.numeric(difftime(Sys.time(), start, units = "secs"))))
-  invisible(vpy)
+  invisible(.venv_python(path))
 }
 
 # The pip constraints file of R's virtualenv (scripts/setup.sh passes it for .venv-r too).
@@ -74,11 +51,6 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   path <- system.file("python", "constraints.txt", package = "hubfn")
   if (!nzchar(path)) fail("This build of the hubfn R package lacks python/constraints.txt; reinstall it.")
   path
-}
-
-.constraint_lines <- function(path) {
-  lines <- trimws(sub("#.*$", "", readLines(path, warn = FALSE)))
-  lines[nzchar(lines)]
 }
 
 # What pip installs as hubfn: list(requirement, label, cleanup = a temporary copy to remove).
@@ -105,10 +77,6 @@ install_hubfn <- function(package = NULL, envname = "r-hubfn", python = NULL, ex
   }
   unlink(list.files(dest, "^__pycache__$", recursive = TRUE, include.dirs = TRUE, full.names = TRUE), recursive = TRUE)
   list(requirement = dest, label = paste0("hubfn (from ", package, ")"), cleanup = dirname(dest))
-}
-
-.python_runs <- function(py) {
-  file.exists(py) && identical(suppressWarnings(system2(py, c("-c", shQuote("print(1)")), stdout = TRUE, stderr = FALSE)), "1")
 }
 
 # Why `py` cannot make hubfn's virtualenv ("" if it can), run from R (whose library path can break ssl).
