@@ -1,8 +1,6 @@
-# R values in and out. hubfn's Python core checks and converts every input (hubfn.inputs, with its "r"
-# policy for R's values: whole doubles, vectors into [?, k] inputs, integer NA, unnamed lists, errors in
-# R's words). R does only what Python cannot see: R's kinds of value (factors, data frames, lists, NA in
-# logicals and strings, which reticulate would pass as TRUE and "NA"), vectors as 1-d arrays (else
-# reticulate passes a Python list), and R's shapes of outputs.
+# R values in and out: hubfn's "r" input policy (hubfn.inputs) checks and converts inputs; R does what
+# Python cannot see: factors, data frames, lists, NA in logicals and strings (reticulate would pass TRUE
+# and "NA"), vectors as 1-d arrays (else a Python list), and R's shapes of outputs.
 
 .what_r <- function(x) {
   if (is.data.frame(x)) return("a data frame")
@@ -17,8 +15,7 @@
   structure(as.character(x), dim = dim(x))  # also a factor with dims
 }
 
-# One R value (input `name`, if known) as reticulate should pass it: an array (a vector as a 1-d array),
-# a data frame as a matrix (a mix of numbers and text becomes text, as as.matrix() does).
+# One R value (input `name`, if known) as reticulate should pass it: an array; a data frame as a matrix.
 .r_value <- function(x, call, name = NULL) {
   if (is.double(x) && !is.object(x)) {  # R numbers, the common case
     if (is.null(dim(x))) dim(x) <- length(x)

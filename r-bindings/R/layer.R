@@ -10,8 +10,7 @@
 #' `layer_hub()`'s dtype choice: a module whose one input is not a float (strings) gives the layer that
 #' dtype unless `dtype` is given. Keras 3 is used through reticulate (`reticulate::import("keras")`).
 #'
-#' @param object `NULL`/missing, a Keras model, a tensor or an R array (numbers as float32); with no
-#'   `handle`, the handle.
+#' @param object `NULL`/missing, a Keras model, a tensor or an R array; with no `handle`, the handle.
 #' @param handle A handle (see [hub_load()]), or a module (its handle is used).
 #' @param trainable Whether fitting the model trains the module's variables.
 #' @param arguments A named list of extra keyword arguments for the module's function.
@@ -37,11 +36,9 @@ layer_hub <- function(object, handle, trainable = FALSE, arguments = NULL, ..., 
     handle <- object
     object <- NULL
   }
-  layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ..., cache_dir = cache_dir,
-                     offline = offline, timeout = timeout, token = token, settings = settings,
-                     safe_mode = safe_mode, allow_ops = allow_ops, hub = hub)
-  # Keras 3 builds a Sequential model's input, when none is given, with the first layer's dtype.
-  if (!"dtype" %in% names(list(...))) reticulate::py_call(.py_helper("take_input_dtype"), layer)
+  layer <- hub_layer(handle, trainable = trainable, arguments = arguments, ..., cache_dir = cache_dir, offline = offline,
+                     timeout = timeout, token = token, settings = settings, safe_mode = safe_mode, allow_ops = allow_ops, hub = hub)
+  if (!"dtype" %in% names(list(...))) reticulate::py_call(.py_helper("take_input_dtype"), layer)  # for Sequential
   if (missing(object) || is.null(object)) layer else .compose(object, layer)
 }
 
@@ -62,7 +59,6 @@ hub_layer <- function(handle, trainable = FALSE, signature = NULL, output_key = 
   }
   args <- if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE)
   .sync_env()
-  # Converting, as R keras does: the layer comes back through py_to_r_wrapper (below), callable from R.
   .py_call(do.call(.hubfn_fn("hub_layer", convert = TRUE),
                    c(list(h, trainable = isTRUE(trainable), signature = signature, output_key = output_key,
                           arguments = args, tags = .as_tags(tags)), kwargs, fetch)))

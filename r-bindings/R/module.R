@@ -29,10 +29,8 @@
 #' Loads the module named by `handle` for inference, as an R function: `m(x)`, `m(list(a = ..., b =
 #' ...), signature = "name", as_dict = TRUE)` (see [module_apply()] and [module-parts]).
 #'
-#' @param handle A module directory, or a `file://`, `http(s)://` or `kaggle:` handle (downloaded once
-#'   into the cache, see [cache_dir()]).
-#' @param tags The graph variant (tag set) to load; `NULL` for the default, `character(0)` for a TF1 hub
-#'   module's empty tag set.
+#' @param handle A module directory, or a `file://`, `http(s)://` or `kaggle:` handle (see [cache_dir()]).
+#' @param tags The graph variant (tag set) to load; `NULL`: the default; `character(0)`: the empty one.
 #' @param cache_dir The cache directory for this call (`~` is expanded), instead of `TFHUB_CACHE_DIR`.
 #' @param offline `TRUE`: the cache only, never the network (a module not in it is a
 #'   `hubfn_offline_error`); `FALSE`: download even if `HUBFN_OFFLINE` is set.
@@ -40,8 +38,7 @@
 #' @param token A bearer token for a private hub, sent only to the handle's host and over `https://`
 #'   (unless `token_over_http`, see [hub_settings()]); or tokens by host, `c("hub.example.com" = "...")`.
 #' @param settings A value from [hub_settings()]; the arguments named in the call replace what it holds.
-#' @param hub A value from [hub_hub()] (settings and resolvers); `settings` and the arguments named in the
-#'   call replace what it holds.
+#' @param hub A value from [hub_hub()] (settings and resolvers); as for `settings`.
 #' @param safe_mode `TRUE`: refuse a module holding ops that reach outside it (file writes and reads,
 #'   the network, ...) with a `hubfn_unsafe_module_error`; `FALSE`: load it anyway; `NULL`: `HUBFN_SAFE_MODE`.
 #' @param allow_ops Op types to allow in safe mode, e.g. `c("WriteFile")` (added to `HUBFN_ALLOW_OPS`).
@@ -62,9 +59,8 @@ hub_load <- function(handle, tags = NULL, cache_dir = NULL, offline = NULL, time
 
 #' A module, trainable or not
 #'
-#' [hub_load()] for fine-tuning: with `trainable = TRUE` the module's variables train
-#' (`m$trainable_variables`, `m$regularization_losses`) and `m(x, training = TRUE)` runs its `__call__`
-#' in training mode. A TF1 hub module's `"train"` graph variant is chosen unless `tags` names another.
+#' [hub_load()] for fine-tuning: with `trainable = TRUE` the module's variables train and `m(x, training =
+#' TRUE)` runs its `__call__` in training mode (a TF1 hub module's `"train"` graph variant by default).
 #'
 #' @param handle_or_module A handle, or a module already loaded (not fetched again).
 #' @param trainable Whether the module's variables are to be trained.
@@ -97,8 +93,7 @@ hub_module <- function(handle_or_module, trainable = FALSE, tags = NULL, cache_d
 #' @param arguments A named list of keyword arguments for a `__call__` or sub-object (whole numbers as
 #'   integers), e.g. `list(seq_length = 16)`.
 #' @return An R array, a named list of them, or tensors.
-#' @section Errors: classes such as `hubfn_input_error` (all `hubfn_error`), with hubfn's fields
-#'   (`input`, `expected`, `got`).
+#' @section Errors: classes such as `hubfn_input_error`, with hubfn's fields (see [hubfn-package]).
 #' @examples
 #' \dontrun{
 #' module_apply(m, list(apples = 1:3, oranges = c(0.5, 1, 2)), signature = "fruit_to_pet", as_dict = TRUE)
@@ -271,10 +266,7 @@ NULL
 .module_text <- function(x, what) reticulate::py_to_r(reticulate::py_call(.py_helper("module_text"), attr(x, "py_module"), what))
 
 #' @export
-print.hubfn_module <- function(x, ...) {
-  cat(.module_text(x, "print"))
-  invisible(x)
-}
+print.hubfn_module <- function(x, ...) { cat(.module_text(x, "print")); invisible(x) }
 
 #' @rdname module-parts
 #' @export
@@ -286,17 +278,11 @@ summary.hubfn_module <- function(object, ...) {
 }
 
 #' @export
-print.summary.hubfn_module <- function(x, ...) {
-  cat(x$text)
-  invisible(x)
-}
+print.summary.hubfn_module <- function(x, ...) { cat(x$text); invisible(x) }
 
 #' @rdname module-parts
 #' @export
-str.hubfn_module <- function(object, ...) {
-  cat(.module_text(object, "str"))
-  invisible()
-}
+str.hubfn_module <- function(object, ...) invisible(cat(.module_text(object, "str")))
 
 # Passing a module to Python (a reticulate call, say) passes its hubfn.Module.
 #' @importFrom reticulate r_to_py

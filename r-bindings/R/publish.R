@@ -28,14 +28,13 @@ hub_pack <- pack_module
 #' server serving every module directory (or `.tar.gz`) under `root` at its relative path. Stop it with
 #' `hub_serve_stop(srv)` or `srv$stop()`; it also stops when garbage collected or when R exits.
 #'
-#' @param root The directory to serve (an existing directory, else a `hubfn_serve_error`).
+#' @param root The directory to serve (else a `hubfn_serve_error`).
 #' @param host The address to listen on.
 #' @param port The port; `NULL` picks a free one.
 #' @param timeout Seconds to wait for the server to answer.
 #' @param python The Python executable (default: the one reticulate uses).
-#' @param pack_dir Where the server keeps packed archives (`NULL`: its default, under the temp directory).
-#' @return A `hubfn_server`: a list with `url`, `host`, `port`, `root`, `process` (a [processx::process])
-#'   and `stop()`.
+#' @param pack_dir Where the server keeps packed archives (`NULL`: under the temp directory).
+#' @return A `hubfn_server`: a list of `url`, `host`, `port`, `root`, `process` ([processx::process]), `stop()`.
 #' @examples
 #' \dontrun{
 #' srv <- hub_serve("/srv/modules")
@@ -97,17 +96,15 @@ print.hubfn_server <- function(x, ...) {
 
 # The directory hub_serve() serves, as an absolute path; else a hubfn_serve_error.
 .serve_root <- function(root, call) {
-  if (!is.character(root) || length(root) != 1L || is.na(root) || !nzchar(root)) {
+  if (!.one(root, is.character) || !nzchar(root)) {
     .serve_error("hub_serve() needs `root`: the path of one directory of modules to serve.", call)
   }
   path <- path.expand(root)
-  if (!file.exists(path)) {
-    .serve_error(paste0("Cannot serve '", root, "': no such directory. Pass the directory that holds the module ",
-                        "directories (or packed .tar.gz archives) to serve."), call)
-  }
   if (!dir.exists(path)) {
-    .serve_error(paste0("Cannot serve '", root, "': it is a file, not a directory. Pass the directory that ",
-                        "holds it; its modules are served at their paths under it."), call)
+    .serve_error(paste0("Cannot serve '", root, "': ", if (file.exists(path))
+      "it is a file, not a directory. Pass the directory that holds it; its modules are served at their paths under it."
+      else "no such directory. Pass the directory that holds the module directories (or packed .tar.gz archives) to serve."),
+      call)
   }
   normalizePath(path, mustWork = TRUE)
 }

@@ -35,10 +35,7 @@
 .choose_python <- function() {
   if (reticulate::py_available(initialize = FALSE)) return(invisible("initialized"))
   if (nzchar(Sys.getenv("RETICULATE_PYTHON"))) return(invisible("RETICULATE_PYTHON"))
-  use <- function(python) tryCatch({
-    reticulate::use_python(python, required = TRUE)
-    TRUE
-  }, error = function(e) FALSE)
+  use <- function(python) !inherits(try(reticulate::use_python(python, required = TRUE), silent = TRUE), "try-error")
   hp <- Sys.getenv("HUBFN_PYTHON")
   if (nzchar(hp)) return(invisible(if (use(hp)) "HUBFN_PYTHON" else NA_character_))
   venv <- .venv_path("r-hubfn")
@@ -68,11 +65,8 @@
 
 .no_python_error <- function(detail = NULL) {
   msg <- .python_problem()
-  if (is.null(msg)) {
-    msg <- paste0("hubfn: Python could not import hubfn", if (length(detail) && nzchar(detail)) paste0(" (", detail, ")"),
-                  "; ", .python_fix)
-  }
-  .hubfn_error("python_missing_error", msg)
+  .hubfn_error("python_missing_error", if (!is.null(msg)) msg else paste0("hubfn: Python could not import hubfn",
+               if (length(detail) && nzchar(detail)) paste0(" (", detail, ")"), "; ", .python_fix))
 }
 
 # The Python package `hubfn` (imported with convert = FALSE, on first use).

@@ -1,13 +1,12 @@
 # Per-call fetch settings, checked in R (a message names the R argument), as hubfn's Python takes them.
 
-# What kind of value x is, for messages: never its contents (it may be a token).
+# What kind of value x is, for messages: never its contents (it may be a token); .show(x): x itself
+# when it is one value (arguments that are not tokens).
 .what_kind <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.atomic(x)) return(if (length(x) == 1L && is.na(x)) "NA" else paste0(.what_r(x), " of length ", length(x)))
   paste0("an R ", class(x)[1])
 }
-
-# A value for messages about arguments that are not tokens: itself when it is one value.
 .show <- function(x) if (is.atomic(x) && length(x) == 1L) deparse(as.vector(x)) else .what_kind(x)
 
 .arg_error <- function(call, ...) stop(.input_error(paste0(...), call))
@@ -78,10 +77,9 @@
 #' they are now. Printing it never shows a token.
 #'
 #' @inheritParams hub_load
-#' @param token As in [hub_load()]; a single string here is for the host of whichever handle the
-#'   settings are used with.
-#' @param token_over_http `TRUE` to send tokens to plain `http://` URLs too (by default `https://` only),
-#'   e.g. for a private hub on a network you trust; `NULL`: `HUBFN_TOKEN_OVER_HTTP`.
+#' @param token As in [hub_load()] (a single string: for the host of the handle it is used with).
+#' @param token_over_http `TRUE`: send tokens to `http://` URLs too (else `https://` only); `NULL`:
+#'   `HUBFN_TOKEN_OVER_HTTP`.
 #' @return A `hubfn.settings.Settings` Python object (immutable).
 #' @examples
 #' \dontrun{
@@ -122,7 +120,6 @@ hub_hub <- function(settings = NULL, resolvers = NULL, ...) {
 
 #' @method print hubfn.settings.Settings
 #' @export
-print.hubfn.settings.Settings <- function(x, ...) {
-  cat(reticulate::py_to_r(reticulate::py_call(.py_helper("settings_text"), x)))  # tokens never shown
-  invisible(x)
+print.hubfn.settings.Settings <- function(x, ...) {  # hubfn_r_helpers.settings_text: tokens never shown
+  cat(reticulate::py_to_r(reticulate::py_call(.py_helper("settings_text"), x))); invisible(x)
 }
