@@ -134,12 +134,7 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
   if (!is.list(inputs) || is.data.frame(inputs) || inherits(inputs, "python.builtin.object")) {
     return(list(values = .r_value(inputs, call), keys = NULL))
   }
-  nms <- names(inputs)
-  if (!is.null(nms) && !all(nzchar(nms)) && any(nzchar(nms))) {
-    known <- vapply(p$way$inputs, `[[`, "", "name")
-    stop(.input_error(paste0("Inputs given as a list must all be named, or none",
-                             if (length(known)) paste0(" (inputs: ", paste(known, collapse = ", "), ")"), "."), call))
-  }
+  nms <- names(inputs)  # some named, others not: an input error (hubfn_r_helpers._pack)
   values <- vector("list", length(inputs))
   for (i in seq_along(inputs)) values[[i]] <- .r_value(inputs[[i]], call, nms[i])
   list(values = values, keys = if (is.null(nms) || !any(nzchar(nms))) TRUE else nms)

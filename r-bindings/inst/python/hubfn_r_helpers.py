@@ -24,7 +24,7 @@ def runner(module, signature=None, training=False):
 
     def run(values, keys, as_dict, convert):
         try:
-            out = plan(_pack(values, keys), as_dict)
+            out = plan(_pack(values, keys, lambda: plan.way.input_names), as_dict)
             return _for_r(out, as_dict) if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
@@ -32,14 +32,21 @@ def runner(module, signature=None, training=False):
     return plan.way.as_data(), run
 
 
-def _pack(values, keys):
-    """R's values as hubfn takes them (keys as runner's run takes them)."""
+def _pack(values, keys, input_names=tuple):
+    """R's values as hubfn takes them (keys as runner's run takes them); an R list with some elements
+    named and others not is an InputError naming the inputs (`input_names()`)."""
     if keys is None:
         return values
     if keys is True:
         return list(values) if isinstance(values, (list, tuple)) else [values]
     if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
         keys, values = [keys], values if isinstance(values, list) else [values]
+    if "" in keys:
+        from hubfn import errors
+
+        names = ", ".join(input_names() or ())
+        raise errors.InputError("Inputs given as a list must all be named, or none"
+                                + (f" (inputs: {names})." if names else "."))
     return dict(zip(keys, values))
 
 
@@ -47,10 +54,13 @@ def apply(module, values, keys, convert=True, **kw):
     """hubfn.module_apply for R's values (as runner's run takes them, with the "r" policy), with R's output
     conversion, an error returned as the exception: the path for batch_size= and arguments= (a whole R
     double is a batch size there; a bad one is its InputError)."""
-    from hubfn import module_apply
+    from hubfn import call_plan, module_apply
 
     try:
-        out = module_apply(module, _pack(values, keys), policy="r", **kw)
+        def names():
+            return call_plan(module, kw.get("signature"), bool(kw.get("training")), policy="r").way.input_names
+
+        out = module_apply(module, _pack(values, keys, names), policy="r", **kw)
         return _for_r(out, kw.get("as_dict")) if convert else out
     except Exception as e:  # noqa: BLE001 (as runner's run)
         return e

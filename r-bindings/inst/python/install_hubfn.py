@@ -23,7 +23,7 @@ def venv_python(path):
 
 def runs(python):
     try:
-        return subprocess.run([python, "-c", "print(1)"], capture_output=True, text=True).stdout.strip() == "1"
+        return subprocess.run([python, "-c", "print(1)"], capture_output=True, text=True, check=False).stdout.strip() == "1"
     except OSError:
         return False
 
@@ -41,11 +41,11 @@ def main(argv):
     extra = [a for a in rest if a != "--quiet" and not a.startswith("--pip-option=")]
     vpy = venv_python(venv)
     made = False
-    log = tempfile.NamedTemporaryFile("w+", prefix="hubfn-install-", suffix=".log", delete=False)
+    fd, log = tempfile.mkstemp(prefix="hubfn-install-", suffix=".log")
+    os.close(fd)
 
     def done(message, ok=False):
-        log.close()
-        os.unlink(log.name)
+        os.unlink(log)
         if made and not ok:
             shutil.rmtree(venv, ignore_errors=True)
         with open(result, "w", encoding="utf-8") as f:
@@ -53,11 +53,12 @@ def main(argv):
         return 0 if ok else 1
 
     def run(cmd, what):
-        rc = subprocess.run(cmd, stdout=log if quiet else None, stderr=subprocess.STDOUT if quiet else None).returncode
+        with open(log, "a", encoding="utf-8") as out:
+            rc = subprocess.run(cmd, stdout=out if quiet else None, stderr=subprocess.STDOUT if quiet else None,
+                                check=False).returncode
         if rc == 0:
             return None
-        log.flush()
-        with open(log.name, encoding="utf-8", errors="replace") as f:
+        with open(log, encoding="utf-8", errors="replace") as f:
             tail = f.read().splitlines()[-25:]
         return done(f"{what} failed (exit status {rc})" + (":\n" + "\n".join(tail) if tail else "")
                     + (f"\nThe half-made virtualenv {venv} was removed." if made else "")
@@ -77,7 +78,8 @@ def main(argv):
                  f"pip install {' '.join([label, *extra])} (pins: {', '.join(pins(constraints))})")
     if failed is not None:
         return failed
-    got = subprocess.run([vpy, "-c", "import hubfn, numpy; print(hubfn.__version__)"], capture_output=True, text=True)
+    got = subprocess.run([vpy, "-c", "import hubfn, numpy; print(hubfn.__version__)"], capture_output=True, text=True,
+                         check=False)
     if got.returncode != 0 or not got.stdout.strip():
         return done(f"hubfn was installed into {venv} but its Python cannot import it; run install_hubfn() again."
                     + (" (The virtualenv was removed.)" if made else ""))
