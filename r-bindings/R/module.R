@@ -233,7 +233,7 @@ NULL
 .module_part <- function(x, name) {
   py <- attr(x, "py_module")
   if (identical(name, "signatures")) {
-    names <- .function_names(x)
+    names <- unlist(reticulate::py_to_r(reticulate::py_call(.py_helper("function_names"), py)))
     return(stats::setNames(lapply(names, function(n) function(inputs, training = FALSE, convert = TRUE) {
       module_apply(x, inputs, signature = n, as_dict = TRUE, training = training, convert = convert)
     }), names))
@@ -249,12 +249,6 @@ NULL
   if (inherits(v, c("python.builtin.frozenset", "python.builtin.set"))) v <- reticulate::import_builtins(FALSE)$sorted(v)
   plain <- paste0("python.builtin.", c("str", "bool", "int", "float", "NoneType", "list", "tuple"))
   if (inherits(v, plain)) reticulate::py_to_r(v) else v
-}
-
-# The module's functions by name: module_signatures()' list, then a __call__ whose specs were not saved.
-.function_names <- function(m) {
-  fns <- names(module_signatures(m))
-  if (isTRUE(m$has_call) && !"__call__" %in% fns) c(fns, "__call__") else fns
 }
 
 # What print(), summary() and str() show (hubfn_r_helpers.module_text).

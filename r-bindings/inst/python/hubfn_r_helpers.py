@@ -201,10 +201,9 @@ def module_text(module, what):
         return ", ".join(f"{t['name']}: {'' if t.get('kind', 'dense') == 'dense' else t['kind'] + ' '}{t['dtype']}"
                          f"{shape(t['shape'])}" for t in ts)
 
-    names = [s["name"] for s in sigs]
-    call_unseen = module.has_call and "__call__" not in names  # a __call__ whose specs were not saved
+    fns = function_names(module, sigs)
+    call_unseen = len(fns) > len(sigs)  # a __call__ whose specs were not saved
     if what == "str":
-        fns = names + ["__call__"] * call_unseen
         return ("hubfn_module function(inputs, signature = NULL, as_dict = FALSE, training = FALSE, convert = TRUE, ...)\n"
                 + "".join(f' $ {k:<10}: chr "{getattr(module, k)}"\n' for k in ("handle", "path", "format"))
                 + f" $ tags      : {tags}\n $ trainable : logi {r[module.trainable]}\n"
@@ -227,6 +226,15 @@ def module_text(module, what):
     if call_unseen:
         out.append("    __call__ (input specs not saved)\n")
     return "".join(out)
+
+
+def function_names(module, sigs=None):
+    """The module's functions by name (R's m$signatures): module_signatures' list, then a __call__ whose
+    specs were not saved."""
+    from hubfn import module_signatures
+
+    names = [s["name"] for s in (module_signatures(module) if sigs is None else sigs)]
+    return names + ["__call__"] * (module.has_call and "__call__" not in names)
 
 
 def sorted_keys(d):
