@@ -77,10 +77,6 @@ def _read_path(name, default):
     return os.path.abspath(os.path.expanduser(value))
 
 
-def _read_text(name, default):
-    return _text(name, default)
-
-
 def _read_tfhub_flag(name, default):
     """A tensorflow_hub switch, read exactly as tensorflow_hub reads it (the value "true", nothing else), so
     two libraries sharing one environment and one cache agree."""
@@ -184,17 +180,17 @@ TABLE = (
             "exactly \"true\": skip TLS certificate checks (as tensorflow_hub reads it)"),
     Setting("ca_bundle", "REQUESTS_CA_BUNDLE", _read_first_path("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"),
             None, "a CA bundle to check certificates against (else CURL_CA_BUNDLE, else SSL_CERT_FILE)"),
-    Setting("load_format", "TFHUB_MODEL_LOAD_FORMAT", _read_text, "AUTO",
+    Setting("load_format", "TFHUB_MODEL_LOAD_FORMAT", _text, "AUTO",
             "AUTO or COMPRESSED (what hubfn does); UNCOMPRESSED is refused (as tensorflow_hub reads it)"),
-    Setting("kaggle_endpoint", "KAGGLE_API_ENDPOINT", _read_text, KAGGLE_ENDPOINT,
+    Setting("kaggle_endpoint", "KAGGLE_API_ENDPOINT", _text, KAGGLE_ENDPOINT,
             "Kaggle's site and API (as kagglehub reads it)"),
-    Setting("kaggle_username", "KAGGLE_USERNAME", _read_text, None, "Kaggle user name, with KAGGLE_KEY"),
-    Setting("kaggle_key", "KAGGLE_KEY", _read_text, None, "Kaggle API key (never printed)"),
+    Setting("kaggle_username", "KAGGLE_USERNAME", _text, None, "Kaggle user name, with KAGGLE_KEY"),
+    Setting("kaggle_key", "KAGGLE_KEY", _text, None, "Kaggle API key (never printed)"),
     Setting("kaggle_config_dir", "KAGGLE_CONFIG_DIR", _read_path, None,
             "where kaggle.json is (default ~/.kaggle)"),
     Setting("quiet_tf", "HUBFN_QUIET_TF", _read_bool, True,
             "0: show TensorFlow's CUDA probing lines on a machine without a GPU (hubfn.util.tfimport)", None),
-    Setting("source_date_epoch", "SOURCE_DATE_EPOCH", _read_text, None,
+    Setting("source_date_epoch", "SOURCE_DATE_EPOCH", _text, None,
             "the mtime written into packed archives (reproducible builds; default 2000-01-01)", None),
 )
 _BY_NAME = {s.name: s for s in TABLE}

@@ -108,13 +108,8 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
     while True:
         tmp = f"{paths.entry}.hubfn-tmp-{uuid.uuid4().hex}"
         os.mkdir(tmp)
-        # Network reads and partial-file writes run in a thread, gzip decoding in another (hubfn.fetch.store.prefetch).
-        feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
         try:
-            try:
-                result = extract.extract(feed, tmp, url, settings, on_stop=feed.stop)
-            finally:
-                feed.close()  # stops the producer now, not when the traceback is collected
+            result = _unpack(source, tmp, url, settings)
             install.check_module(tmp, url)
             break
         except parallel_http.RESTARTS:  # counted (and waited for) by the budget when the body broke
@@ -141,6 +136,16 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
     source.discard_partial()
 
 
+def _unpack(source, dest, url, settings):
+    """The source's archive unpacked into `dest` as it arrives: network reads and partial-file writes run
+    in a thread, gzip decoding in another (hubfn.fetch.store.prefetch), tar writes and hashes here."""
+    feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
+    try:
+        return extract.extract(feed, dest, url, settings, on_stop=feed.stop)
+    finally:
+        feed.close()  # stops the producer now, not when the traceback is collected
+
+
 def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=None):
     """Download the archive at `url` (through the partial file `partial`) into the directory `dest`, unpacked
     as it arrives: what fetch_to_cache does for an entry, without the cache's lock, entry and manifest (the
@@ -152,12 +157,8 @@ def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=N
             fs.remove_tree(dest)
         os.mkdir(dest)
         source = parallel_http.open_download(url, partial, partial + ".info.json", settings, extra_auth, budget)
-        feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
         try:
-            try:
-                result = extract.extract(feed, dest, url, settings, on_stop=feed.stop)
-            finally:
-                feed.close()
+            result = _unpack(source, dest, url, settings)
         except parallel_http.RESTARTS:
             source.discard_partial()
             continue
