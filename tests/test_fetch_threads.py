@@ -148,3 +148,36 @@ def test_a_whole_archive_comes_out_exactly(tmp_path):
         assert f.read() == data
     assert result.files["variables/variables.data-00000-of-00001"] == len(data)
     assert no_stage_threads_left()
+
+
+def test_a_finished_partial_file_is_gone_at_once_and_freed_in_a_thread(tmp_path, monkeypatch):
+    # hubfn.util.fs.remove_in_background: the name goes before the call returns; the descriptor that
+    # keeps the data alive is closed by a non-daemon thread (the interpreter waits for it at exit), so
+    # the caller never waits for the kernel to free the pages. Here that close is held up until released.
+    from hubfn.util import fs
+
+    real_close, release, closing = os.close, threading.Event(), []
+
+    def held_close(fd):
+        if threading.current_thread().name == "hubfn-free-partial":
+            closing.append(threading.current_thread())
+            release.wait(10)
+        real_close(fd)
+
+    monkeypatch.setattr(os, "close", held_close)
+    partial = tmp_path / "abc.hubfn-partial"
+    partial.write_bytes(os.urandom(1 << 20))
+    try:
+        fs.remove_in_background(str(partial))
+        assert not partial.exists() and os.listdir(tmp_path) == []  # returned while the close is held
+        deadline = time.monotonic() + 10
+        while not closing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert closing and not closing[0].daemon
+    finally:
+        release.set()
+    closing[0].join(10)
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert not [p for p in held if "abc.hubfn-partial" in p], held
+    fs.remove_in_background(str(partial))  # already gone: nothing to do, no error

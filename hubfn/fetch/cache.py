@@ -101,7 +101,7 @@ def _source(url, paths, settings, extra_auth, budget=None):
 
 def _fetch_locked(handle, paths, settings, url, extra_auth):
     for tmp in paths.tmp_dirs():  # left by a killed process; we hold the lock, so nobody uses them
-        shutil.rmtree(tmp, ignore_errors=True)
+        fs.remove_tree(tmp)
     source = _source(url, paths, settings, extra_auth)
     # Ends by a break or an error: each new start is one more attempt of source.budget
     # (hubfn.fetch.transport.retry), which refuses them once its count or its time is spent.
@@ -133,7 +133,7 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
                 raise disk.full_error(paths.root, url, source.total, _size_of(paths.partial)) from None
             raise
     install.install(handle, url, paths, tmp, result)
-    source.discard_partial()
+    source.discard_partial(background=True)  # the caller need not wait while a big file is freed
 
 
 def _unpack(source, dest, url, settings):
@@ -170,7 +170,7 @@ def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=N
             parallel_run = isinstance(source, parallel_http.ParallelSource)
             stats.update(ranged=parallel_run, **{k: getattr(source.download, k, 0) if parallel_run else 0
                                                  for k in ("requests", "received", "kept", "refollows")})
-        source.discard_partial()
+        source.discard_partial(background=True)
         return result
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 
 
@@ -42,6 +43,29 @@ def remove_tree(path: str) -> None:
         shutil.rmtree(aside, ignore_errors=True)
     else:
         unlink_if_present(aside)
+
+
+def remove_in_background(path: str) -> None:
+    """Delete the file `path` now, but let the kernel free its pages in a thread of its own, so the caller
+    does not wait for that (about 40 ms for a 150 MB download's partial file).
+
+    The name goes at once (os.unlink), while an open descriptor keeps the file's data alive; closing that
+    descriptor frees it, in the thread. The thread is not a daemon, so the interpreter waits for it at
+    exit; a process killed meanwhile has its descriptors closed by the OS. Nothing is left behind either way.
+    """
+    if os.name == "nt":  # an open file cannot be deleted there
+        unlink_if_present(path)
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.unlink(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    threading.Thread(target=os.close, args=(fd,), name="hubfn-free-partial", daemon=False).start()
 
 
 def tree_size(path: str) -> int:

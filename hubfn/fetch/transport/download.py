@@ -113,9 +113,10 @@ class Source:
         """The directory the partial file is in (the cache's): where free space counts."""
         return os.path.dirname(os.path.abspath(self.partial))
 
-    def discard_partial(self):
-        for p in (self.partial, self.info_path):
-            fs.unlink_if_present(p)
+    def discard_partial(self, background=False):
+        """Remove the partial file and its info; background: the partial file in a thread (hubfn.util.fs)."""
+        fs.unlink_if_present(self.info_path)  # first: without it the partial file is never resumed from
+        (fs.remove_in_background if background else fs.unlink_if_present)(self.partial)
 
     def _prefix(self):
         """(bytes on disk, their PartialInfo) usable for a resume, or (0, None)."""

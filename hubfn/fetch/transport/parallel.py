@@ -94,10 +94,10 @@ def map_path(partial):
     return partial + ".parts.json"
 
 
-def discard(partial):
-    """Remove the partial file and its part map."""
-    for p in (partial, map_path(partial)):
-        fs.unlink_if_present(p)
+def discard(partial, background=False):
+    """Remove the part map and the partial file (background: in a thread, hubfn.util.fs)."""
+    fs.unlink_if_present(map_path(partial))
+    (fs.remove_in_background if background else fs.unlink_if_present)(partial)
 
 
 @attrs.frozen

@@ -110,9 +110,9 @@ class ParallelSource:
     def stop(self):
         self.download.stop()
 
-    def discard_partial(self):
-        parallel.discard(self.partial)
+    def discard_partial(self, background=False):
         fs.unlink_if_present(self.info_path)
+        parallel.discard(self.partial, background)
 
 
 class _FirstAnswerSource(download.Source):
