@@ -337,10 +337,11 @@ class Download:
 
     def _begin(self):
         plan = self.plan
+        if not plan.done:  # a fresh download: a new file, so nothing of an older one shows through the holes
+            fs.unlink_if_present(self.partial)  # (and none cut to zero: see download.Source._chunks)
         fd = os.open(self.partial, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
-            if not plan.done:  # a fresh download: nothing of an older one may show through the holes
-                os.ftruncate(fd, 0)
+            if not plan.done:
                 os.ftruncate(fd, plan.total)
             elif os.fstat(fd).st_size != plan.total:
                 raise Restart()
