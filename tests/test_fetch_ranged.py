@@ -207,9 +207,12 @@ def wait_for_map(partial, at_least, seconds=20):
 
 
 def test_republished_mid_download_starts_over_never_splices(host, archives, tmp_path, caplog):
-    (old, _), (new, new_noise) = archives
+    (old, old_noise), (new, new_noise) = archives
     host.publish("rep.tar.gz", old)
-    host.control(rate=3 * MiB)  # 2 s a version over 4 connections
+    # 6 MiB a version at 4 x 1 MiB/s: the part map shows 2 MiB after about 0.5 s (it is written every
+    # 0.5 s), so the new version is published with about a second of the old one left (at 3 MiB/s that
+    # was under 0.2 s, and a busy machine let the old version finish first).
+    host.control(rate=MiB)
     url = host.base + "/get/rep.tar.gz"
     out = {}
     t = threading.Thread(target=lambda: out.update(zip(("dest", "result", "stats"),
@@ -219,7 +222,9 @@ def test_republished_mid_download_starts_over_never_splices(host, archives, tmp_
         wait_for_map(str(tmp_path / "partial"), 2 * MiB)
         host.publish("rep.tar.gz", new)
         t.join(60)
-    assert files_of(out["dest"])[NOISE] == new_noise, "the new version, not old bytes + new bytes"
+    got = files_of(out["dest"])[NOISE]
+    assert got != old_noise, "the test published the new version too late: the old one was already whole"
+    assert got == new_noise, "the new version, not old bytes + new bytes"
     assert "changed during the download" in caplog.text
     whole = [r for r in host.log() if r["path"] == "/o/rep.tar.gz" and r["range"] is None]
     assert len(whole) == 2, "begun again from byte 0 once"
