@@ -125,8 +125,6 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
   p
 }
 
-.r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
-
 # R inputs as the runner takes them, list(values, keys): keys NULL for one value, the names for a named
 # list, TRUE for an unnamed one. A data frame is a matrix, or one input per column for several inputs.
 .r_inputs <- function(inputs, p, call) {
@@ -178,17 +176,10 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                               settings = NULL, hub = NULL) {
   fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub)
-  sigs <- reticulate::py_to_r(
-    if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
-      .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
-    else .fetching("module_signatures", as.character(module_or_handle), fetch))
-  tidy <- function(ts) lapply(ts, function(t) `[[<-`(t, "shape", .r_shape(t$shape)))
-  sigs <- lapply(sigs, function(s) {
-    out <- list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs))
-    if (length(s$alternatives)) out$alternatives <- lapply(s$alternatives, function(a) list(inputs = tidy(a$inputs)))
-    out
-  })
-  stats::setNames(sigs, vapply(sigs, `[[`, "", "name"))
+  sigs <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
+    .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
+  else .fetching("module_signatures", as.character(module_or_handle), fetch)
+  .drop_1d(reticulate::py_to_r(reticulate::py_call(.py_helper("signatures_for_r"), sigs)))  # shapes as vectors
 }
 
 #' @rdname module_signatures

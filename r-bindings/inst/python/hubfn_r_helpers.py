@@ -228,6 +228,23 @@ def module_text(module, what):
     return "".join(out)
 
 
+def signatures_for_r(sigs):
+    """hubfn.module_signatures' list as R's module_signatures() gives it: a dict by function name of {name,
+    inputs, outputs} and, for a function saved for other forms of inputs too, alternatives (a list of
+    {inputs}). A known shape is an int32 array with -2**31 (R's integer NA, as reticulate passes it) for an
+    unknown dimension; a tensor of unknown rank has no shape."""
+    def tensors(ts):
+        return [{k: np.array([-2 ** 31 if d is None else d for d in v], dtype=np.int32) if k == "shape" else v
+                 for k, v in t.items() if k != "shape" or v is not None} for t in ts]
+
+    out = {}
+    for s in sigs:
+        out[s["name"]] = {"name": s["name"], "inputs": tensors(s["inputs"]), "outputs": tensors(s["outputs"])}
+        if s.get("alternatives"):
+            out[s["name"]]["alternatives"] = [{"inputs": tensors(a["inputs"])} for a in s["alternatives"]]
+    return out
+
+
 def function_names(module, sigs=None):
     """The module's functions by name (R's m$signatures): module_signatures' list, then a __call__ whose
     specs were not saved."""
