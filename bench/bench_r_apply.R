@@ -37,7 +37,7 @@ def py_apply_numpy(module, x):
     return lambda: module_apply(module, x).numpy()
 def py_apply_r(module, x, helpers):
     run = helpers.runner(module)[1]
-    return lambda: run(x, None, False, True)
+    return lambda: run(x, False, False, True)
 def once(thunk):
     thunk()
 def py_apply_dict(module, a, o):
