@@ -6,6 +6,11 @@
 # 8 x 2 input, N calls in all (default 1400) after a warm-up. The Python loop runs inside Python (no R in the loop), so
 # the ratio is the cost of the R layer: converting R values in, the reticulate call, and
 # converting the tensor back to an R array.
+#
+# The Python variants end where R's conversion begins: module_apply(m, x).numpy(), and for as_dict each
+# output's .numpy() ({name: tensor.numpy()}), so Python's own tensor -> NumPy step is counted on both
+# sides. (Before, the as_dict variant stopped at the dict of tensors while the single-output one had
+# .numpy(); making them alike raised the as_dict Python and floor figures by that step, about 2-6 us here.)
 args <- commandArgs(trailingOnly = TRUE)
 n <- if (length(args)) as.integer(args[[1]]) else 1400L
 
@@ -37,12 +42,13 @@ def py_apply_numpy(module, x):
     return lambda: module_apply(module, x).numpy()
 def py_apply_r(module, x, helpers):
     run = helpers.runner(module)[1]
-    return lambda: run(x, None, False, True)
+    return lambda: run(x, False, False, True)
 def once(thunk):
     thunk()
 def py_apply_dict(module, a, o):
     from hubfn import module_apply
-    return lambda: module_apply(module, {'apples': a, 'oranges': o}, signature='fruit_to_pet', as_dict=True)
+    return lambda: {k: v.numpy() for k, v in module_apply(module, {'apples': a, 'oranges': o}, signature='fruit_to_pet',
+                                                            as_dict=True).items()}
 ", local = TRUE, convert = FALSE)
 fn <- function(name) reticulate::py_get_item(bench, name)
 
@@ -100,9 +106,9 @@ cat("  Python module_apply(m, x) -> tensor         ", us(py_call), "\n")
 cat("  Python module_apply(m, x).numpy()           ", us(py_numpy), "\n")
 cat("  Python runner(m)(R matrix) (R's helper)     ", us(py_helper), "\n")
 cat("  R      fruit_to_pet, named list, as_dict    ", us(r_dict), "\n")
-cat("  Python fruit_to_pet, dict, as_dict          ", us(py_dict), "\n")
+cat("  Python fruit_to_pet, dict, as_dict, .numpy()", us(py_dict), "\n")
 cat("  R -> Python: module_apply(m, x).numpy() ", us(floor_numpy), " (reticulate's floor: the Python call, entered from R)\n")
-cat("  R -> Python: fruit_to_pet dict, as_dict  ", us(floor_dict), " (the same, as_dict)\n")
+cat("  R -> Python: fruit_to_pet dict, as_dict  ", us(floor_dict), " (the same, as_dict, .numpy() each)\n")
 cat(sprintf("ratio R / Python: %.2fx (m(x) vs module_apply(m, x).numpy()), %.2fx (module_apply vs module_apply), %.2fx (as_dict)\n",
             r_call / py_numpy, r_apply / py_call, r_dict / py_dict))
 cat(sprintf("reticulate's floor / Python: %.2fx (the numpy call), %.2fx (as_dict); R / floor: %.2fx, %.2fx\n",

@@ -218,8 +218,8 @@ args <- commandArgs(TRUE)
 library(hubfn, lib.loc = args[[1]])
 cases <- jsonlite::fromJSON(args[[2]], simplifyVector = FALSE)
 np <- reticulate::import("numpy", convert = FALSE)
-plain <- function(shape) if (is.null(shape)) NULL else as.list(shape)  # NA -> null, and [] stays a list
-tensor <- function(t) { t$shape <- plain(hubfn:::.r_shape(t$shape)); t }
+plain <- function(shape) if (!is.null(shape)) lapply(shape, function(d) if (is.null(d)) NA else d)  # NA -> null, [] a list
+tensor <- function(t) { t$shape <- plain(t$shape); t }
 out <- lapply(cases, function(case) tryCatch({
   m <- hub_load(case$path)
   p <- hubfn:::.plan(attr(m, "py_module"), attr(m, "plans"), case$signature, FALSE)

@@ -109,7 +109,7 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 }
 
 # The plan for (signature, training), made on first use and kept (hubfn_r_helpers.runner): its Way as
-# data, and its function giving Python values (run) and R values (run_r).
+# data, and its function as a Python object whose results R converts (run_r) or not (run).
 .plan <- function(py, plans, signature, training) {
   key <- if (is.null(signature)) "\r" else signature
   kept <- plans[[key]]  # list(plan without training, plan with training)
@@ -119,49 +119,43 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
     got <- .py_call(reticulate::py_call(.py_helper("runner"), py, signature, training), sys.call(-1L))
     again <- reticulate::py_call(.py_helper("runner", convert = TRUE), py, signature, training)
     kept[[training + 1L]] <- p <- list(way = reticulate::py_to_r(reticulate::py_get_item(got, 0L)),
-                                       run = reticulate::py_get_item(got, 1L), run_r = reticulate::py_to_r(again)[[2]])
+                                       run = reticulate::py_get_item(got, 1L), run_r = reticulate::py_get_item(again, 1L))
     plans[[key]] <- kept
   }
   p
 }
 
-.r_shape <- function(shape) if (!is.null(shape)) vapply(shape, function(d) if (is.null(d)) NA_integer_ else as.integer(d), 1L)
-
-# R inputs as the runner takes them, list(values, keys): keys NULL for one value, the names for a named
-# list, TRUE for an unnamed one. A data frame is a matrix, or one input per column for several inputs.
+# R inputs as the runner takes them, list(values, r_list): one value, or an R list of them (r_list TRUE;
+# reticulate passes a named one as a dict). A data frame is a matrix, or one input per column for several inputs.
 .r_inputs <- function(inputs, p, call) {
-  if (is.data.frame(inputs) && length(p$way$inputs) > 1L) inputs <- as.list(inputs)
-  if (!is.list(inputs) || is.data.frame(inputs) || inherits(inputs, "python.builtin.object")) {
-    return(list(values = .r_value(inputs, call), keys = NULL))
-  }
+  df <- is.object(inputs) && inherits(inputs, "data.frame")
+  if (!is.list(inputs) || df && length(p$way$inputs) < 2L) return(list(.r_value(inputs, call), FALSE))
+  if (df) inputs <- as.list(inputs)
   nms <- names(inputs)  # some named, others not: an input error (hubfn_r_helpers._pack)
-  values <- vector("list", length(inputs))
-  for (i in seq_along(inputs)) values[[i]] <- .r_value(inputs[[i]], call, nms[i])
-  list(values = values, keys = if (is.null(nms) || !any(nzchar(nms))) TRUE else nms)
+  if (!is.null(nms) && !any(nzchar(nms))) names(inputs) <- nms <- NULL
+  for (i in seq_along(inputs)) {
+    v <- inputs[[i]]  # an R number vector (the common case) gets its 1-d dim here, as .r_value gives it
+    inputs[[i]] <- if (is.double(v) && !is.object(v) && is.null(dim(v))) `dim<-`(v, length(v)) else .r_value(v, call, nms[i])
+  }
+  list(inputs, TRUE)
 }
 
 .apply <- function(py, plans, inputs, signature, as_dict, training, convert, batch_size, progress, arguments, call) {
   p <- .plan(py, plans, if (!is.null(signature)) as.character(signature), isTRUE(training))
   as_dict <- isTRUE(as_dict)
+  convert <- isTRUE(convert)
   x <- .r_inputs(inputs, p, call)
-  if (!is.null(batch_size) || !is.null(arguments)) {
-    out <- reticulate::py_call(.py_helper("apply"), py, x$values, x$keys, convert = isTRUE(convert), signature = signature,
+  if (is.null(batch_size) && is.null(arguments)) {
+    out <- .hubfn_env$call(if (convert) p$run_r else p$run, c(x, as_dict, convert), NULL)  # see .onLoad
+  } else {
+    out <- reticulate::py_call(.py_helper("apply"), py, x[[1]], x[[2]], convert = convert, signature = signature,
                                as_dict = as_dict, training = isTRUE(training), batch_size = batch_size, progress = progress,
                                arguments = if (!is.null(arguments)) reticulate::dict(lapply(arguments, .as_int), convert = FALSE))
-    if (isTRUE(convert) && !inherits(out, "python.builtin.BaseException")) out <- reticulate::py_to_r(out)
-  } else if (isTRUE(convert)) {
-    out <- p$run_r(x$values, x$keys, as_dict, TRUE)  # R values (reticulate converts them), or the exception
-  } else {
-    out <- reticulate::py_call(p$run, x$values, x$keys, as_dict, FALSE)
   }
-  if (inherits(out, "python.builtin.BaseException")) stop(.py_condition(out, call))  # in R's words: hubfn's "r" policy
-  if (!isTRUE(convert)) return(if (as_dict) .py_dict_to_list(out) else out)
-  if (!as_dict) return(.drop_1d(out[[1]]))
-  if (is.null(out[[1]])) return(.drop_1d(out[[2]]))
-  values <- out[[2]]  # hubfn_r_helpers._for_r: list(names, values)
-  if (!is.list(values)) values <- as.list(values)  # (reticulate makes plain Python scalars a vector)
-  names(values) <- out[[1]]
-  .drop_1d(values)
+  if (convert) out <- .hubfn_env$to_r(out)  # list(the outputs): an R array, or a named list of them with as_dict
+  if (!is.list(out) && inherits(out, "python.builtin.BaseException")) stop(.py_condition(out, call))  # hubfn's "r" policy
+  if (!convert) return(if (as_dict) .py_dict_to_list(out) else out)
+  .drop_1d(out[[1]])
 }
 
 #' The signatures of a module
@@ -178,17 +172,10 @@ module_apply <- function(module, inputs, signature = NULL, as_dict = FALSE, trai
 module_signatures <- function(module_or_handle, cache_dir = NULL, offline = NULL, timeout = NULL, token = NULL,
                               settings = NULL, hub = NULL) {
   fetch <- .fetch_args(cache_dir, offline, timeout, token, settings, hub)
-  sigs <- reticulate::py_to_r(
-    if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
-      .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
-    else .fetching("module_signatures", as.character(module_or_handle), fetch))
-  tidy <- function(ts) lapply(ts, function(t) `[[<-`(t, "shape", .r_shape(t$shape)))
-  sigs <- lapply(sigs, function(s) {
-    out <- list(name = s$name, inputs = tidy(s$inputs), outputs = tidy(s$outputs))
-    if (length(s$alternatives)) out$alternatives <- lapply(s$alternatives, function(a) list(inputs = tidy(a$inputs)))
-    out
-  })
-  stats::setNames(sigs, vapply(sigs, `[[`, "", "name"))
+  sigs <- if (inherits(module_or_handle, c("hubfn_module", "hubfn.module.Module")))
+    .py_call(.hubfn()$module_signatures(.py_module_of(module_or_handle)))  # loaded: nothing to fetch
+  else .fetching("module_signatures", as.character(module_or_handle), fetch)
+  .drop_1d(reticulate::py_to_r(reticulate::py_call(.py_helper("signatures_for_r"), sigs)))  # shapes as vectors
 }
 
 #' @rdname module_signatures

@@ -5,6 +5,8 @@ R calls hubfn's own functions for everything else. The hot path is `runner`: R a
 the "r" input policy) on R's values, so an R call costs one reticulate call each way.
 """
 
+import sys
+
 import numpy as np
 
 
@@ -13,44 +15,43 @@ def runner(module, signature=None, training=False):
 
     The plan is hubfn's call plan for R's values, hubfn.call_plan(..., policy="r"): hubfn.inputs' "r"
     policy converts them (R vectors, whole doubles, integer NA, unnamed lists, errors in R's words).
-    run(values, keys, as_dict, convert) applies it: keys None for one value, a list of input names for a
-    dict, True for an unnamed list. With convert, outputs come back as NumPy (see `_out`), a single one in
-    a one-element list: reticulate converts a list of arrays in one C call, a bare array through much
-    slower R code. An error comes back as the exception itself, so R needs no error handler around the call.
+    run(values, r_list, as_dict, convert) applies it: values one value, or with r_list an R list (reticulate
+    passes a named one as a dict, another as a list). With convert, the outputs come back as NumPy (see
+    `_out`) in a one-element list, which reticulate's C code converts whole (a dict of them, with as_dict,
+    to a named list); a bare array would go through R code. An error comes back as the exception itself,
+    so R needs no error handler around the call.
     """
     from hubfn import call_plan
 
     plan = call_plan(module, signature, bool(training), policy="r")
 
-    def run(values, keys, as_dict, convert):
+    def run(values, r_list, as_dict, convert):
         try:
-            out = plan(_pack(values, keys, lambda: plan.way.input_names), as_dict)
-            return _for_r(out, as_dict) if convert else out
+            out = plan(_pack(values, r_list, lambda: plan.way.input_names), as_dict)
+            return [_out(out)] if convert else out
         except Exception as e:  # noqa: BLE001 (R makes its condition from it)
             return e
 
     return plan.way.as_data(), run
 
 
-def _pack(values, keys, input_names=tuple):
-    """R's values as hubfn takes them (keys as runner's run takes them); an R list with some elements
-    named and others not is an InputError naming the inputs (`input_names()`)."""
-    if keys is None:
+def _pack(values, r_list, input_names=tuple):
+    """R's values as hubfn takes them (as runner's run takes them); an R list with some elements named and
+    others not (a dict with the key "") is an InputError naming the inputs (`input_names()`)."""
+    if not r_list:
         return values
-    if keys is True:
+    if type(values) is not dict:
         return list(values) if isinstance(values, (list, tuple)) else [values]
-    if isinstance(keys, str):  # one name: reticulate passes a length-one vector as a scalar
-        keys, values = [keys], values if isinstance(values, list) else [values]
-    if "" in keys:
+    if "" in values:
         from hubfn import errors
 
         names = ", ".join(input_names() or ())
         raise errors.InputError("Inputs given as a list must all be named, or none"
                                 + (f" (inputs: {names})." if names else "."))
-    return dict(zip(keys, values))
+    return values
 
 
-def apply(module, values, keys, convert=True, **kw):
+def apply(module, values, r_list, convert=True, **kw):
     """hubfn.module_apply for R's values (as runner's run takes them, with the "r" policy), with R's output
     conversion, an error returned as the exception: the path for batch_size= and arguments= (a whole R
     double is a batch size there; a bad one is its InputError)."""
@@ -60,8 +61,8 @@ def apply(module, values, keys, convert=True, **kw):
         def names():
             return call_plan(module, kw.get("signature"), bool(kw.get("training")), policy="r").way.input_names
 
-        out = module_apply(module, _pack(values, keys, names), policy="r", **kw)
-        return _for_r(out, kw.get("as_dict")) if convert else out
+        out = module_apply(module, _pack(values, r_list, names), policy="r", **kw)
+        return [_out(out)] if convert else out
     except Exception as e:  # noqa: BLE001 (as runner's run)
         return e
 
@@ -87,24 +88,12 @@ def to_numpy(t):
     return a
 
 
-def _for_r(out, as_dict):
-    """A call's outputs as R takes them (see runner): one output in a one-element list; with as_dict,
-    [names, values] (R names its list of values faster than reticulate converts a dict), or [None,
-    value] for something other than a dict."""
-    if not as_dict:
-        return [_out(out)]
-    if isinstance(out, dict):
-        names = sorted(out)
-        return [names, [_out(out[k]) for k in names]]
-    return [None, _out(out)]
-
-
 def _out(value):
     """Outputs for R: tensors and arrays as NumPy (strings decoded), lists and dicts of them too (a BERT
     encoder's `encoder_outputs` is a list of tensors: R gets a list of R arrays); a ragged tensor as a
     list of its rows, a sparse one dense."""
-    import sys
-
+    if type(value) is dict:  # as_dict's outputs
+        return {k: _out(value[k]) for k in sorted(value)}
     tf = sys.modules.get("tensorflow")
     if isinstance(value, np.ndarray) or tf is not None and isinstance(value, (tf.Tensor, tf.Variable)):
         return to_numpy(value)
@@ -226,6 +215,23 @@ def module_text(module, what):
     if call_unseen:
         out.append("    __call__ (input specs not saved)\n")
     return "".join(out)
+
+
+def signatures_for_r(sigs):
+    """hubfn.module_signatures' list as R's module_signatures() gives it: a dict by function name of {name,
+    inputs, outputs} and, for a function saved for other forms of inputs too, alternatives (a list of
+    {inputs}). A known shape is an int32 array with -2**31 (R's integer NA, as reticulate passes it) for an
+    unknown dimension; a tensor of unknown rank has no shape."""
+    def tensors(ts):
+        return [{k: np.array([-2 ** 31 if d is None else d for d in v], dtype=np.int32) if k == "shape" else v
+                 for k, v in t.items() if k != "shape" or v is not None} for t in ts]
+
+    out = {}
+    for s in sigs:
+        out[s["name"]] = {"name": s["name"], "inputs": tensors(s["inputs"]), "outputs": tensors(s["outputs"])}
+        if s.get("alternatives"):
+            out[s["name"]]["alternatives"] = [{"inputs": tensors(a["inputs"])} for a in s["alternatives"]]
+    return out
 
 
 def function_names(module, sigs=None):
