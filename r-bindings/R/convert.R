@@ -30,11 +30,11 @@
   x <- .unfactor(x)
   what <- if (is.null(name) || !nzchar(name)) "the input" else paste0("input '", name, "'")
   if (!is.atomic(x) || is.null(x)) {
-    stop(.input_error(paste0("Cannot convert ", what, " (an R ", class(x)[1], "); pass a numeric, integer, logical ",
+    stop(.hubfn_error("input_error", paste0("Cannot convert ", what, " (an R ", class(x)[1], "); pass a numeric, integer, logical ",
                              "or character vector, matrix or array (or a data frame)."), call))
   }
   if ((is.logical(x) || is.character(x)) && anyNA(x)) {  # reticulate would pass NA as TRUE or "NA"
-    stop(.input_error(paste0(toupper(substring(what, 1, 1)), substring(what, 2), " has NA; TensorFlow has no ",
+    stop(.hubfn_error("input_error", paste0(toupper(substring(what, 1, 1)), substring(what, 2), " has NA; TensorFlow has no ",
                              "missing values for ", typeof(x), " data."), call))
   }
   if (is.null(dim(x))) dim(x) <- length(x)

@@ -6,8 +6,6 @@
   structure(class = c(paste0("hubfn_", kind), "hubfn_error", "error", "condition"), list(message = message, call = call))
 }
 
-.input_error <- function(message, call = NULL) .hubfn_error("input_error", message, call)
-
 # Evaluate `expr` (which calls Python); turn a Python exception into an R condition.
 .py_call <- function(expr, call = sys.call(-1L)) {
   tryCatch(expr, error = function(e) stop(.as_hubfn_condition(e, call)))

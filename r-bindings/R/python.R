@@ -9,11 +9,13 @@
     on_error = function(e) stop(.no_python_error(conditionMessage(e)))))
   .register_tensorflow_methods()
   # m(x)'s per-call path calls reticulate's C entry points for calling Python on R values and converting a
-  # Python value to R, without the R code around them (py_call's argument sorting, py_to_r's S3 dispatch).
+  # Python value to R, without the R code around them (py_call's argument sorting, py_to_r's S3 dispatch):
+  # each only while it takes the arguments it takes in reticulate 1.28, else the public function.
   rt <- asNamespace("reticulate")
-  .hubfn_env$call <- get0("py_call_impl", rt, mode = "function",
-                          ifnotfound = function(f, args, keywords) do.call(reticulate::py_call, c(list(f), args)))
-  .hubfn_env$to_r <- get0("py_ref_to_r", rt, mode = "function", ifnotfound = reticulate::py_to_r)
+  same <- function(name, args) is.function(rt[[name]]) && identical(names(formals(rt[[name]])), args)
+  .hubfn_env$call <- if (same("py_call_impl", c("x", "args", "keywords"))) rt$py_call_impl
+                     else function(f, args, keywords) do.call(reticulate::py_call, c(list(f), args))
+  .hubfn_env$to_r <- if (same("py_ref_to_r", "x")) rt$py_ref_to_r else reticulate::py_to_r
 }
 
 .onAttach <- function(libname, pkgname) {

@@ -36,7 +36,7 @@ prep.step_pretrained_text_embedding <- function(x, training, info = NULL, ...) {
   vars <- recipes::recipes_eval_select(x$terms, training, info)
   for (v in vars) {
     if (!is.character(training[[v]]) && !is.factor(training[[v]])) {
-      stop(.input_error(paste0("step_pretrained_text_embedding(): column '", v, "' is ", .what_r(training[[v]]),
+      stop(.hubfn_error("input_error", paste0("step_pretrained_text_embedding(): column '", v, "' is ", .what_r(training[[v]]),
                                "; select text (character or factor) columns.")))
     }
   }

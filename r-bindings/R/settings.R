@@ -9,7 +9,7 @@
 }
 .show <- function(x) if (is.atomic(x) && length(x) == 1L) deparse(as.vector(x)) else .what_kind(x)
 
-.arg_error <- function(call, ...) stop(.input_error(paste0(...), call))
+.arg_error <- function(call, ...) stop(.hubfn_error("input_error", paste0(...), call))
 
 # Stop with "`name` must be <wants>, not <x>." unless `ok`.
 .need <- function(ok, call, name, wants, x) {
