@@ -296,6 +296,9 @@ def bench_fetch(args):
                     ("load ratio hubfn/tensorflow_hub", "hubfn_load", "tfhub_load", "(target <= 0.6)")):
                 print(f"{label:34s}" + "".join(f"{med[(a, t)] / med[(b, t)]:24.2f}" for t, _, _ in ARCHIVES)
                       + "   " + goal)
+            paired = {t: statistics.median(h / f for h, f in zip(times[("hubfn_resolve", t)], times[("floor", t)]))
+                      for t, _, _ in ARCHIVES}  # each round's own ratio: a slow stretch hits both sides
+            print(f"{'  the same, median of the rounds':34s}" + "".join(f"{paired[t]:24.2f}" for t, _, _ in ARCHIVES))
             print("every round (s):")
             for (kind, title), v in times.items():
                 print(f"  {kind:14s} {title:11s} " + " ".join(f"{x:.2f}" for x in v))
