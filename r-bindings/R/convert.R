@@ -44,7 +44,7 @@
 # NumPy arrays of rank 0 and 1 arrive as 1-d R arrays: make them plain vectors, in nested lists too.
 .drop_1d <- function(r) {
   if (is.list(r)) {
-    for (i in seq_along(r)) if (length(dim(r[[i]])) == 1L || is.list(r[[i]])) r[[i]] <- .drop_1d(r[[i]])
+    for (i in seq_along(r)) if (is.list(r[[i]])) r[[i]] <- .drop_1d(r[[i]]) else if (length(dim(r[[i]])) == 1L) dim(r[[i]]) <- NULL
   } else if (length(dim(r)) == 1L) dim(r) <- NULL
   r
 }
