@@ -46,7 +46,10 @@ def test_image_module_training_flag_batch_norm_and_dropout(image_feature_vector_
     np.testing.assert_array_equal(moving.numpy(), start)  # inference leaves the statistics alone
     t = m(x, training=True).numpy()
     assert not np.array_equal(moving.numpy(), start)      # training updates them (batch norm)
-    assert np.mean(t == 0) > np.mean(a == 0) + 0.2         # and drops units out
+    # and drops units out (rate 0.5): over ten calls (480 outputs), as one call's 48 fell below the mark
+    # about once in 200 (0.50 on average, 0.29 at least in 200 calls)
+    dropped = np.mean([np.mean(t == 0)] + [np.mean(m(x, training=True).numpy() == 0) for _ in range(9)])
+    assert dropped > np.mean(a == 0) + 0.2
 
 
 def test_bert_encoder_gradients_through_dict_inputs(bert_encoder_dir):
