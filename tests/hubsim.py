@@ -33,12 +33,14 @@ import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpkit  # (beside this file: on the path when it runs as a script, and in the tests)
+
 SECRET = b"hubsim-signing-key"
 HTML = b"<!DOCTYPE html><html><head><title>Models</title></head><body>Find a model.</body></html>"
 
 
 def sign(path, query):
-    return hmac.new(SECRET, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+    return httpkit.sign(SECRET, path, query)
 
 
 class State:
@@ -71,15 +73,7 @@ class Handler(BaseHTTPRequestHandler):
                                    "headers": dict(self.headers), "time": time.time()})
         return parts
 
-    def _answer(self, status, body=b"", ctype="text/plain", headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    _answer = httpkit.reply
 
     def _redirect(self, status, location):
         self._answer(status, b"", headers=[("Location", location)])

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import attrs
 
+import httpkit  # (beside this file)
+
 API_HOST, STORAGE_HOST = "127.0.0.2", "127.0.0.3"
 BUCKET = "kaggle-models-data"
 
@@ -151,14 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.app.log.append(Request(self.host_name, "GET", parts.path, parts.query, dict(self.headers)))
         self.answer(parts.path, parts.query)
 
-    def send(self, status, body, ctype, headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+    send = httpkit.reply  # (this server answers no HEAD: every answer has its body)
 
 
 class _ApiHandler(_Handler):

@@ -37,6 +37,8 @@ import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpkit  # (beside this file: on the path when it runs as a script, and in the tests)
+
 SECRET = b"storagehost-signing-key"  # the same in every process: one signs, another serves
 
 
@@ -89,7 +91,7 @@ class State:
 
 
 def _sign(path, query):
-    return hmac.new(SECRET, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+    return httpkit.sign(SECRET, path, query)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -115,15 +117,7 @@ class Handler(BaseHTTPRequestHandler):
     def _wait_first_byte(self):
         time.sleep(self.state.delay * (2 if self.fresh else 1))
 
-    def _plain(self, status, body=b"", ctype="text/plain", headers=()):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+    _plain = httpkit.reply
 
     def do_POST(self):
         parts = urllib.parse.urlsplit(self.path)

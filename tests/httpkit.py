@@ -1,0 +1,23 @@
+"""What the tests' HTTP servers (hubsim.py, storagehost.py, kaggle_server.py) share: a whole answer with a
+body, and the signature of a signed storage URL. Standard library only: two of them run as scripts."""
+
+import hashlib
+import hmac
+
+
+def reply(handler, status, body=b"", ctype="text/plain", headers=()):
+    """A whole answer from the BaseHTTPRequestHandler `handler`: status, Content-Type, Content-Length, the
+    extra `headers` (name, value) and, unless the request is a HEAD, the body."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+def sign(secret, path, query):
+    """The signature a signed URL of `path?query` carries (HMAC-SHA256 with the server's `secret`)."""
+    return hmac.new(secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
