@@ -222,7 +222,7 @@ ARCHIVES = (("tar -czf", "tar", tar_czf), ("hubfn pack", "pack", hubfn_pack))
 
 
 def child_env(cache):
-    env = dict(os.environ, TFHUB_CACHE_DIR=cache, TFHUB_MODEL_LOAD_FORMAT="COMPRESSED",
+    env = dict(os.environ, TFHUB_CACHE_DIR=cache, KAGGLEHUB_CACHE=cache, TFHUB_MODEL_LOAD_FORMAT="COMPRESSED",
                NO_PROXY="127.0.0.1", PYTHONPATH=ROOT)
     env.pop("TFHUB_DOWNLOAD_PROGRESS", None)
     return env
@@ -236,15 +236,23 @@ def run_child(kind, url, cache, script=CHILD, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def cold_run(kind, url, work, script=CHILD, env=None):
+    """run_child with an empty cache of its own under `work`, removed afterwards; os.sync() first, so no
+    dirty pages of the run before are written back during this one."""
+    cache = tempfile.mkdtemp(prefix="cache-", dir=work)
+    try:
+        os.sync()
+        return run_child(kind, url, cache, script, env)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def measure(cases, work, repeat):
     """{(kind, archive): [seconds of each round]}; each round runs every case once, in a fresh process."""
     times = {case: [] for case in cases}
     for _ in range(repeat):
         for (kind, name), target in cases.items():
-            cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-            os.sync()  # start each run with no dirty pages of the previous one being written back
-            times[(kind, name)].append(run_child(kind, target, cache)["secs"])
-            shutil.rmtree(cache, ignore_errors=True)
+            times[(kind, name)].append(cold_run(kind, target, work)["secs"])
     return times
 
 
@@ -303,10 +311,7 @@ def bench_fetch(args):
             for (kind, title), v in times.items():
                 print(f"  {kind:14s} {title:11s} " + " ".join(f"{x:.2f}" for x in v))
             for title, tag, _ in ARCHIVES:  # a hubfn pack archive's blocks are inflated in parallel
-                cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-                os.sync()
-                r = run_child("hubfn_resolve", f"{base}/big{args.rss_mb}-{tag}.tar.gz", cache)
-                shutil.rmtree(cache, ignore_errors=True)
+                r = cold_run("hubfn_resolve", f"{base}/big{args.rss_mb}-{tag}.tar.gz", work)
                 print(f"peak RSS fetching a {args.rss_mb} MB module ({title}): {(r['peak'] - r['base']) / MiB:.1f} "
                       f"MiB above the {r['base'] / MiB:.1f} MiB before the call (peak {r['peak'] / MiB:.1f} MiB), "
                       f"{r['secs']:.2f} s (target <= 150 MB)")
@@ -358,11 +363,7 @@ def bench_storage(args):
             runs = {name: [] for name in cases}
             for _ in range(args.repeat):
                 for name, (kind, target, env) in cases.items():
-                    cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-                    os.sync()
-                    env = {"KAGGLEHUB_CACHE": cache, **env}
-                    runs[name].append(run_child(kind, target, cache, env=env))
-                    shutil.rmtree(cache, ignore_errors=True)
+                    runs[name].append(cold_run(kind, target, work, env=env))
             one = size / (args.link_rate * 1e6)
             print(f"storage host: {args.link_rate:g} MB/s per connection, {args.rtt:g} ms before each first byte; "
                   f"a tar -czf archive of {size / 1e6:.0f} MB ({one:.1f} s over one connection); medians of "
@@ -390,9 +391,7 @@ def bench_profile(args):
         try:
             print(f"before: {load_average()}")
             for title, tag, _ in ARCHIVES:
-                cache = tempfile.mkdtemp(prefix="cache-", dir=work)
-                os.sync()
-                got = run_child(f"{base}/big{args.mb}-{tag}.tar.gz", "", cache, script=PROFILE_CHILD)
+                got = cold_run(f"{base}/big{args.mb}-{tag}.tar.gz", "", work, script=PROFILE_CHILD)
                 total = got["threads"]["MainThread"][0]
                 print(f"cold hub_resolve, {title} archive of a {args.mb} MB module: {total:.3f} s")
                 for thread, (wall, cpu) in sorted(got["threads"].items()):
@@ -402,7 +401,6 @@ def bench_profile(args):
                         print(f"    {stage:40s} {secs:6.3f} s {secs / total:5.0%}  ({n} calls)")
                     rest = wall - sum(s[2] for s in stages)
                     print(f"    {'the rest (Python between the calls)':40s} {rest:6.3f} s {rest / total:5.0%}")
-                shutil.rmtree(cache, ignore_errors=True)
             print(f"after: {load_average()}")
         finally:
             server.terminate()
