@@ -18,6 +18,10 @@ taken inside it around the call only (interpreter and TensorFlow start-up exclud
   floor: isal decoding the same archive from memory, in 1 MiB pieces, on one core, nothing else: no
          fetch that decodes one gzip stream on one core can be faster (a hubfn pack archive's blocks
          are inflated on several cores, hubfn.fetch.store.blocks, so its fetch may beat it)
+  the same, the bytes received: the floor with the archive arriving from the same server as it is
+         decoded (http.client reading 1 MiB pieces in a thread, isal in another, nothing written): what
+         receiving alone costs the decoder on this machine, beside hubfn's partial file, tar writes,
+         hashes, lock and install
 Rounds interleave every kind and archive, so a busy moment (other jobs on the machine) hits all of
 them; medians are printed with every round, and the load average before and after. Ratios are
 hubfn / tensorflow_hub (lower is better; targets: fetch <= 0.45, load <= 0.6), and hubfn's fetch / the floor
@@ -89,6 +93,9 @@ elif kind == "floor":
     from isal import isal_zlib
     with open(url, "rb") as f:
         data = memoryview(f.read())
+elif kind == "net_floor":
+    import http.client, queue, threading, urllib.parse
+    from isal import isal_zlib
 else:
     import hubfn as lib
     # The download stack and the resolvers, imported up front as tensorflow_hub's are on import.
@@ -115,6 +122,25 @@ elif kind == "floor":  # as hubfn.fetch.store.archive decodes: 1 MiB in, at most
     d = isal_zlib.decompressobj(wbits=31)
     for i in range(0, len(data), 1 << 20):
         piece = data[i:i + (1 << 20)]
+        while piece:
+            d.decompress(piece, 1 << 20)
+            piece = d.unconsumed_tail
+    assert d.eof
+elif kind == "net_floor":  # the archive received over loopback in one thread, decoded in another; nothing written
+    where = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port)
+    conn.request("GET", where.path)
+    resp = conn.getresponse()
+    received = queue.Queue(8)
+    def receive():
+        while True:
+            piece = resp.read1(1 << 20)
+            received.put(piece)
+            if not piece:
+                return
+    threading.Thread(target=receive, daemon=True).start()
+    d = isal_zlib.decompressobj(wbits=31)
+    while piece := received.get():
         while piece:
             d.decompress(piece, 1 << 20)
             piece = d.unconsumed_tail
@@ -280,7 +306,7 @@ def bench_fetch(args):
         try:
             print(f"before: {load_average()}")
             cases = {}
-            for kind in ("hubfn_resolve", "tfhub_resolve", "floor", "hubfn_load", "tfhub_load"):
+            for kind in ("hubfn_resolve", "tfhub_resolve", "floor", "net_floor", "hubfn_load", "tfhub_load"):
                 for title, tag, _ in ARCHIVES:
                     name = f"big{args.mb}-{tag}.tar.gz"
                     cases[(kind, title)] = os.path.join(site, name) if kind == "floor" else f"{base}/{name}"
@@ -292,21 +318,25 @@ def bench_fetch(args):
                   "rounds interleaved")
             print(f"{'':34s}" + "".join(f"{f'{t} ({sizes[t]:.0f} MB)':>24s}" for t, _, _ in ARCHIVES))
             rows = (("hubfn.hub_resolve", "hubfn_resolve"), ("tensorflow_hub.resolve", "tfhub_resolve"),
-                    ("floor: isal, one core, alone", "floor"), ("hubfn.hub_load", "hubfn_load"),
+                    ("floor: isal, one core, alone", "floor"),
+                    ("the same, the bytes received", "net_floor"), ("hubfn.hub_load", "hubfn_load"),
                     ("tensorflow_hub.load", "tfhub_load"))
             for label, kind in rows:
                 print(f"  {label:32s}" + "".join(f"{med[(kind, t)]:22.2f} s" for t, _, _ in ARCHIVES))
+            paired = {t: statistics.median(h / f for h, f in zip(times[("hubfn_resolve", t)], times[("floor", t)]))
+                      for t, _, _ in ARCHIVES}  # each round's own ratio: a slow stretch hits both sides
             for label, a, b, goal in (
                     ("fetch ratio hubfn/tensorflow_hub", "hubfn_resolve", "tfhub_resolve", "(target <= 0.45)"),
                     ("  floor/tensorflow_hub.resolve", "floor", "tfhub_resolve", "(the best a one-core decode can do)"),
                     ("hubfn.hub_resolve / floor", "hubfn_resolve", "floor",
                      "(targets: tar -czf <= 1.15, hubfn pack < 1)"),
+                    ("  the same, received / floor", "net_floor", "floor", "(what receiving alone costs)"),
                     ("load ratio hubfn/tensorflow_hub", "hubfn_load", "tfhub_load", "(target <= 0.6)")):
                 print(f"{label:34s}" + "".join(f"{med[(a, t)] / med[(b, t)]:24.2f}" for t, _, _ in ARCHIVES)
                       + "   " + goal)
-            paired = {t: statistics.median(h / f for h, f in zip(times[("hubfn_resolve", t)], times[("floor", t)]))
-                      for t, _, _ in ARCHIVES}  # each round's own ratio: a slow stretch hits both sides
-            print(f"{'  the same, median of the rounds':34s}" + "".join(f"{paired[t]:24.2f}" for t, _, _ in ARCHIVES))
+                if (a, b) == ("hubfn_resolve", "floor"):
+                    print(f"{'  the same, median of the rounds':34s}"
+                          + "".join(f"{paired[t]:24.2f}" for t, _, _ in ARCHIVES))
             print("every round (s):")
             for (kind, title), v in times.items():
                 print(f"  {kind:14s} {title:11s} " + " ".join(f"{x:.2f}" for x in v))
