@@ -5,6 +5,7 @@ URLs that expire, x-goog-hash), with real loader processes killed by SIGKILL.
 Archives are small (a few MiB of noise) and parts 1 MiB, so the whole file runs in well under a minute.
 """
 
+import collections
 import json
 import logging
 import os
@@ -21,6 +22,8 @@ import pytest
 import servers
 from hubfn import errors
 from hubfn.fetch import cache
+from hubfn.fetch.store import archive
+from hubfn.fetch.transport import download
 from hubfn.fetch.transport import parallel as ranged
 from hubfn.settings import Settings
 
@@ -136,6 +139,41 @@ def test_unpacked_result_equals_a_single_connection_fetch(host, archives, tmp_pa
     assert files_of(dest) == files_of(single) and files_of(dest)[NOISE] == noise
     assert result.hashes == single_result.hashes
     assert not os.path.exists(tmp_path / "partial") and not os.path.exists(ranged.map_path(str(tmp_path / "partial")))
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is a Linux scheduling policy")
+@pytest.mark.parametrize("connections", [4, 1])
+def test_download_threads_run_as_batch_threads_and_the_decoder_as_a_normal_one(host, archives, tmp_path,
+                                                                             monkeypatch, connections):
+    # hubfn.util.sched: the range workers (or the one-connection reader) must not preempt the decoder;
+    # the decoder and the caller's thread keep the normal policy. Observed from inside each thread.
+    (body, _), _ = archives
+    host.publish("sched.tar.gz", body)
+    host.control(rate=8 * MiB)
+    seen = collections.defaultdict(set)
+
+    def observed(name, fn):
+        def wrapper(*a, **k):
+            seen[name].add(os.sched_getscheduler(0))
+            return fn(*a, **k)
+        return wrapper
+
+    def observed_gen(name, fn):
+        def wrapper(*a, **k):
+            seen[name].add(os.sched_getscheduler(0))
+            yield from fn(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(ranged.Download, "_fetch", observed("range worker", ranged.Download._fetch))
+    monkeypatch.setattr(download.Source, "chunks", observed_gen("reader", download.Source.chunks))
+    monkeypatch.setattr(archive, "inflate", observed_gen("decoder", archive.inflate))
+    before = os.sched_getscheduler(0)
+    _, _, stats = fetch(host.base + "/get/sched.tar.gz", tmp_path, settings(tmp_path, connections=connections))
+    assert stats["ranged"] == (connections > 1)
+    downloader = "range worker" if connections > 1 else "reader"
+    assert seen[downloader] == {os.SCHED_BATCH}, dict(seen)
+    assert seen["decoder"] == {os.SCHED_OTHER}, dict(seen)
+    assert os.sched_getscheduler(0) == before == os.SCHED_OTHER  # the caller's thread is left as it was
 
 
 @pytest.mark.parametrize("what", ["no ranges", "no validator", "small archive"])

@@ -156,11 +156,12 @@ def test_a_finished_partial_file_is_gone_at_once_and_freed_in_a_thread(tmp_path,
     # the caller never waits for the kernel to free the pages. Here that close is held up until released.
     from hubfn.util import fs
 
-    real_close, release, closing = os.close, threading.Event(), []
+    real_close, release, closing, policies = os.close, threading.Event(), [], []
 
     def held_close(fd):
         if threading.current_thread().name == "hubfn-free-partial":
             closing.append(threading.current_thread())
+            policies.append(os.sched_getscheduler(0) if hasattr(os, "SCHED_BATCH") else None)
             release.wait(10)
         real_close(fd)
 
@@ -174,6 +175,7 @@ def test_a_finished_partial_file_is_gone_at_once_and_freed_in_a_thread(tmp_path,
         while not closing and time.monotonic() < deadline:
             time.sleep(0.01)
         assert closing and not closing[0].daemon
+        assert policies == [getattr(os, "SCHED_BATCH", None)]  # freeing pages must not preempt a decoder
     finally:
         release.set()
     closing[0].join(10)
@@ -181,3 +183,18 @@ def test_a_finished_partial_file_is_gone_at_once_and_freed_in_a_thread(tmp_path,
             if os.path.exists(f"/proc/self/fd/{fd}")]
     assert not [p for p in held if "abc.hubfn-partial" in p], held
     fs.remove_in_background(str(partial))  # already gone: nothing to do, no error
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is a Linux scheduling policy")
+def test_a_batch_stage_runs_as_a_batch_thread_and_leaves_the_others_alone():
+    seen = {}
+
+    def items(key):
+        seen[key] = os.sched_getscheduler(0)
+        yield b"x"
+
+    assert list(prefetch.Prefetched(items("batch"), batch=True)) == [b"x"]
+    assert list(prefetch.Prefetched(items("normal"))) == [b"x"]
+    assert seen == {"batch": os.SCHED_BATCH, "normal": os.SCHED_OTHER}
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    assert no_stage_threads_left()

@@ -139,7 +139,7 @@ def _fetch_locked(handle, paths, settings, url, extra_auth):
 def _unpack(source, dest, url, settings):
     """The source's archive unpacked into `dest` as it arrives: network reads and partial-file writes run
     in a thread, gzip decoding in another (hubfn.fetch.store.prefetch), tar writes and hashes here."""
-    feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download")
+    feed = prefetch.Prefetched(source.chunks(), on_stop=source.stop, name="hubfn-download", batch=True)
     try:
         return extract.extract(feed, dest, url, settings, on_stop=feed.stop)
     finally:

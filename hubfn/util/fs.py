@@ -14,6 +14,8 @@ import tempfile
 import threading
 import uuid
 
+from . import sched
+
 
 def is_inside(root: str, path: str) -> bool:
     """Whether `path` is `root` or lies below it (both compared as given: pass realpaths to follow links)."""
@@ -65,7 +67,12 @@ def remove_in_background(path: str) -> None:
     except BaseException:
         os.close(fd)
         raise
-    threading.Thread(target=os.close, args=(fd,), name="hubfn-free-partial", daemon=False).start()
+    threading.Thread(target=_close_in_batch, args=(fd,), name="hubfn-free-partial", daemon=False).start()
+
+
+def _close_in_batch(fd):
+    sched.as_batch_thread()  # freeing a big file's pages must not preempt a decoder of the next fetch
+    os.close(fd)
 
 
 def tree_size(path: str) -> int:

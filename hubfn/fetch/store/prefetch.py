@@ -8,6 +8,8 @@ Decoding is the slowest step. Profiled on the 2-core test machine (a cold hub_re
 module, `bench/bench_fetch.py --profile`), isal was busy for ~75 % of the fetch, and the file writes,
 hashes and tar parsing took another ~15 % on the same thread. isal releases the GIL while it decodes, so
 with that work in another thread the fetch takes little more than its decoding when a core is free.
+hubfn-download runs as a batch thread (hubfn.util.sched): its wake-ups wait for a free core rather than
+preempt the decoder.
 
 An archive from `hubfn pack` carries a block index (hubfn.util.gzindex): hubfn-gunzip then hands its
 blocks to a few hubfn-inflate threads (hubfn.fetch.store.blocks) and passes their outputs on in order.
@@ -18,6 +20,8 @@ capped there), so memory stays flat whatever the archive size.
 
 import queue
 import threading
+
+from ...util import sched
 
 POLL = 0.05  # seconds between looks at the stop flag while a queue is full or empty
 
@@ -40,11 +44,13 @@ class Prefetched:
     the consumer) makes the producer stop at once: `on_stop()` is called so it can stop writing, its
     thread then closes `items` itself (generators must be closed by the thread that runs them), and a
     consumer waiting for an item gets Cancelled. A stage whose `items` read from another Prefetched
-    should stop that one too: pass its stop as `on_stop`.
+    should stop that one too: pass its stop as `on_stop`. batch: run the thread as a batch thread
+    (hubfn.util.sched), for a stage that must not preempt the decoder.
     """
 
-    def __init__(self, items, depth=8, on_stop=None, name="hubfn-prefetch"):
+    def __init__(self, items, depth=8, on_stop=None, name="hubfn-prefetch", batch=False):
         self._queue = queue.Queue(maxsize=depth)
+        self._batch = batch  # a stage that must not preempt the decoder (hubfn.util.sched)
         self._stop = threading.Event()
         self._on_stop = on_stop
         self._ended = False
@@ -61,6 +67,8 @@ class Prefetched:
         return False
 
     def _run(self, items):
+        if self._batch:
+            sched.as_batch_thread()
         try:
             for item in items:
                 if not self._put(item):

@@ -58,7 +58,7 @@ import requests
 import urllib3
 
 from ... import errors
-from ...util import fs
+from ...util import fs, sched
 
 log = logging.getLogger("hubfn")
 
@@ -381,6 +381,7 @@ class Download:
 
     # --- the workers --------------------------------------------------------------------------------
     def _work(self, first):
+        sched.as_batch_thread()  # a wake-up here must not preempt the decoder
         try:
             part = None
             if first is not None:
