@@ -23,7 +23,7 @@ import servers
 from hubfn import errors
 from hubfn.fetch import cache
 from hubfn.fetch.store import archive
-from hubfn.fetch.transport import download
+from hubfn.fetch.transport import download, parallel_http
 from hubfn.fetch.transport import parallel as ranged
 from hubfn.settings import Settings
 
@@ -143,10 +143,12 @@ def test_unpacked_result_equals_a_single_connection_fetch(host, archives, tmp_pa
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is a Linux scheduling policy")
 @pytest.mark.parametrize("connections", [4, 1])
-def test_download_threads_run_as_batch_threads_and_the_decoder_as_a_normal_one(host, archives, tmp_path,
-                                                                             monkeypatch, connections):
-    # hubfn.util.sched: the range workers (or the one-connection reader) must not preempt the decoder;
-    # the decoder and the caller's thread keep the normal policy. Observed from inside each thread.
+def test_the_reader_runs_as_a_batch_thread_and_the_decoder_and_range_workers_as_normal_ones(
+        host, archives, tmp_path, monkeypatch, connections):
+    # hubfn.util.sched: the thread that hands the archive on (read from the network, or the parallel
+    # download's prefix read back from the partial file) must not preempt the decoder; the decoder, the
+    # range workers (paced by a far network) and the caller's thread keep the normal policy. Observed from
+    # inside each thread.
     (body, _), _ = archives
     host.publish("sched.tar.gz", body)
     host.control(rate=8 * MiB)
@@ -166,13 +168,15 @@ def test_download_threads_run_as_batch_threads_and_the_decoder_as_a_normal_one(h
 
     monkeypatch.setattr(ranged.Download, "_fetch", observed("range worker", ranged.Download._fetch))
     monkeypatch.setattr(download.Source, "chunks", observed_gen("reader", download.Source.chunks))
+    monkeypatch.setattr(parallel_http.ParallelSource, "chunks",
+                        observed_gen("reader", parallel_http.ParallelSource.chunks))
     monkeypatch.setattr(archive, "inflate", observed_gen("decoder", archive.inflate))
     before = os.sched_getscheduler(0)
     _, _, stats = fetch(host.base + "/get/sched.tar.gz", tmp_path, settings(tmp_path, connections=connections))
     assert stats["ranged"] == (connections > 1)
-    downloader = "range worker" if connections > 1 else "reader"
-    assert seen[downloader] == {os.SCHED_BATCH}, dict(seen)
+    assert seen["reader"] == {os.SCHED_BATCH}, dict(seen)
     assert seen["decoder"] == {os.SCHED_OTHER}, dict(seen)
+    assert seen["range worker"] == ({os.SCHED_OTHER} if connections > 1 else set()), dict(seen)
     assert os.sched_getscheduler(0) == before == os.SCHED_OTHER  # the caller's thread is left as it was
 
 

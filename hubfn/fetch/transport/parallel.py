@@ -381,7 +381,7 @@ class Download:
 
     # --- the workers --------------------------------------------------------------------------------
     def _work(self, first):
-        sched.as_batch_thread()  # a wake-up here must not preempt the decoder
+        sched.as_normal_thread()  # started by the reader, a batch thread; the far network paces this one
         try:
             part = None
             if first is not None:
