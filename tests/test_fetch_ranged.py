@@ -25,6 +25,7 @@ from hubfn.fetch import cache
 from hubfn.fetch.store import archive
 from hubfn.fetch.transport import download, parallel_http
 from hubfn.fetch.transport import parallel as ranged
+from hubfn.fetch.transport import partmap
 from hubfn.settings import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -138,7 +139,7 @@ def test_unpacked_result_equals_a_single_connection_fetch(host, archives, tmp_pa
     assert not single_stats["ranged"]
     assert files_of(dest) == files_of(single) and files_of(dest)[NOISE] == noise
     assert result.hashes == single_result.hashes
-    assert not os.path.exists(tmp_path / "partial") and not os.path.exists(ranged.map_path(str(tmp_path / "partial")))
+    assert not os.path.exists(tmp_path / "partial") and not os.path.exists(partmap.map_path(str(tmp_path / "partial")))
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is a Linux scheduling policy")
@@ -196,17 +197,17 @@ def test_plan_needs_ranges_a_length_and_a_strong_validator(tmp_path):
     s = settings(tmp_path)
     good = {"Accept-Ranges": "bytes", "Content-Length": str(5 * MiB), "ETag": '"abc"',
             "x-goog-hash": "crc32c=AAAAAA==,md5=" + "A" * 22 + "=="}
-    p = ranged.plan(good, s, url="u")
+    p = partmap.plan(good, s, url="u")
     assert p.total == 5 * MiB and p.validator == '"abc"' and p.md5 == "A" * 22 + "==" and p.connections == 4
     assert [b - a for a, b in p.missing()] == [MiB] * 5
-    assert ranged.plan({**good, "ETag": 'W/"abc"'}, s, url="u") is None  # weak: guards no byte range
+    assert partmap.plan({**good, "ETag": 'W/"abc"'}, s, url="u") is None  # weak: guards no byte range
     lm = {k: v for k, v in good.items() if k != "ETag"}
-    assert ranged.plan({**lm, "Last-Modified": "Tue, 14 Nov 2023 22:13:20 GMT"}, s, url="u").validator.startswith("Tue")
-    assert ranged.plan(lm, s, url="u") is None
-    assert ranged.plan({**good, "Accept-Ranges": "none"}, s, url="u") is None
-    assert ranged.plan({**good, "Content-Encoding": "gzip"}, s, url="u") is None
-    assert ranged.plan({**good, "Content-Length": str(MiB)}, s, url="u") is None  # one part: one connection
-    assert ranged.plan(good, settings(tmp_path, connections=1), url="u") is None
+    assert partmap.plan({**lm, "Last-Modified": "Tue, 14 Nov 2023 22:13:20 GMT"}, s, url="u").validator.startswith("Tue")
+    assert partmap.plan(lm, s, url="u") is None
+    assert partmap.plan({**good, "Accept-Ranges": "none"}, s, url="u") is None
+    assert partmap.plan({**good, "Content-Encoding": "gzip"}, s, url="u") is None
+    assert partmap.plan({**good, "Content-Length": str(MiB)}, s, url="u") is None  # one part: one connection
+    assert partmap.plan(good, settings(tmp_path, connections=1), url="u") is None
     with pytest.raises(errors.HandleError, match="HUBFN_DOWNLOAD_CONNECTIONS"):
         attrs.evolve(s, download_connections=0)
     with pytest.raises(errors.HandleError, match="HUBFN_DOWNLOAD_PART_MB"):
@@ -220,17 +221,17 @@ def test_a_part_map_that_does_not_fit_is_discarded(tmp_path):
     for data, size, url in ((good, 10, "u"), (good, None, "u"), (good, 9, "u"), (good, 10, "other"),
                             ({**good, "done": [[4, 8], [0, 4]]}, 10, "u"), ({**good, "done": [[0, 11]]}, 10, "u"),
                             ("{not json", 10, "u")):
-        ranged.discard(partial)
-        with open(ranged.map_path(partial), "w") as f:
+        partmap.discard(partial)
+        with open(partmap.map_path(partial), "w") as f:
             f.write(data if isinstance(data, str) else json.dumps(data))
         if size is not None:
             with open(partial, "wb") as f:
                 f.truncate(size)
-        plan = ranged.load(partial, url)
+        plan = partmap.load(partial, url)
         if (data, size, url) == (good, 10, "u"):
             assert plan.done == ((0, 4), (8, 10)) and plan.missing() == [(4, 8)]
         else:
-            assert plan is None and not os.path.exists(ranged.map_path(partial)) and not os.path.exists(partial)
+            assert plan is None and not os.path.exists(partmap.map_path(partial)) and not os.path.exists(partial)
 
 
 def wait_for_map(partial, at_least, seconds=20):
@@ -238,7 +239,7 @@ def wait_for_map(partial, at_least, seconds=20):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try:
-            with open(ranged.map_path(partial)) as f:
+            with open(partmap.map_path(partial)) as f:
                 done = json.load(f)["done"]
             if sum(e - s for s, e in done) >= at_least:
                 return done
@@ -279,7 +280,7 @@ def test_md5_mismatch_keeps_nothing(host, archives, tmp_path):
     partial = str(tmp_path / "partial")
     with pytest.raises(errors.ArchiveError, match="MD5"):
         fetch(host.base + "/get/md5.tar.gz", tmp_path, settings(tmp_path))
-    assert not os.path.exists(partial) and not os.path.exists(ranged.map_path(partial))
+    assert not os.path.exists(partial) and not os.path.exists(partmap.map_path(partial))
     assert not os.path.exists(tmp_path / "out")
 
 
@@ -359,7 +360,7 @@ def test_killed_download_resumes_only_the_missing_parts(host, archives, tmp_path
     finally:
         child.wait()
     assert child.returncode == -signal.SIGKILL
-    with open(ranged.map_path(partial)) as f:
+    with open(partmap.map_path(partial)) as f:
         done = [tuple(s) for s in json.load(f)["done"]]
     missing, at = [], 0
     for s, e in done + [(len(body), len(body))]:
@@ -375,7 +376,7 @@ def test_killed_download_resumes_only_the_missing_parts(host, archives, tmp_path
     assert all(r["range"] for r in log), "no first request: the part map said where to resume"
     asked = [(a, b + 1) for a, b in object_ranges(log, "/o/kill.tar.gz")]
     assert all(any(s <= a and b <= e for s, e in missing) for a, b in asked), (asked, missing)
-    assert ranged._merged(asked) == missing, "every missing byte asked for, and only those"
+    assert partmap.merged(asked) == missing, "every missing byte asked for, and only those"
 
 
 HUB_CHILD = r"""
@@ -426,7 +427,7 @@ def test_hub_resolve_downloads_in_parallel_and_a_killed_load_resumes_the_parts(h
         if first > at:
             missing.append((at, first))
         at = end
-    assert ranged._merged(asked) == missing, "every missing byte asked for, and only those"
+    assert partmap.merged(asked) == missing, "every missing byte asked for, and only those"
     assert not [p for p in os.listdir(cache) if ".hubfn-partial" in p], "no partial file or part map left"
     hubfn.hub_resolve(url, cache_dir=cache, offline=True)  # the entry is whole and checked
     assert hubfn.cache_remove(url, cache_dir=cache)

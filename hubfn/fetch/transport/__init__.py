@@ -7,6 +7,9 @@
     ranged     the archive's GET from a byte offset (Range, If-Range with its validator), its answer
     disk       free space checked before a download; a full disk said at once
     download   the archive's bytes, resumable through a partial file, never spliced
+    parallel   the same as concurrent range requests, the decoder fed the contiguous prefix (parallel_http:
+               its HTTP side, and the choice between the two)
+    partmap    a ranged download's Plan, and the part map a killed one leaves beside the partial file
 
 Archive downloads and Kaggle's API use the same GET. The transport knows nothing of the cache's layout
 (the download is handed the paths of its partial file) nor of any source: it imports neither

@@ -5,7 +5,7 @@ between it and the one-connection download (hubfn.fetch.transport.download).
 
 A part map beside the partial file resumes a parallel download at once, with no first request. Bytes kept
 by the one-connection download (with their PartialInfo) are continued by it. Otherwise the first GET's
-answer decides (parallel.plan): a storage host with ranges, a length and a strong validator gets
+answer decides (partmap.plan): a storage host with ranges, a length and a strong validator gets
 concurrent range requests, the first answer serving the first part; any other, that same answer read by
 the one-connection download. Either way the caller gets a source with one interface: `chunks()`, `stop()`,
 `discard_partial()`, `budget`, `total`, `resumed_from`.
@@ -20,7 +20,7 @@ import os
 import attrs
 
 from ...util import fs
-from . import disk, download, http, parallel, ranged, retry, status
+from . import disk, download, http, parallel, partmap, ranged, retry, status
 
 
 @attrs.frozen
@@ -38,7 +38,7 @@ class Answer:
     @classmethod
     def of(cls, resp):
         """The Answer of an open hubfn.fetch.transport.ranged.Response (the first GET of a download)."""
-        _, _, _, md5 = parallel.describe(resp.raw.status_code, resp.raw.headers)
+        _, _, _, md5 = partmap.describe(resp.raw.status_code, resp.raw.headers)
         return cls(status=resp.raw.status_code, start=resp.start, total=resp.total, validator=resp.validator,
                    md5=resp.md5 or md5, raw=resp.raw, head=resp.head)
 
@@ -70,7 +70,7 @@ def opener(settings, budget, extra_auth=()):
         if resp.status_code not in (200, 206):
             raise status.status_error(resp, url)
         budget.cut_read_timeout(resp.raw)
-        first, total, tag, md5 = parallel.describe(resp.status_code, resp.headers)
+        first, total, tag, md5 = partmap.describe(resp.status_code, resp.headers)
         return Answer(resp.status_code, first, total, tag, md5, resp)
 
     return open_range
@@ -112,7 +112,7 @@ class ParallelSource:
 
     def discard_partial(self, background=False):
         fs.unlink_if_present(self.info_path)
-        parallel.discard(self.partial, background)
+        partmap.discard(self.partial, background)
 
 
 class _FirstAnswerSource(download.Source):
@@ -135,14 +135,14 @@ def open_download(url, partial, info_path, settings, extra_auth=(), budget=None)
     connection (see the module's docstring). The caller holds the entry's lock."""
     budget = budget or retry.start(settings.retry)
     http.warn_if_unverified(settings)
-    plan = parallel.load(partial, url, settings)
+    plan = partmap.load(partial, url, settings)
     if plan is not None:
         return ParallelSource(url, partial, info_path, plan, settings, extra_auth, budget)
     if download.read_partial_info(info_path) is not None:
         return download.Source(url, partial, info_path, settings, extra_auth, budget=budget)
     fs.unlink_if_present(partial)
     resp = ranged.open_archive(url, settings, extra_auth=extra_auth, budget=budget)
-    plan = parallel.plan(resp.raw.headers, settings, url=url, final_url=resp.final_url,
+    plan = partmap.plan(resp.raw.headers, settings, url=url, final_url=resp.final_url,
                          status=resp.raw.status_code)
     if plan is not None:
         return ParallelSource(url, partial, info_path, plan, settings, extra_auth, budget, first=Answer.of(resp))
