@@ -45,18 +45,18 @@ What the caller provides (this module knows no URL layout, session or credential
 import base64
 import collections
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
 
+import attrs
 import requests
 import urllib3
 
 from ... import errors
 from ...util import fs, sched
-from .partmap import MAP_VERSION, discard, map_path, merged
+from .partmap import discard, merged, save
 
 log = logging.getLogger("hubfn")
 
@@ -472,12 +472,7 @@ class Download:
             with self._cond:
                 done = merged(self._done + [(p.first, p.pos) for p in self._active if p.pos > p.first])
                 url = self.url
-            plan = self.plan
-            data = {"version": MAP_VERSION, "url": plan.url, "final_url": url, "total": plan.total,
-                    "validator": plan.validator, "md5": plan.md5, "part_size": plan.part_size,
-                    "connections": plan.connections, "done": [list(s) for s in done]}
-            with fs.atomic_file(map_path(self.partial), "w", encoding="utf-8") as f:
-                json.dump(data, f)
+            save(self.partial, attrs.evolve(self.plan, final_url=url, done=tuple(done)))
             self._persisted = now
 
     def _discard(self):

@@ -143,7 +143,7 @@ def open_download(url, partial, info_path, settings, extra_auth=(), budget=None)
     fs.unlink_if_present(partial)
     resp = ranged.open_archive(url, settings, extra_auth=extra_auth, budget=budget)
     plan = partmap.plan(resp.raw.headers, settings, url=url, final_url=resp.final_url,
-                         status=resp.raw.status_code)
+                        status=resp.raw.status_code)
     if plan is not None:
         return ParallelSource(url, partial, info_path, plan, settings, extra_auth, budget, first=Answer.of(resp))
     source = _FirstAnswerSource(url, partial, info_path, settings, extra_auth, budget=budget)

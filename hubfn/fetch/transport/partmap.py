@@ -3,7 +3,7 @@
 A Plan comes from the headers of the first answer (`plan`: ranges, a length and a strong validator, else
 None and one connection), or from the part map a killed process left beside the partial file (`load`:
 the byte ranges already whole, kept only when the map still fits that file and that URL).
-hubfn.fetch.transport.parallel runs the download and writes the map as parts end.
+hubfn.fetch.transport.parallel runs the download and saves the map (`save`) as parts end.
 """
 
 import base64
@@ -145,6 +145,16 @@ def load(partial, url, settings=None):
         kept = attrs.evolve(kept, connections=max(1, settings.download_connections),
                             part_size=settings.download_part_mb << 20)
     return kept
+
+
+def save(partial, plan):
+    """Write the part map of `partial` (atomically): `plan`, whose `done` holds the byte ranges whole on
+    disk and whose `final_url` is the URL the parts are asked from now."""
+    data = {"version": MAP_VERSION, "url": plan.url, "final_url": plan.final_url, "total": plan.total,
+            "validator": plan.validator, "md5": plan.md5, "part_size": plan.part_size,
+            "connections": plan.connections, "done": [list(s) for s in plan.done]}
+    with fs.atomic_file(map_path(partial), "w", encoding="utf-8") as f:
+        json.dump(data, f)
 
 
 def merged(spans):
