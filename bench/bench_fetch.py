@@ -448,9 +448,13 @@ def rss(field):
         if line.startswith(field):
             return int(line.split()[1]) * 1024
 def stream(make):  # 1 MiB pieces in, at most 1 MiB out per call, as hubfn.fetch.store.archive does
+    # Read into one buffer, as rapidgzip below does: a new 1 MiB bytes per read made glibc give the heap
+    # back and fault it in again each time (~69,000 page faults and ~0.25 s on a 146 MB archive here).
     d, n = make(), 0
+    buf = bytearray(1 << 20)
     with open(path, "rb", buffering=0) as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
+        while (got := f.readinto(buf)):
+            piece = memoryview(buf)[:got]
             while piece:
                 n += len(d.decompress(piece, 1 << 20))
                 piece = d.unconsumed_tail
