@@ -12,7 +12,6 @@ ratio. No TensorFlow: the archive is random bytes in a .tar.gz file, served as i
 
 import argparse
 import os
-import re
 import socket
 import subprocess
 import sys

@@ -17,7 +17,7 @@ import pytest
 
 import hubfn
 from hubfn import errors
-from hubfn.fetch.store import archive, blocks, extract
+from hubfn.fetch.store import archive, extract
 from hubfn.publish.pack import pack_module
 from hubfn.settings import Settings
 from hubfn.util import gzindex
