@@ -13,6 +13,7 @@ import threading
 from .. import errors
 from ..savedmodel import oplibs
 from ..savedmodel.signatures import TF1_HUB
+from ..util import fs
 from ..util.tfimport import import_tensorflow
 
 _loaded = {}
@@ -28,11 +29,9 @@ def _stamp(path):
     stamp = []
     for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
         try:
-            st = os.stat(os.path.join(path, name))
+            stamp.append(fs.file_stamp(os.path.join(path, name)))
         except FileNotFoundError:
             stamp.append(None)
-        else:
-            stamp.append((st.st_ino, st.st_size, st.st_mtime_ns))
     return tuple(stamp)
 
 

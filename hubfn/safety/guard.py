@@ -24,8 +24,9 @@ _SHOWN = 8  # findings spelled out in a refusal; `hubfn scan` lists them all
 
 
 def _stamp(path):
-    st = os.stat(os.path.join(path, "saved_model.pb"))
-    return [SCAN_VERSION, st.st_ino, st.st_size, st.st_mtime_ns]
+    """The scan reads the graph only: its file and the scanner's version say whether a record still holds
+    (a list, as the record keeps it in JSON)."""
+    return [SCAN_VERSION, *fs.file_stamp(os.path.join(path, "saved_model.pb"))]
 
 
 def _record_path(path):

@@ -75,6 +75,13 @@ def _close_in_batch(fd):
     os.close(fd)
 
 
+def file_stamp(path: str) -> tuple:
+    """(inode, size, mtime in ns) of the file at `path`: what changes when it is replaced or rewritten.
+    An OSError (FileNotFoundError when it is gone) is the caller's to judge."""
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def tree_size(path: str) -> int:
     """Bytes of the files below `path` (lstat sizes: a link counts as itself); files that vanish while
     walking are skipped."""
