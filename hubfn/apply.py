@@ -26,7 +26,7 @@ def module_apply(module, inputs, signature=None, as_dict=False, training=False, 
     arguments: keyword arguments for `__call__` or a sub-object: Python ones it was saved with (e.g.
         seq_length=16, return_dict=True) and optional tensor ones (hyperparameters), which are checked and
         converted like inputs.
-    policy: where the inputs come from (hubfn.inputs.POLICIES): "python", "r" or "arrow".
+    policy: where the inputs come from (hubfn.input_policies.POLICIES): "python", "r" or "arrow".
     """
     plan = call_plan(module, signature, training, policy)
     if batch_size is not None:

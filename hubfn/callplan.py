@@ -2,7 +2,7 @@
 
 A `CallPlan` is the public answer to "what does this call run": the Way (hubfn.ways.choose, the rule
 every caller shares: its name, kind, input and output specs), the label errors name it by, the input
-policy (hubfn.inputs.POLICIES: where the values come from) and a function applying it. module_apply,
+policy (hubfn.input_policies.POLICIES: where the values come from) and a function applying it. module_apply,
 batched apply, hub_layer, module_udf's workers and the R package all call modules through one.
 
 Plans are kept per Module value, outside it (a Module holds no mutable state): `_kept` maps the
@@ -24,7 +24,8 @@ import attrs
 
 from . import errors
 from .loading import tf1graph
-from .inputs import Converter, keyed, policy_named, unspecified_converter
+from .input_policies import policy_named
+from .inputs import Converter, keyed, unspecified_converter
 from .savedmodel.signatures import TF1_HUB
 from .util.tfimport import import_tensorflow
 from .ways import CALL, Way, choose
@@ -73,7 +74,7 @@ def call_plan(module, signature=None, training=False, policy="python") -> CallPl
     """The CallPlan of `module` for (signature, training), made on first use and kept with the Module.
 
     signature, training: as in module_apply (None picks by hubfn.ways.choose's rule).
-    policy: where inputs come from, by name (hubfn.inputs.POLICIES): "python" (the default), "r" (values
+    policy: where inputs come from, by name (hubfn.input_policies.POLICIES): "python" (the default), "r" (values
     from R through reticulate) or "arrow" (Spark's Arrow columns).
     """
     key = (signature, training is True or bool(training), policy)

@@ -49,8 +49,8 @@ ONE_SIDED = {
     "hub_settings": (set(), {"settings"}),  # R starts from the environment, never from another Settings
     "pack_module": (set(), {"level"}),  # the gzip level: a Python tuning knob
     "hub_pack": (set(), {"level"}),
-    "module_apply": (set(), {"policy"}),
-    "hub_hub": (set(), {"hub"}),  # R starts from the environment (or a hub_settings()), not another Hub  # R's calls always use the "r" input policy (hubfn.inputs)
+    "module_apply": (set(), {"policy"}),  # R's calls always use the "r" input policy (hubfn.input_policies)
+    "hub_hub": (set(), {"hub"}),  # R starts from the environment (or a hub_settings()), not another Hub
 }
 
 

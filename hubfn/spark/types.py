@@ -1,7 +1,7 @@
 """Types between a module's signature, Spark SQL and Arrow, and the output conversion that uses them.
 
 Spark hands a vectorized UDF its columns as Arrow arrays and takes Arrow arrays back. Input columns are
-converted by hubfn.inputs' "arrow" policy (one home for input conversion); outputs here, whole buffers
+converted by hubfn.input_policies' "arrow" policy (one home for input conversion); outputs here, whole buffers
 at a time: a [rows, dim] output becomes a ListArray over the output's own memory. No Python object is
 made per row, except for strings, which TensorFlow gives as bytes anyway.
 """

@@ -84,7 +84,7 @@ def apply_batch(config, cols):
     else:
         size = n if config["batch_size"] is None else config["batch_size"]  # None: one call per Arrow batch
         outputs = module_apply(module, inputs, signature=config["call"], as_dict=True, batch_size=size,
-                               progress=False, policy="arrow")  # hubfn.inputs' Arrow policy converts columns
+                               progress=False, policy="arrow")  # hubfn.input_policies' Arrow policy converts columns
     stats = config.get("stats")
     if stats is not None:
         stats.add([("batch", os.getpid(), n, time.perf_counter() - started)])

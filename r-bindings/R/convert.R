@@ -1,4 +1,4 @@
-# R values in and out: hubfn's "r" input policy (hubfn.inputs) checks and converts inputs; R does what
+# R values in and out: hubfn's "r" input policy (hubfn.input_policies) checks and converts inputs; R does what
 # Python cannot see: factors, data frames, lists, NA in logicals and strings (reticulate would pass TRUE
 # and "NA"), vectors as 1-d arrays (else a Python list), and R's shapes of outputs.
 

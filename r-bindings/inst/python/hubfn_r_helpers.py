@@ -13,7 +13,7 @@ import numpy as np
 def runner(module, signature=None, training=False):
     """(the Way's data, run) for R, made once per (module, signature, training): R's plan for a function.
 
-    The plan is hubfn's call plan for R's values, hubfn.call_plan(..., policy="r"): hubfn.inputs' "r"
+    The plan is hubfn's call plan for R's values, hubfn.call_plan(..., policy="r"): hubfn.input_policies' "r"
     policy converts them (R vectors, whole doubles, integer NA, unnamed lists, errors in R's words).
     run(values, r_list, as_dict, convert) applies it: values one value, or with r_list an R list (reticulate
     passes a named one as a dict, another as a list). With convert, the outputs come back as NumPy (see
