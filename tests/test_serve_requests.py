@@ -130,3 +130,32 @@ def test_an_unexpected_failure_is_logged_and_answered_without_details(tmp_path, 
     _clean(body, str(tmp_path))
     assert b"secret" not in body and b"log" in body
     assert "secret detail" in caplog.text and "RuntimeError" in caplog.text
+
+
+def test_a_wake_up_racing_the_stop_does_not_break_it(tmp_path, fruit_dir, tf1_dir):
+    """stop() hands the closing to the server's I/O loop and then writes the loop's wake-up byte. A wake-up
+    from elsewhere (a worker's, once a response is ready) can let the loop run that closing first; the
+    stop's own write must still land, so the wake-up pipe is closed only after the loop and the workers
+    are done. Here the stop's write waits until the loop has closed every connection."""
+    import os
+    import time
+
+    root = build_root(tmp_path, fruit_dir, tf1_dir)
+    server = serve_modules(root, pack_dir=tmp_path / "packs")
+    assert raw_get(server.url, ARCHIVE)[0] == 200
+    trigger = server._server.trigger
+    own_write = trigger._physical_pull
+
+    def written_late():
+        os.write(trigger.trigger, b"x")  # what a worker's wake-up writes
+        deadline = time.monotonic() + 10
+        while server._server._map and time.monotonic() < deadline:
+            time.sleep(0.01)  # the loop is running the closing
+        assert not server._server._map, "the loop ran the closing"
+        own_write()
+
+    trigger._physical_pull = written_late
+    server.stop()
+    assert not server._thread.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()

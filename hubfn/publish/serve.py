@@ -231,15 +231,19 @@ class ModuleServer:
         """Close the listening socket and every connection, and wait for the server thread."""
         from waitress import wasyncore
 
-        server = self._server
+        server, trigger = self._server, self._server.trigger
         if self._thread.is_alive():
-            # Closing sockets from this thread would race the I/O loop; hand the closing to the loop.
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+            # Closing sockets from this thread would race the I/O loop; hand the closing to the loop. The
+            # loop's wake-up pipe (its trigger) only leaves the loop there: another wake-up (a worker's)
+            # can make the loop run the closing before this very pull has written its byte, and a closed
+            # pipe would turn that write into EBADF, or into a byte in whatever file took its number.
+            trigger.pull_trigger(lambda: _close_all_but_the_trigger(server))
             self._thread.join(timeout)
         if self._thread.is_alive():
             wasyncore.close_all(server._map, ignore_all=True)
             self._thread.join(timeout)
         server.task_dispatcher.shutdown()
+        trigger.close()  # no loop and no worker is left to pull it
 
     def wait(self):
         """Block until the server stops (the CLI waits here until Ctrl-C)."""
@@ -251,6 +255,26 @@ class ModuleServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _close_all_but_the_trigger(server):
+    """In the I/O loop of the waitress `server`: close its listening socket and every connection, and take
+    its trigger out of the loop's map without closing it; the empty map ends the loop."""
+    from waitress import wasyncore
+
+    channels, trigger = server._map, server.trigger
+    for channel in list(channels.values()):
+        if channel is trigger:
+            channel.del_channel()
+            continue
+        try:
+            if channel is server:  # (the server's own close() would close the trigger too)
+                wasyncore.dispatcher.close(channel)
+            else:
+                channel.close()
+        except Exception:  # shutting down: one channel that fails to close must not keep the rest open
+            log.debug("closing %r at shutdown failed", channel, exc_info=True)
+    channels.clear()
 
 
 def serve_modules(root, host="127.0.0.1", port=0, threads=serve_limits.DEFAULT_THREADS, pack_dir=None,
