@@ -197,3 +197,66 @@ def test_clean_download_after_a_restart_is_not_blamed_on_kept_bytes(fruit_dir, m
     seen = handler.seen
     assert [h.get("Range") for h in seen] == [None, "bytes=100000-", "bytes=150000-", None]
     assert "bytes kept from an earlier attempt" not in caplog.text
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["takes-ranges", "no-ranges"])
+def test_bytes_are_kept_only_for_a_server_that_can_continue_them(server, versions, monkeypatch, cache_dir, ranges):
+    """A stalled download keeps its bytes for a server that takes Range requests. From one that does not
+    (an ETag, but no Accept-Ranges and Range ignored) no later attempt could use them: none are written,
+    and the error says the next attempt starts over."""
+    (body, noise), _ = versions[True]
+    monkeypatch.setenv("HUBFN_READ_TIMEOUT", "0.3")
+    monkeypatch.setenv("HUBFN_RETRIES", "0")
+    path = f"/keep/{'ranges' if ranges else 'none'}.tar.gz"
+    url = server.add(path, body=body, ranges=ranges, stall_at=100_000, stall_secs=2, faults=99)
+    with pytest.raises(errors.FetchError, match="stopped at byte 100000") as e:
+        hubfn.hub_resolve(url)
+    paths = Paths.for_handle(url, root=str(cache_dir))
+    if ranges:
+        assert "the bytes so far are kept and the next attempt continues from them" in str(e.value)
+        assert os.path.getsize(paths.partial) == 100_000 and os.path.exists(paths.partial_info)
+    else:
+        assert "does not take Range requests, so the next attempt starts over" in str(e.value)
+        assert not os.path.exists(paths.partial) and not os.path.exists(paths.partial_info)
+    monkeypatch.delenv("HUBFN_READ_TIMEOUT")
+    monkeypatch.delenv("HUBFN_RETRIES")
+    server.add(path, body=body, ranges=ranges, faults=0)
+    server.clear()
+    assert noise_of(hubfn.hub_resolve(url)) == noise
+    (only,) = server.gets(path)
+    assert ("Range" in only.headers) == ranges
+
+
+def test_a_plain_static_server_gets_no_partial_file(slow_to_extract, tmp_path, cache_dir):
+    """Python's http.server (Last-Modified, no ranges) in its own process: the cache never holds a partial
+    file while the archive streams in and unpacks (160 MiB: long enough to watch), since nothing could resume
+    from it; the module arrives whole."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "m.tar.gz").write_bytes(slow_to_extract)
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                             str(site)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    seen, done = set(), threading.Event()
+
+    def watch():  # every name the cache directory shows while the download runs
+        while not done.is_set():
+            if os.path.isdir(cache_dir):  # (made by the fetch)
+                seen.update(os.listdir(cache_dir))
+            time.sleep(0.0005)
+
+    try:
+        port = int(proc.stdout.readline().split(" port ")[1].split()[0])
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            entry = hubfn.hub_resolve(f"http://127.0.0.1:{port}/m.tar.gz")
+        finally:
+            done.set()
+            watcher.join()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert os.path.getsize(os.path.join(entry, "variables", "zeros.bin")) == 160 << 20
+    assert any(".hubfn-tmp-" in name for name in seen), "the watcher saw the download under way"
+    assert not [name for name in seen if ".hubfn-partial" in name], seen

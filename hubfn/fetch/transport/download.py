@@ -10,7 +10,9 @@
     a process killed while extracting) is replayed without any request; the archive checks (gzip CRC,
     tar end marker) still run over it;
   - every byte from the network is appended to the partial file before it is passed on, so a killed
-    process leaves a prefix the next one can continue from;
+    process leaves a prefix the next one can continue from. Only when the server can continue it: the
+    answer names a validator and takes ranges (`Accept-Ranges: bytes`, or a 206 to our Range). From any
+    other server no later attempt could use the bytes, so none are written (and none are read back);
   - a connection that drops, resets or stalls (read timeout) mid-body is re-opened with a Range request
     from the current offset. If the server cannot resume (no validator, no range support) the consumer
     has already seen bytes, so `Restart` is raised: the caller starts over from an empty directory.
@@ -100,6 +102,7 @@ class Source:
     total: int | None = None  # the archive's size, once known
     stopped: bool = False  # set from the consumer's thread (see hubfn.fetch.store.prefetch)
     md5: str | None = None  # the MD5 the server states for the archive being read
+    keeps: bool = False  # this attempt writes the partial file (the server can continue it)
     # The retry policy's clock and counts for the whole download, shared by every attempt (hubfn.fetch.transport.retry).
     budget: retry.Budget = attrs.field(default=attrs.Factory(lambda s: retry.start(s.settings.retry),
                                                              takes_self=True))
@@ -163,30 +166,23 @@ class Source:
             yield from self._complete(have)
             return
         have, validator = self._first_response(have, info)
+        # Keep bytes only for a server that can continue them (a Range with If-Range needs both). Writing
+        # an archive nothing can resume from would cost a copy of it to disk (and freeing it) for nothing.
+        self.keeps = bool(validator) and (have > 0 or self.response.accepts_ranges)
         try:
-            disk.check_room(self.directory, self.url, self.total, have)
+            # (Without a partial file the archive takes no room: only the unpacked module counts.)
+            disk.check_room(self.directory, self.url, self.total, have if self.keeps else self.total)
             if not have:
                 # A new file, not an old one cut to nothing: ext4 (auto_da_alloc) writes a file truncated to
                 # zero back to disk when it is closed, on the caller's time (~40 ms for 150 MB).
                 fs.unlink_if_present(self.partial)
-            # Unbuffered: a full disk must surface at the write that hit it, not at a later flush.
-            with open(self.partial, "r+b" if have else "wb", buffering=0) as f:
-                if have:
-                    log.info("Resuming %s at byte %d of %s.", self.url, have, self.total)
-                    self.resumed_from = have
-                    if self.response.final_url != info.final_url:  # the chain was followed again: keep its end
-                        self._write_info(validator, self.response.final_url)
-                    yield from self.budget.receiving(_replay(f, have))
-                elif validator:
-                    self._write_info(validator, self.response.final_url)
-                else:  # without a validator a later resume could splice two different archives
-                    fs.unlink_if_present(self.info_path)
-                f.seek(have)
-                if have:
-                    f.truncate()  # (the kept bytes are the file: nothing to cut, unless it grew meanwhile)
-                self.pos = have
+            if not self.keeps:
+                fs.unlink_if_present(self.info_path)
+                self.pos = 0
                 started = time.monotonic()
-                yield from self._network(f, validator)
+                yield from self._network(None, validator)
+            else:
+                started = yield from self._keeping(have, info, validator)
         finally:
             self.response.close()
         log.info("Downloaded %s: %d bytes in %.1f s%s.", self.url, self.pos, time.monotonic() - started,
@@ -208,6 +204,27 @@ class Source:
         self.total = resp.total if resp.total is not None else (info.total if have else None)
         validator = (resp.validator or validator) if have else resp.validator  # a 206 need not repeat the ETag
         return have, validator
+
+    def _keeping(self, have, info, validator):
+        """The archive through the partial file: kept bytes replayed, then the network's appended; returns
+        when the network part started."""
+        # Unbuffered: a full disk must surface at the write that hit it, not at a later flush.
+        with open(self.partial, "r+b" if have else "wb", buffering=0) as f:
+            if have:
+                log.info("Resuming %s at byte %d of %s.", self.url, have, self.total)
+                self.resumed_from = have
+                if self.response.final_url != info.final_url:  # the chain was followed again: keep its end
+                    self._write_info(validator, self.response.final_url)
+                yield from self.budget.receiving(_replay(f, have))
+            else:
+                self._write_info(validator, self.response.final_url)
+            f.seek(have)
+            if have:
+                f.truncate()  # (the kept bytes are the file: nothing to cut, unless it grew meanwhile)
+            self.pos = have
+            started = time.monotonic()
+            yield from self._network(f, validator)
+        return started
 
     def _network(self, f, validator):
         """The archive from self.pos to its end, continued with a Range request after each drop."""
@@ -237,8 +254,9 @@ class Source:
         self.response.close()
         wait = self.budget.next_attempt()
         if wait is None:
-            kept = ("the bytes so far are kept and the next attempt continues from them." if validator else
-                    "the server sends no ETag or Last-Modified, so the next attempt starts over.")
+            kept = ("the bytes so far are kept and the next attempt continues from them." if self.keeps else
+                    "the server sends no ETag or Last-Modified, so the next attempt starts over." if not validator
+                    else "the server does not take Range requests, so the next attempt starts over.")
             raise errors.FetchError(
                 f"Module URL {self.url}: the download was cut short: it stopped at byte {self.pos} of "
                 f"{self.total if self.total is not None else 'unknown'} ({_why(error)}), "
@@ -276,6 +294,8 @@ class Source:
             yield chunk
 
     def _append(self, f, chunk):
+        if f is None:  # nothing is kept (see _chunks)
+            return
         view = memoryview(chunk)
         try:
             while view:
