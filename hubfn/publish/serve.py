@@ -262,19 +262,9 @@ def _close_all_but_the_trigger(server):
     its trigger out of the loop's map without closing it; the empty map ends the loop."""
     from waitress import wasyncore
 
-    channels, trigger = server._map, server.trigger
-    for channel in list(channels.values()):
-        if channel is trigger:
-            channel.del_channel()
-            continue
-        try:
-            if channel is server:  # (the server's own close() would close the trigger too)
-                wasyncore.dispatcher.close(channel)
-            else:
-                channel.close()
-        except Exception:  # shutting down: one channel that fails to close must not keep the rest open
-            log.debug("closing %r at shutdown failed", channel, exc_info=True)
-    channels.clear()
+    server.trigger.del_channel()
+    wasyncore.dispatcher.close(server)  # (the server's own close() would close the trigger too)
+    wasyncore.close_all(server._map, ignore_all=True)
 
 
 def serve_modules(root, host="127.0.0.1", port=0, threads=serve_limits.DEFAULT_THREADS, pack_dir=None,
