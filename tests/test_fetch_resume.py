@@ -17,6 +17,7 @@ import pytest
 
 import hubfn
 import servers
+from publish_helpers import start_process, stop_process
 from hubfn import errors
 from hubfn.fetch.store.layout import Paths
 
@@ -234,9 +235,8 @@ def test_a_plain_static_server_gets_no_partial_file(slow_to_extract, tmp_path, c
     site = tmp_path / "site"
     site.mkdir()
     (site / "m.tar.gz").write_bytes(slow_to_extract)
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
-                             str(site)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc, m = start_process([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                             str(site)], r"port (\d+)")
     seen, done = set(), threading.Event()
 
     def watch():  # every name the cache directory shows while the download runs
@@ -246,17 +246,15 @@ def test_a_plain_static_server_gets_no_partial_file(slow_to_extract, tmp_path, c
             time.sleep(0.0005)
 
     try:
-        port = int(proc.stdout.readline().split(" port ")[1].split()[0])
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:
-            entry = hubfn.hub_resolve(f"http://127.0.0.1:{port}/m.tar.gz")
+            entry = hubfn.hub_resolve(f"http://127.0.0.1:{m.group(1)}/m.tar.gz")
         finally:
             done.set()
             watcher.join()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     assert os.path.getsize(os.path.join(entry, "variables", "zeros.bin")) == 160 << 20
     assert any(".hubfn-tmp-" in name for name in seen), "the watcher saw the download under way"
     assert not [name for name in seen if ".hubfn-partial" in name], seen

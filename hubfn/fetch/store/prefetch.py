@@ -1,7 +1,7 @@
 """Stages of a fetch that run in threads, each ahead of the one after it, joined by bounded queues.
 
 A cold fetch runs three threads:
-    hubfn-download  socket reads, appends to the partial file (when kept), the MD5 (hubfn.fetch.cache)
+    hubfn-download  socket reads, the partial file (when kept), the MD5       (hubfn.fetch.cache)
     hubfn-gunzip    isal's gzip decoder and the expansion-ratio cap           (hubfn.fetch.store.extract)
     the caller's    tar headers, file writes, content hashes                 (hubfn.fetch.store.extract)
 Decoding is the slowest step. Profiled on the 2-core test machine (a cold hub_resolve of a 200 MB
