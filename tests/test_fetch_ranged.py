@@ -174,6 +174,35 @@ def test_the_first_bytes_do_not_wait_for_every_worker_to_start(host, archives, t
     assert len(workers) >= 2, "the workers started late still took parts"
 
 
+@pytest.mark.parametrize("link", ["slow link", "fast server, slow decoder"])
+def test_connections_are_added_only_while_the_bytes_come_slower_than_they_are_used(
+        host, archives, tmp_path, monkeypatch, link):
+    """From a far host one stream is slow and the download grows to every connection it may use; from a
+    server that outruns the decoder, more connections only take the decoder's core (16 at once made a
+    loopback fetch from nginx 1.3x slower than one), so it stays at one."""
+    (body, noise), _ = archives
+    host.publish("grow.tar.gz", body)
+    if link == "slow link":
+        host.control(rate=2 * MiB)  # 6 MiB: 3 s over one connection
+    else:
+        chunks = ranged.Download.chunks
+
+        def slow_decoder(self):  # 1 MiB pieces taken at 25 MiB/s: a loopback stream gives far more
+            for chunk in chunks(self):
+                time.sleep(len(chunk) / (25 * MiB))
+                yield chunk
+
+        monkeypatch.setattr(ranged.Download, "chunks", slow_decoder)
+    dest, _, stats = fetch(host.base + "/get/grow.tar.gz", tmp_path, settings(tmp_path, connections=4))
+    assert stats["ranged"] and files_of(dest)[NOISE] == noise
+    # (the first GET's connection is left after the first part: the range requests show the workers)
+    served = {r["connection"] for r in host.log() if r["path"] == "/o/grow.tar.gz" and r["range"]}
+    if link == "slow link":
+        assert stats["connections"] == 4 and len(served) >= 4, (stats, served)
+    else:
+        assert stats["connections"] == 1 and len(served) == 1, (stats, served)
+
+
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is a Linux scheduling policy")
 @pytest.mark.parametrize("connections", [4, 1])
 def test_the_reader_runs_as_a_batch_thread_and_the_decoder_and_range_workers_as_normal_ones(

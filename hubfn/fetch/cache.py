@@ -150,7 +150,8 @@ def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=N
     """Download the archive at `url` (through the partial file `partial`) into the directory `dest`, unpacked
     as it arrives: what fetch_to_cache does for an entry, without the cache's lock, entry and manifest (the
     benchmark and the parallel download's tests measure the download itself this way). stats: a dict that
-    receives the parallel download's counters (requests, received, kept, refollows) and whether it ran."""
+    receives the parallel download's counters (requests, received, kept, refollows, connections) and whether
+    it ran."""
     budget = budget or retry.start(settings.retry)
     while True:
         if os.path.lexists(dest):
@@ -169,7 +170,7 @@ def unpack_url(url, partial, dest, settings, extra_auth=(), budget=None, stats=N
         if stats is not None:
             parallel_run = isinstance(source, parallel_http.ParallelSource)
             stats.update(ranged=parallel_run, **{k: getattr(source.download, k, 0) if parallel_run else 0
-                                                 for k in ("requests", "received", "kept", "refollows")})
+                                                 for k in ("requests", "received", "kept", "refollows", "connections")})
         source.discard_partial(background=True)
         return result
 

@@ -43,7 +43,6 @@ What the caller provides (this module knows no URL layout, session or credential
 """
 
 import base64
-import collections
 import hashlib
 import logging
 import os
@@ -56,15 +55,16 @@ import urllib3
 
 from ... import errors
 from ...util import fs, sched
-from .partmap import discard, merged, save
+from .partmap import discard, save
+from .parts import Parts
 
 log = logging.getLogger("hubfn")
 
 CHUNK = 1 << 20  # the largest piece of the prefix handed on at once
 EXPIRED = frozenset({400, 401, 403, 410})  # what a storage host answers for a signed URL no longer valid
 PERSIST_EVERY = 0.5  # seconds between part-map writes while parts are running
-MIN_STOLEN = 2 << 20  # an idle connection takes over the back half of a running part when both halves
-#                      are at least this big (or a quarter part), so the last parts end together
+GROW_EVERY = 0.02  # seconds between looks at whether the download needs more connections (see Download._grow)
+STARVED = 0.25  # the share of that time the consumer waits for bytes that doubles the connections
 # A connection that drops, resets or stalls (OSError covers sockets; a write's OSError is wrapped first).
 NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
@@ -86,16 +86,6 @@ class _WriteFailed(Exception):
         self.error = error
 
 
-class _Part:
-    """A byte range in flight: [first, end), written up to pos. `end` shrinks when another connection
-    takes over its back half."""
-
-    __slots__ = ("first", "end", "pos")
-
-    def __init__(self, first, end):
-        self.first, self.end, self.pos = first, end, first
-
-
 class Download:
     """The archive of `plan` from byte 0 to its end, once, as an iterable of bytes chunks (see the module's
     docstring for what the caller provides).
@@ -103,7 +93,7 @@ class Download:
     first: an answer already open on plan.final_url at byte 0 (the 200 the plan was made from): its bytes
     are the first part, so a fresh download pays no extra round trip. stop() from any thread ends it.
     After the last chunk: `requests` (part requests made), `received` (bytes from the network), `kept`
-    (bytes a part map vouched for), `refollows`.
+    (bytes a part map vouched for), `refollows`, `connections` (workers started).
     """
 
     def __init__(self, plan, partial, settings, open_range, budget, refollow=None, first=None):
@@ -119,16 +109,16 @@ class Download:
         self.received = 0
         self.kept = sum(e - s for s, e in plan.done)
         self.refollows = 0
+        self.connections = 0  # workers started: one at first, more while the bytes come too slowly
         self._cond = threading.Condition()
-        self._pending = collections.deque(_Part(s, e) for s, e in plan.missing())
-        self._active = []
-        self._done = list(plan.done)
-        self._prefix = 0
+        self._parts = Parts(plan)  # (under self._cond)
         self._error = None
         self._stopped = False
         self._fd = None
         self._fd_users = 0
         self._workers = 0
+        self._starved = 0.0  # seconds the consumer waited for bytes (see _grow)
+        self._waiting_since = None
         self._last_credit = 0.0  # the budget's clock: last moment credited as receiving
         self._retry_lock = threading.Lock()
         self._round_until = 0.0  # when the wait before the current round of retries ends
@@ -139,7 +129,7 @@ class Download:
         self._map_dead = False
         self._persisted = 0.0
         self._wake = threading.Event()  # set by stop(): cuts retry waits short
-        self._advance()
+        self._enough = threading.Event()  # set by stop() and after the last byte: no more workers
 
     # --- the consumer's side ----------------------------------------------------------------------
     def __iter__(self):
@@ -151,6 +141,7 @@ class Download:
             self._stopped = True
             self._cond.notify_all()
         self._wake.set()
+        self._enough.set()
 
     def close(self):
         self.stop()
@@ -164,13 +155,19 @@ class Download:
         try:
             while pos < plan.total:
                 with self._cond:
-                    while not (self._error or self._stopped) and self._prefix <= pos:
-                        self._cond.wait(0.25)
+                    if not (self._error or self._stopped) and self._parts.prefix <= pos:
+                        # (counted from the first bytes on: the wait for them is a round trip, not a rate)
+                        self._waiting_since = time.monotonic() if pos else None
+                        while not (self._error or self._stopped) and self._parts.prefix <= pos:
+                            self._cond.wait(0.25)
+                        if pos:
+                            self._starved += time.monotonic() - self._waiting_since
+                            self._waiting_since = None
                     if self._error is not None:
                         raise self._error
                     if self._stopped:
                         raise Stopped()
-                    upto = self._prefix
+                    upto = self._parts.prefix
                 n = min(upto - pos, CHUNK)
                 data = os.pread(self._fd, n, pos)
                 if len(data) != n:
@@ -180,6 +177,7 @@ class Download:
                 if digest is not None:
                     digest.update(data)
                 yield data
+            self._enough.set()  # (no more workers: the places _grow holds are given back at once)
             self._wait_for_workers(5.0)
             self._persist(force=True)
         finally:
@@ -190,8 +188,8 @@ class Download:
             raise errors.ArchiveError(
                 f"Module URL {plan.url}: the archive's MD5 is {base64.b64encode(digest.digest()).decode()}, but "
                 f"the server stated {plan.md5} (x-goog-hash): the bytes were damaged on the way. Try again.")
-        log.info("Downloaded %s: %d bytes in %.1f s, %d range requests over up to %d connections%s.", plan.url,
-                 self.received, time.monotonic() - started, self.requests, plan.connections,
+        log.info("Downloaded %s: %d bytes in %.1f s, %d range requests over %d of up to %d connections%s.",
+                 plan.url, self.received, time.monotonic() - started, self.requests, self.connections, plan.connections,
                  f", {self.kept} bytes kept from an earlier attempt" if self.kept else "")
 
     def _begin(self):
@@ -211,45 +209,65 @@ class Download:
         self._persist(force=True)  # the map exists before the first byte is written at an offset
         if self.kept:
             log.info("Resuming %s: %d of %d bytes kept; fetching the %d missing ranges.", plan.url, self.kept,
-                     plan.total, len(self._pending))
+                     plan.total, len(self._parts.waiting))
         first = self.first if not plan.done else None
         if self.first is not None and first is None:
             self.first.close()
         self._start_workers(first, max(1, plan.connections))
 
     def _start_workers(self, first, count):
-        """`count` workers, the first with the open answer `first` (or None). Their places are taken here;
-        the first starts at once and the others from a thread of their own: starting a thread waits until
-        it runs, which behind busy workers and the GIL took ~5 ms each (~0.1 s for 16 over loopback), and
-        the reader must not wait for that before it hands on the first bytes."""
+        """Up to `count` workers, the first with the open answer `first` (or None). Their places are taken
+        here; the first starts at once, the others from a thread of their own (hubfn-range-start), and
+        only while the bytes come slower than they are consumed (see _grow)."""
         with self._cond:
             self._fd_users += count
             self._workers += count
         self._launch(first)
         if count > 1:
-            threading.Thread(target=self._launch_more, args=(count - 1,), name="hubfn-range-start",
+            threading.Thread(target=self._grow, args=(count - 1,), name="hubfn-range-start",
                              daemon=True).start()
 
     def _launch(self, first):
         threading.Thread(target=self._work, args=(first,), name="hubfn-range", daemon=True).start()
+        self.connections += 1
 
-    def _launch_more(self, count):
-        for started in range(count):
-            try:
+    def _grow(self, count):
+        """Start up to `count` more workers, doubling the running ones each GROW_EVERY in which the
+        consumer waited for bytes at least STARVED of the time. Why: from a far storage host one stream
+        is slow and every connection helps; from a server near by (nginx, hubfn serve on the same
+        machine or network) one stream outruns the decoder, and more connections only take its core:
+        16 at once made a loopback fetch from nginx 1.3x slower than one. Starting a thread waits until
+        it runs (~5 ms each behind busy workers and the GIL), which is why this is not the reader's job."""
+        started, running = 0, 1
+        seen, since = self._starved_for(), time.monotonic()
+        try:
+            while started < count and not self._enough.wait(GROW_EVERY):
                 if self._stopped or self._error is not None:
                     break
-                self._launch(None)
-            except BaseException as e:  # (a thread that cannot start) handed to the consumer
-                self._fail(e)
-                break
-        else:
-            return
+                starved, now = self._starved_for(), time.monotonic()
+                share = (starved - seen) / max(now - since, 1e-6)
+                seen, since = starved, now
+                if share < STARVED:
+                    continue
+                for _ in range(min(running, count - started)):
+                    self._launch(None)
+                    started += 1
+                running = 1 + started
+        except BaseException as e:  # (a thread that cannot start) handed to the consumer
+            self._fail(e)
         unused = count - started  # places taken but never used: give them back
+        if unused:
+            with self._cond:
+                self._workers -= unused
+                self._cond.notify_all()
+            for _ in range(unused):
+                self._release()
+
+    def _starved_for(self):
+        """Seconds the consumer has waited for bytes so far (the wait under way included)."""
         with self._cond:
-            self._workers -= unused
-            self._cond.notify_all()
-        for _ in range(unused):
-            self._release()
+            waiting = self._waiting_since
+            return self._starved + (time.monotonic() - waiting if waiting is not None else 0.0)
 
     def _release(self):
         with self._cond:
@@ -272,9 +290,7 @@ class Download:
             part = None
             if first is not None:
                 with self._cond:
-                    if self._pending and self._pending[0].first == 0:
-                        part = self._pending.popleft()
-                        self._active.append(part)
+                    part = self._parts.take_first()
                 if part is None:
                     first.close()
                     first = None
@@ -296,30 +312,15 @@ class Download:
             self._release()
 
     def _take(self):
-        """The next part to fetch: the first waiting one, else the back half of the running part with the
-        most left; None when there is nothing worth a request."""
+        """The next part to fetch (hubfn.fetch.transport.parts.Parts.take), or None."""
         with self._cond:
             if self._stopped or self._error is not None:
                 return None
-            if self._pending:
-                part = self._pending.popleft()
-                self._active.append(part)
-                return part
-            smallest = min(MIN_STOLEN, max(1, self.plan.part_size // 4))
-            victim = max(self._active, key=lambda p: p.end - p.pos, default=None)
-            if victim is None or victim.end - victim.pos < 2 * smallest:
-                return None
-            middle = victim.pos + (victim.end - victim.pos) // 2
-            part = _Part(middle, victim.end)
-            victim.end = middle
-            self._active.append(part)
-            return part
+            return self._parts.take()
 
     def _finish(self, part):
         with self._cond:
-            self._active.remove(part)
-            self._done = merged(self._done + [(part.first, part.end)])
-            self._advance()
+            self._parts.finish(part)
             self._cond.notify_all()
         self._persist(force=True)
 
@@ -425,23 +426,13 @@ class Download:
                 moved = max(0, min(at + take, part.end) - at)
                 part.pos = at + moved
                 self.received += moved
-                if part.first <= self._prefix:
-                    self._advance()
+                if part.first <= self._parts.prefix:
+                    self._parts.advance()
                     self._cond.notify_all()
                 done = part.pos >= part.end
             self._persist()
             if done:  # (a shortened part: its back half is another connection's now)
                 return
-
-    def _advance(self):
-        """Recompute the contiguous prefix (under the lock)."""
-        spans = self._done + [(p.first, p.pos) for p in self._active if p.pos > p.first]
-        prefix = 0
-        for s, e in sorted(spans):
-            if s > prefix:
-                break
-            prefix = max(prefix, e)
-        self._prefix = prefix
 
     def _retry(self, error, part, opened):
         """After a drop of `part`: wait as the policy says, or raise a FetchError when the budget is spent.
@@ -497,7 +488,7 @@ class Download:
             if self._map_dead:
                 return
             with self._cond:
-                done = merged(self._done + [(p.first, p.pos) for p in self._active if p.pos > p.first])
+                done = self._parts.written()
                 url = self.url
             save(self.partial, attrs.evolve(self.plan, final_url=url, done=tuple(done)))
             self._persisted = now
