@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import ssl
 import sys
@@ -131,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(segs) != 6 or segs[0] != "models" or fields.get("tf-hub-format") != "compressed":
             return self._answer(200, HTML, "text/html; charset=utf-8")
         name = "-".join(segs[1:]) + ".tar.gz"
-        expires = int(time.time() + self.state.ttl)
+        expires = math.ceil(time.time() + self.state.ttl)  # (whole seconds: valid for ttl to ttl + 1 s, never less)
         disposition = urllib.parse.quote(f'attachment; filename="{segs[2]}.tar.gz"', safe="")
         query = (f"GoogleAccessId=hubsim%40example.iam&Expires={expires}"
                  f"&response-content-disposition={disposition}")

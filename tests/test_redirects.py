@@ -226,7 +226,7 @@ def test_kill_then_resume_after_the_signed_url_expired(sim, fresh, cache_dir, fr
     assert 0 < kept < len(data)
     info = json.load(open(partial + ".json"))
     assert info["final_url"].startswith(sim.urls["storage"]) and info["md5"], "the chain's end is kept"
-    time.sleep(1.5)  # the signed URL has expired
+    time.sleep(2.05)  # the signed URL has expired (Expires is in whole seconds: at most ttl + 1 s after signing)
     sim.control("storage", rate=None)
     mark = len(sim.log("storage"))
     path = hubfn.hub_resolve(handle)
