@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import os
 import sys
 import threading
@@ -84,7 +85,7 @@ class State:
                 base64.b64encode(crc.to_bytes(4, "big")).decode())
 
     def signed(self, name):
-        expires = int(time.time() + self.ttl)
+        expires = math.ceil(time.time() + self.ttl)  # (whole seconds: valid for ttl to ttl + 1 s, never less)
         query = f"gen={self.generation}&Expires={expires}"
         path = f"/o/{name}"
         return f"{self.storage_origin}{path}?{query}&Signature={_sign(path, query)}"
