@@ -24,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import os
 import ssl
 import sys
@@ -132,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
         if len(segs) != 6 or segs[0] != "models" or fields.get("tf-hub-format") != "compressed":
             return self._answer(200, HTML, "text/html; charset=utf-8")
         name = "-".join(segs[1:]) + ".tar.gz"
-        expires = math.ceil(time.time() + self.state.ttl)  # (whole seconds: valid for ttl to ttl + 1 s, never less)
+        expires = httpkit.expires(self.state.ttl)
         disposition = urllib.parse.quote(f'attachment; filename="{segs[2]}.tar.gz"', safe="")
         query = (f"GoogleAccessId=hubsim%40example.iam&Expires={expires}"
                  f"&response-content-disposition={disposition}")

@@ -111,7 +111,7 @@ class FakeKaggle:
 
     def signed_url(self, key, version):
         path = next(p for p, kv in self._objects.items() if kv == (key, version))
-        expires = int(time.time()) + self.url_lifetime
+        expires = httpkit.expires(self.url_lifetime)
         query = urllib.parse.urlencode({"GoogleAccessId": "kaggle-models@example.iam.gserviceaccount.com",
                                         "Expires": expires, "Signature": self._sign(path, expires)},
                                        quote_via=urllib.parse.quote)

@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import math
 import os
 import sys
 import threading
@@ -85,7 +84,7 @@ class State:
                 base64.b64encode(crc.to_bytes(4, "big")).decode())
 
     def signed(self, name):
-        expires = math.ceil(time.time() + self.ttl)  # (whole seconds: valid for ttl to ttl + 1 s, never less)
+        expires = httpkit.expires(self.ttl)
         query = f"gen={self.generation}&Expires={expires}"
         path = f"/o/{name}"
         return f"{self.storage_origin}{path}?{query}&Signature={_sign(path, query)}"
