@@ -19,7 +19,7 @@ taken inside it around the call only (interpreter and TensorFlow start-up exclud
          in 1 MiB pieces into one buffer, pinned to one core, nothing else: no fetch that decodes one
          gzip stream on one core can be faster (a hubfn pack archive's blocks are inflated on several
          cores, hubfn.fetch.store.blocks, so its fetch may beat it). The targets are against this floor
-  the same, from memory: the archive read into memory before the clock starts (stricter: ~5-10 % less)
+  the same, from memory: the archive read into memory before the clock starts (stricter: 2-10 % less here)
   the same, the bytes received: the floor with the archive arriving from the same server as it is
          decoded (http.client reading 1 MiB pieces in a thread, isal in another, nothing written): what
          receiving alone costs the decoder on this machine, beside hubfn's partial file, tar writes,
@@ -96,9 +96,6 @@ elif kind == "floor":
     from isal import isal_zlib
     with open(url, "rb") as f:
         data = memoryview(f.read())
-elif kind == "file_floor":  # as --decoders times isal on one core
-    from isal import isal_zlib
-    os.sched_setaffinity(0, {0})
 elif kind == "net_floor":
     import http.client, queue, threading, urllib.parse
     from isal import isal_zlib
@@ -131,15 +128,6 @@ elif kind == "floor":  # as hubfn.fetch.store.archive decodes: 1 MiB in, at most
         while piece:
             d.decompress(piece, 1 << 20)
             piece = d.unconsumed_tail
-    assert d.eof
-elif kind == "file_floor":  # the same, read from the file (in the page cache) into one reused buffer
-    d, buf = isal_zlib.decompressobj(wbits=31), bytearray(1 << 20)
-    with open(url, "rb", buffering=0) as f:
-        while (got := f.readinto(buf)):
-            piece = memoryview(buf)[:got]
-            while piece:
-                d.decompress(piece, 1 << 20)
-                piece = d.unconsumed_tail
     assert d.eof
 elif kind == "net_floor":  # the archive received over loopback in one thread, decoded in another; nothing written
     where = urllib.parse.urlsplit(url)
@@ -269,21 +257,23 @@ def child_env(cache):
     return env
 
 
-def run_child(kind, url, cache, script=CHILD, env=None):
+def run_child(kind, url, cache, script=CHILD, env=None, cpus=None):
+    """`script` with arguments `kind url` in a fresh process (pinned to `cpus` if given): its JSON line."""
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
     out = subprocess.run([sys.executable, "-c", script, kind, url], env={**child_env(cache), **(env or {})},
-                         capture_output=True, text=True, check=False, timeout=900)
+                         capture_output=True, text=True, check=False, timeout=900, preexec_fn=pin)
     if out.returncode:
         raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cold_run(kind, url, work, script=CHILD, env=None):
+def cold_run(kind, url, work, script=CHILD, env=None, cpus=None):
     """run_child with an empty cache of its own under `work`, removed afterwards; os.sync() first, so no
     dirty pages of the run before are written back during this one."""
     cache = tempfile.mkdtemp(prefix="cache-", dir=work)
     try:
         os.sync()
-        return run_child(kind, url, cache, script, env)
+        return run_child(kind, url, cache, script, env, cpus)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -293,7 +283,11 @@ def measure(cases, work, repeat):
     times = {case: [] for case in cases}
     for _ in range(repeat):
         for (kind, name), target in cases.items():
-            times[(kind, name)].append(cold_run(kind, target, work)["secs"])
+            if kind == "file_floor":  # the targets' floor: --decoders' own isal run, pinned to one core
+                got = cold_run("isal", target, work, script=DECODER_CHILD, cpus={0})
+            else:
+                got = cold_run(kind, target, work)
+            times[(kind, name)].append(got["secs"])
     return times
 
 
@@ -482,6 +476,7 @@ def stream(make):  # 1 MiB pieces in, at most 1 MiB out per call, as hubfn.fetch
             while piece:
                 n += len(d.decompress(piece, 1 << 20))
                 piece = d.unconsumed_tail
+    assert d.eof, f"{path}: the gzip stream ended early"
     return n
 base = rss("VmRSS:")
 t = time.perf_counter()
